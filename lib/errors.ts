@@ -1,0 +1,154 @@
+/**
+ * Typed errors. Every error switchboard raises for bad input, a broken or
+ * hostile peer, or a failed dial is a {@link SwitchboardError} with a stable
+ * string `code` that callers may switch on; the message is for humans and may
+ * change between versions, the code does not.
+ *
+ * @module
+ */
+
+/**
+ * Stable error codes. Grouped by layer:
+ * - packet/connection: `ERR_MALFORMED_PACKET`, `ERR_UNKNOWN_CHANNEL`,
+ *   `ERR_MESSAGE_TOO_LARGE`, `ERR_PONG_TIMEOUT`, `ERR_CONNECTION_CLOSED`, `ERR_SOCKET`
+ * - handshake/auth: `ERR_HANDSHAKE`, `ERR_HANDSHAKE_TIMEOUT`, `ERR_AUTH`,
+ *   `ERR_BAD_FRAME`, `ERR_NONCE_EXHAUSTED`
+ * - node info: `ERR_INCOMPATIBLE_PEER`, `ERR_INVALID_NODE_INFO`
+ * - switch: `ERR_SELF_CONNECTION`, `ERR_DUPLICATE_PEER`, `ERR_PEER_ID_MISMATCH`,
+ *   `ERR_TOO_MANY_PEERS`, `ERR_DIAL`, `ERR_DIAL_TIMEOUT`, `ERR_SWITCH_STOPPED`,
+ *   `ERR_CHANNEL_TAKEN`, `ERR_REJECTED`, `ERR_FILTER`, `ERR_BANNED`
+ * - input: `ERR_INVALID_ADDRESS`, `ERR_INVALID_ARGUMENT`, `ERR_INVALID_KEY_FILE`
+ */
+export type ErrorCode =
+  | 'ERR_MALFORMED_PACKET'
+  | 'ERR_UNKNOWN_CHANNEL'
+  | 'ERR_MESSAGE_TOO_LARGE'
+  | 'ERR_PONG_TIMEOUT'
+  | 'ERR_CONNECTION_CLOSED'
+  | 'ERR_SOCKET'
+  | 'ERR_HANDSHAKE'
+  | 'ERR_HANDSHAKE_TIMEOUT'
+  | 'ERR_AUTH'
+  | 'ERR_BAD_FRAME'
+  | 'ERR_NONCE_EXHAUSTED'
+  | 'ERR_INCOMPATIBLE_PEER'
+  | 'ERR_INVALID_NODE_INFO'
+  | 'ERR_SELF_CONNECTION'
+  | 'ERR_DUPLICATE_PEER'
+  | 'ERR_PEER_ID_MISMATCH'
+  | 'ERR_TOO_MANY_PEERS'
+  | 'ERR_DIAL'
+  | 'ERR_DIAL_TIMEOUT'
+  | 'ERR_SWITCH_STOPPED'
+  | 'ERR_CHANNEL_TAKEN'
+  | 'ERR_REJECTED'
+  | 'ERR_FILTER'
+  | 'ERR_BANNED'
+  | 'ERR_INVALID_ADDRESS'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_INVALID_KEY_FILE';
+
+/**
+ * Base class of every switchboard error. `code` is stable; `cause` carries an
+ * underlying error (a socket error, a decoder error) where there is one.
+ */
+export class SwitchboardError extends Error {
+  /** Stable machine-readable code, see {@link ErrorCode}. */
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The bytes a peer sent are not a valid packet/frame/message (`ERR_MALFORMED_PACKET`). */
+export class MalformedPacketError extends SwitchboardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_MALFORMED_PACKET', message, options);
+  }
+}
+
+/** A packet named a channel id the connection does not have (`ERR_UNKNOWN_CHANNEL`). */
+export class UnknownChannelError extends SwitchboardError {
+  /** The offending channel id (0..255). */
+  readonly channelId: number;
+  constructor(channelId: number) {
+    super('ERR_UNKNOWN_CHANNEL', `unknown channel 0x${channelId.toString(16).padStart(2, '0')}`);
+    this.channelId = channelId;
+  }
+}
+
+/** A message exceeded a size limit (`recvMessageCapacity`, or a frame bound) (`ERR_MESSAGE_TOO_LARGE`). */
+export class MessageTooLargeError extends SwitchboardError {
+  constructor(message: string) {
+    super('ERR_MESSAGE_TOO_LARGE', message);
+  }
+}
+
+/** No pong arrived within `pongTimeout` after a ping (`ERR_PONG_TIMEOUT`). */
+export class PongTimeoutError extends SwitchboardError {
+  constructor(timeoutMs: number) {
+    super('ERR_PONG_TIMEOUT', `no pong within ${timeoutMs} ms`);
+  }
+}
+
+/** The underlying stream closed or failed (`ERR_CONNECTION_CLOSED` or `ERR_SOCKET`). */
+export class ConnectionClosedError extends SwitchboardError {
+  constructor(message = 'connection closed by remote', options?: { cause?: unknown; code?: 'ERR_CONNECTION_CLOSED' | 'ERR_SOCKET' }) {
+    super(options?.code ?? 'ERR_CONNECTION_CLOSED', message, options);
+  }
+}
+
+/** A handshake step failed or timed out (`ERR_HANDSHAKE`, `ERR_HANDSHAKE_TIMEOUT`). */
+export class HandshakeError extends SwitchboardError {
+  constructor(message: string, options?: { cause?: unknown; timeout?: boolean }) {
+    super(options?.timeout ? 'ERR_HANDSHAKE_TIMEOUT' : 'ERR_HANDSHAKE', message, options);
+  }
+}
+
+/** Authentication failed: bad signature, low-order key, or a remote key that does not match the dialed ID (`ERR_AUTH`). */
+export class AuthError extends SwitchboardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_AUTH', message, options);
+  }
+}
+
+/** Two NodeInfos are incompatible, or one is invalid (`ERR_INCOMPATIBLE_PEER`, `ERR_INVALID_NODE_INFO`). */
+export class NodeInfoError extends SwitchboardError {
+  constructor(message: string, options?: { cause?: unknown; invalid?: boolean }) {
+    super(options?.invalid ? 'ERR_INVALID_NODE_INFO' : 'ERR_INCOMPATIBLE_PEER', message, options);
+  }
+}
+
+/** A peer was refused or a dial failed at the Switch (self, duplicate, limits, filters, bans, ID mismatch). */
+export class RejectedError extends SwitchboardError {
+  constructor(
+    code:
+      | 'ERR_SELF_CONNECTION'
+      | 'ERR_DUPLICATE_PEER'
+      | 'ERR_PEER_ID_MISMATCH'
+      | 'ERR_TOO_MANY_PEERS'
+      | 'ERR_DIAL'
+      | 'ERR_DIAL_TIMEOUT'
+      | 'ERR_SWITCH_STOPPED'
+      | 'ERR_REJECTED'
+      | 'ERR_FILTER'
+      | 'ERR_BANNED',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}
+
+/** An argument or input string is invalid (`ERR_INVALID_ARGUMENT`, `ERR_INVALID_ADDRESS`, `ERR_INVALID_KEY_FILE`, `ERR_CHANNEL_TAKEN`). */
+export class InvalidArgumentError extends SwitchboardError {
+  constructor(
+    message: string,
+    code: 'ERR_INVALID_ARGUMENT' | 'ERR_INVALID_ADDRESS' | 'ERR_INVALID_KEY_FILE' | 'ERR_CHANNEL_TAKEN' = 'ERR_INVALID_ARGUMENT',
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+  }
+}

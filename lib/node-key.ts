@@ -1,0 +1,155 @@
+/**
+ * Node identity: an Ed25519 key pair and the node ID derived from it.
+ *
+ * As CometBFT's `p2p.NodeKey`: the ID is the lower-case hex of the first
+ * 20 bytes of SHA-256 of the 32-byte Ed25519 public key (40 hex characters).
+ *
+ * @module
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import nacl from 'tweetnacl';
+import { InvalidArgumentError } from './errors.js';
+
+/** Length of a node ID in hex characters (20 bytes). */
+export const NODE_ID_HEX_LENGTH = 40;
+/** Largest key file accepted by {@link NodeKey.load} (bytes); anything bigger is not a key file. */
+export const MAX_KEY_FILE_BYTES = 4096;
+
+const ID_RE = /^[0-9a-f]{40}$/;
+
+/**
+ * The node ID of an Ed25519 public key: hex of the first 20 bytes of its
+ * SHA-256 (as CometBFT's `PubKeyToID`).
+ * @param pubKey 32-byte Ed25519 public key.
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) if `pubKey` is not 32 bytes.
+ */
+export function nodeIdFromPubKey(pubKey: Uint8Array): string {
+  if (pubKey.length !== 32) throw new InvalidArgumentError(`Ed25519 public key must be 32 bytes, got ${pubKey.length}`);
+  return createHash('sha256').update(pubKey).digest().subarray(0, 20).toString('hex');
+}
+
+/** True when `id` is a well-formed node ID: 40 lower-case hex characters. */
+export function isValidNodeId(id: unknown): id is string {
+  return typeof id === 'string' && ID_RE.test(id);
+}
+
+/** Shape of the JSON key file (as CometBFT's `node_key.json`, with our own type tag). */
+interface KeyFile {
+  priv_key: { type: 'ed25519'; value: string };
+}
+
+/**
+ * An Ed25519 node key (tweetnacl). `privKey` is the 64-byte secret key
+ * (32-byte seed followed by the 32-byte public key), `pubKey` 32 bytes.
+ */
+export class NodeKey {
+  /** 64-byte Ed25519 secret key (seed ‖ public key). */
+  readonly privKey: Uint8Array;
+  /** 32-byte Ed25519 public key. */
+  readonly pubKey: Uint8Array;
+  /** Node ID: 40 lower-case hex characters, see {@link nodeIdFromPubKey}. */
+  readonly id: string;
+
+  private constructor(secretKey: Uint8Array) {
+    const kp = nacl.sign.keyPair.fromSecretKey(secretKey);
+    this.privKey = kp.secretKey;
+    this.pubKey = kp.publicKey;
+    this.id = nodeIdFromPubKey(this.pubKey);
+  }
+
+  /** A fresh random key (32 bytes from node:crypto's CSPRNG as the seed). */
+  static generate(): NodeKey {
+    return NodeKey.fromSeed(randomBytes(32));
+  }
+
+  /**
+   * The key for a 32-byte seed (deterministic; for tests and vectors).
+   * @throws InvalidArgumentError if `seed` is not 32 bytes.
+   */
+  static fromSeed(seed: Uint8Array): NodeKey {
+    if (seed.length !== 32) throw new InvalidArgumentError(`Ed25519 seed must be 32 bytes, got ${seed.length}`);
+    return new NodeKey(nacl.sign.keyPair.fromSeed(seed).secretKey);
+  }
+
+  /**
+   * Sign `msg` (detached Ed25519 signature, 64 bytes).
+   */
+  sign(msg: Uint8Array): Uint8Array {
+    return nacl.sign.detached(msg, this.privKey);
+  }
+
+  /**
+   * Load the key at `path`. The file is JSON
+   * `{"priv_key":{"type":"ed25519","value":"<base64 of 64 bytes>"}}`.
+   * @throws InvalidArgumentError (`ERR_INVALID_KEY_FILE`) when the file is
+   *   larger than {@link MAX_KEY_FILE_BYTES}, not JSON, of another shape, the
+   *   key is not 64 bytes, or its public half does not match its seed. The
+   *   file is never replaced.
+   * @throws the fs error (ENOENT, EACCES) when it cannot be read.
+   */
+  static load(path: string): NodeKey {
+    const raw = readFileSync(path);
+    if (raw.length > MAX_KEY_FILE_BYTES) throw keyFileError(path, `larger than ${MAX_KEY_FILE_BYTES} bytes`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw keyFileError(path, 'not valid JSON', err);
+    }
+    const pk = (parsed as Partial<KeyFile> | null)?.priv_key;
+    if (!pk || typeof pk !== 'object' || pk.type !== 'ed25519' || typeof pk.value !== 'string') {
+      throw keyFileError(path, 'expected {"priv_key":{"type":"ed25519","value":"<base64>"}}');
+    }
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(pk.value)) throw keyFileError(path, 'value is not base64');
+    const bytes = Buffer.from(pk.value, 'base64');
+    if (bytes.length !== 64) throw keyFileError(path, `key must be 64 bytes, got ${bytes.length}`);
+    const key = NodeKey.fromSeed(bytes.subarray(0, 32));
+    if (!Buffer.from(key.pubKey).equals(bytes.subarray(32))) {
+      throw keyFileError(path, 'public key half does not match the seed');
+    }
+    return key;
+  }
+
+  /**
+   * Write this key to `path` as JSON (see {@link NodeKey.load}), creating
+   * parent directories, with file mode 0600.
+   */
+  save(path: string): void {
+    mkdirSync(dirname(path), { recursive: true });
+    const file: KeyFile = { priv_key: { type: 'ed25519', value: Buffer.from(this.privKey).toString('base64') } };
+    writeFileSync(path, JSON.stringify(file, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600);
+  }
+
+  /**
+   * Load the key at `path`, or generate and save one (mode 0600) when the file
+   * does not exist (as CometBFT's `LoadOrGenNodeKey`). A file that exists but
+   * is malformed is an error, never silently replaced.
+   * @throws InvalidArgumentError (`ERR_INVALID_KEY_FILE`) as {@link NodeKey.load}.
+   */
+  static loadOrGen(path: string): NodeKey {
+    try {
+      return NodeKey.load(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const key = NodeKey.generate();
+    key.save(path);
+    return key;
+  }
+}
+
+/**
+ * Verify a detached Ed25519 signature.
+ * @param pubKey 32 bytes; @param sig 64 bytes. Returns false for wrong lengths.
+ */
+export function verifySignature(pubKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  if (pubKey.length !== 32 || sig.length !== 64) return false;
+  return nacl.sign.detached.verify(msg, sig, pubKey);
+}
+
+function keyFileError(path: string, why: string, cause?: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`invalid node key file ${path}: ${why}`, 'ERR_INVALID_KEY_FILE', { cause });
+}
