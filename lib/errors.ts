@@ -10,7 +10,8 @@
 /**
  * Stable error codes. Grouped by layer:
  * - packet/connection: `ERR_MALFORMED_PACKET`, `ERR_UNKNOWN_CHANNEL`,
- *   `ERR_MESSAGE_TOO_LARGE`, `ERR_PONG_TIMEOUT`, `ERR_CONNECTION_CLOSED`, `ERR_SOCKET`
+ *   `ERR_MESSAGE_TOO_LARGE`, `ERR_PONG_TIMEOUT`, `ERR_CONNECTION_CLOSED`, `ERR_SOCKET`,
+ *   `ERR_RECEIVE_FAILED` (a receive handler threw or rejected)
  * - handshake/auth: `ERR_HANDSHAKE`, `ERR_HANDSHAKE_TIMEOUT`, `ERR_AUTH`,
  *   `ERR_BAD_FRAME`, `ERR_NONCE_EXHAUSTED`
  * - node info: `ERR_INCOMPATIBLE_PEER`, `ERR_INVALID_NODE_INFO`
@@ -26,6 +27,7 @@ export type ErrorCode =
   | 'ERR_PONG_TIMEOUT'
   | 'ERR_CONNECTION_CLOSED'
   | 'ERR_SOCKET'
+  | 'ERR_RECEIVE_FAILED'
   | 'ERR_HANDSHAKE'
   | 'ERR_HANDSHAKE_TIMEOUT'
   | 'ERR_AUTH'
@@ -97,6 +99,13 @@ export class PongTimeoutError extends SwitchboardError {
 export class ConnectionClosedError extends SwitchboardError {
   constructor(message = 'connection closed by remote', options?: { cause?: unknown; code?: 'ERR_CONNECTION_CLOSED' | 'ERR_SOCKET' }) {
     super(options?.code ?? 'ERR_CONNECTION_CLOSED', message, options);
+  }
+}
+
+/** A receive handler (a Reactor's `receive`) threw or rejected for a message (`ERR_RECEIVE_FAILED`). */
+export class ReceiveFailedError extends SwitchboardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_RECEIVE_FAILED', message, options);
   }
 }
 

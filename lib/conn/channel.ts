@@ -1,0 +1,223 @@
+/**
+ * Channels of an MConnection: descriptors with CometBFT's defaults, the
+ * per-channel send queue with blocking-send waiters, and reassembly of
+ * fragmented messages.
+ *
+ * @module
+ */
+import { InvalidArgumentError, MessageTooLargeError } from '../errors.js';
+
+/**
+ * Describes one channel, as CometBFT's `conn.ChannelDescriptor`.
+ *
+ * - `id`: 0..255, unique per connection.
+ * - `priority`: > 0; a channel's share of the link while others are busy is
+ *   proportional to it. Default 1.
+ * - `sendQueueCapacity`: messages that may wait in the send queue (not counting
+ *   the one being written). Default 1, as CometBFT.
+ * - `recvBufferCapacity`: initial size (bytes) of the reassembly buffer for a
+ *   message that arrives in several packets. Default 4096, as CometBFT.
+ * - `recvMessageCapacity`: largest message (bytes) accepted on this channel;
+ *   a larger one stops the connection with `ERR_MESSAGE_TOO_LARGE` before it
+ *   is buffered. Default 22020096 (21 MiB), as CometBFT.
+ * - `name`: for logs and metrics.
+ */
+export interface ChannelDescriptor {
+  id: number;
+  priority?: number;
+  sendQueueCapacity?: number;
+  recvBufferCapacity?: number;
+  recvMessageCapacity?: number;
+  name?: string;
+}
+
+/** A {@link ChannelDescriptor} with every default filled in. */
+export type FullChannelDescriptor = Required<ChannelDescriptor>;
+
+/** CometBFT's channel defaults. */
+export const CHANNEL_DEFAULTS = {
+  priority: 1,
+  sendQueueCapacity: 1,
+  recvBufferCapacity: 4096,
+  recvMessageCapacity: 22020096,
+} as const;
+
+/**
+ * Fill defaults and validate a descriptor.
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an id outside
+ *   0..255, a priority ≤ 0, or a non-positive-integer capacity.
+ */
+export function fillChannelDescriptor(d: ChannelDescriptor): FullChannelDescriptor {
+  const full: FullChannelDescriptor = {
+    id: d.id,
+    priority: d.priority ?? CHANNEL_DEFAULTS.priority,
+    sendQueueCapacity: d.sendQueueCapacity ?? CHANNEL_DEFAULTS.sendQueueCapacity,
+    recvBufferCapacity: d.recvBufferCapacity ?? CHANNEL_DEFAULTS.recvBufferCapacity,
+    recvMessageCapacity: d.recvMessageCapacity ?? CHANNEL_DEFAULTS.recvMessageCapacity,
+    name: d.name ?? `0x${d.id?.toString(16).padStart(2, '0')}`,
+  };
+  if (!Number.isInteger(full.id) || full.id < 0 || full.id > 255) throw new InvalidArgumentError(`channel id must be 0..255, got ${d.id}`);
+  if (!(typeof full.priority === 'number' && full.priority > 0 && Number.isFinite(full.priority))) {
+    throw new InvalidArgumentError(`channel 0x${full.id.toString(16)}: priority must be > 0, got ${d.priority}`);
+  }
+  for (const k of ['sendQueueCapacity', 'recvBufferCapacity', 'recvMessageCapacity'] as const) {
+    if (!Number.isInteger(full[k]) || full[k] < 1) throw new InvalidArgumentError(`channel 0x${full.id.toString(16)}: ${k} must be a positive integer, got ${d[k]}`);
+  }
+  return full;
+}
+
+/** A blocked `send()` waiting for room in the queue. */
+interface SendWaiter {
+  msg: Uint8Array;
+  resolve: (ok: boolean) => void;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/**
+ * One channel's state inside an MConnection (internal to the connection;
+ * exported for tests and the status snapshot).
+ */
+export class Channel {
+  readonly desc: FullChannelDescriptor;
+  /** Ring buffer of queued messages (capacity = sendQueueCapacity). */
+  private readonly ring: (Uint8Array | undefined)[];
+  private head = 0;
+  private count = 0;
+  /** Message being cut into packets, and how far it has been sent. */
+  sending: Uint8Array | null = null;
+  sendingOff = 0;
+  /** Bytes sent recently, decayed periodically (CometBFT's `recentlySent`). */
+  recentlySent = 0;
+  /** Total payload bytes sent/received on this channel. */
+  bytesSent = 0;
+  bytesRecv = 0;
+  private waiters: SendWaiter[] = [];
+  /** Reassembly of a multi-packet message. */
+  private recvBuf: Buffer | null = null;
+  private recvLen = 0;
+
+  constructor(desc: ChannelDescriptor) {
+    this.desc = fillChannelDescriptor(desc);
+    this.ring = new Array(this.desc.sendQueueCapacity);
+  }
+
+  /** Messages waiting in the queue (not counting the one being sent). */
+  get queueSize(): number {
+    return this.count;
+  }
+
+  /** True when a message is being sent or waits in the queue. */
+  get hasPending(): boolean {
+    return this.sending !== null || this.count > 0;
+  }
+
+  /** True when the queue has room (against this channel's own capacity). */
+  canEnqueue(): boolean {
+    return this.count < this.ring.length;
+  }
+
+  /** Queue `msg` if there is room. */
+  tryEnqueue(msg: Uint8Array): boolean {
+    if (this.count >= this.ring.length) return false;
+    this.ring[(this.head + this.count) % this.ring.length] = msg;
+    this.count++;
+    return true;
+  }
+
+  /**
+   * Wait for room and queue `msg`: resolves true once queued, false after
+   * `timeoutMs`, on abort, or when the channel is closed.
+   */
+  enqueueWait(msg: Uint8Array, timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const w: SendWaiter = { msg, resolve, timer: undefined, signal, onAbort: undefined };
+      if (timeoutMs > 0 && Number.isFinite(timeoutMs)) w.timer = setTimeout(() => this.dropWaiter(w, false), timeoutMs);
+      if (signal) {
+        w.onAbort = () => this.dropWaiter(w, false);
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      this.waiters.push(w);
+    });
+  }
+
+  private dropWaiter(w: SendWaiter, ok: boolean): void {
+    const i = this.waiters.indexOf(w);
+    if (i >= 0) this.waiters.splice(i, 1);
+    this.settle(w, ok);
+  }
+
+  private settle(w: SendWaiter, ok: boolean): void {
+    if (w.timer) clearTimeout(w.timer);
+    if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
+    w.resolve(ok);
+  }
+
+  /**
+   * Move the next queued message into `sending` (if none is being sent) and
+   * admit waiting senders into the freed room. Returns false when idle.
+   */
+  nextToSend(): boolean {
+    if (this.sending !== null) return true;
+    if (this.count === 0) return false;
+    const msg = this.ring[this.head]!;
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) % this.ring.length;
+    this.count--;
+    this.sending = msg;
+    this.sendingOff = 0;
+    while (this.waiters.length > 0 && this.count < this.ring.length) {
+      const w = this.waiters.shift()!;
+      this.tryEnqueue(w.msg);
+      this.settle(w, true);
+    }
+    return true;
+  }
+
+  /** Resolve every blocked sender with false and drop queued messages (on stop). */
+  close(): void {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) this.settle(w, false);
+    this.ring.fill(undefined);
+    this.count = 0;
+    this.sending = null;
+    this.recvBuf = null;
+  }
+
+  /** Blocked senders (for status). */
+  get waitingSenders(): number {
+    return this.waiters.length;
+  }
+
+  /**
+   * Take one received fragment. Returns the whole message on `eof`, else null.
+   * A single-packet message is returned as the given view (no copy).
+   * @throws MessageTooLargeError when the message would exceed
+   *   `recvMessageCapacity` (checked before buffering).
+   */
+  receive(eof: boolean, data: Buffer): Buffer | null {
+    const total = this.recvLen + data.length;
+    if (total > this.desc.recvMessageCapacity) {
+      throw new MessageTooLargeError(`message on channel 0x${this.desc.id.toString(16)} exceeds recvMessageCapacity ${this.desc.recvMessageCapacity} bytes`);
+    }
+    this.bytesRecv += data.length;
+    if (this.recvLen === 0 && eof) return data;
+    let buf = this.recvBuf;
+    if (buf === null || buf.length < total) {
+      let size = Math.max(buf ? buf.length * 2 : this.desc.recvBufferCapacity, total);
+      size = Math.min(size, this.desc.recvMessageCapacity);
+      const grown = Buffer.allocUnsafe(size);
+      if (buf) buf.copy(grown, 0, 0, this.recvLen);
+      buf = this.recvBuf = grown;
+    }
+    data.copy(buf, this.recvLen);
+    this.recvLen = total;
+    if (!eof) return null;
+    const msg = buf.subarray(0, total);
+    this.recvBuf = null;
+    this.recvLen = 0;
+    return msg;
+  }
+}

@@ -1,0 +1,644 @@
+/**
+ * MConnection: prioritised, multiplexed channels over one stream, as
+ * CometBFT's `p2p/conn.MConnection`.
+ *
+ * Sending: each channel has a bounded queue; a scheduler repeatedly picks,
+ * among channels with pending data, the one with the least
+ * `recentlySent / priority` and writes one packet of at most
+ * `maxPacketMsgPayloadSize` bytes from it, so a large message on one channel
+ * cannot starve another. Packets are batched into one buffer per socket write.
+ * `recentlySent` decays by 0.8 every 2 s (as CometBFT's `updateStats`); and a
+ * channel that was idle re-enters at no worse than the best backlogged
+ * channel's ratio (start-time fair queuing), so a high-priority channel that
+ * sent a big message earlier is not starved afterwards — a known weakness of
+ * the reference.
+ *
+ * Receiving: packets are decoded as they arrive, fragments reassembled per
+ * channel under `recvMessageCapacity`, and each message handed to
+ * `onReceive`. A handler that returns a Promise pauses reading until it
+ * settles; keepalive does not count time spent paused locally against the
+ * peer (CometBFT #2685).
+ *
+ * @module
+ */
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { ConnectionClosedError, InvalidArgumentError, PongTimeoutError, ReceiveFailedError, SwitchboardError, UnknownChannelError } from '../errors.js';
+import { Channel, type ChannelDescriptor } from './channel.js';
+import { FlowRate } from './flow-rate.js';
+import { MAX_PACKET_PAYLOAD_LIMIT, MSG_HEADER_SIZE, PACKET_PING, PACKET_PONG, PacketDecoder, type PacketHandler, writeMsgHeader } from './packet.js';
+
+/**
+ * MConnection settings. Units: ms for times, bytes for sizes, bytes/s for rates.
+ */
+export interface MConnConfig {
+  /** Send rate limit (bytes/s); 0 = unlimited. Default 0 (CometBFT's node config uses 5120000). */
+  sendRate: number;
+  /** Receive rate limit (bytes/s); 0 = unlimited. Default 0. */
+  recvRate: number;
+  /**
+   * Largest data of one msg packet (bytes), 1..1048576. Default 16384: large
+   * enough that per-packet work does not bound throughput, small enough that a
+   * high-priority packet waits at most ~16 KiB behind a bulk channel.
+   * CometBFT uses 1024. Both ends must agree (a peer sending larger packets
+   * than ours accepts is disconnected).
+   */
+  maxPacketMsgPayloadSize: number;
+  /**
+   * Longest a queued packet waits before it is written (ms). 0 (default):
+   * written at the end of the current event-loop turn, batching everything
+   * queued in that turn into one write. CometBFT v1 uses 10 ms.
+   */
+  flushThrottleMs: number;
+  /** Bytes per socket write at most (a batch of packets). Default 65536. */
+  maxBatchBytes: number;
+  /** Interval between pings (ms). Default 60000, as CometBFT. */
+  pingIntervalMs: number;
+  /** Time to wait for a pong (ms) before failing with `ERR_PONG_TIMEOUT`. Default 45000, as CometBFT. */
+  pongTimeoutMs: number;
+  /** Default timeout of a blocking `send()` (ms). Default 10000, as CometBFT's `defaultSendTimeout`. */
+  sendTimeoutMs: number;
+  /** Longest `flushStop()` waits for the queues to drain before closing anyway (ms). Default 10000. */
+  flushStopTimeoutMs: number;
+}
+
+/** Defaults of {@link MConnConfig}. */
+export const DEFAULT_MCONN_CONFIG: Readonly<MConnConfig> = Object.freeze({
+  sendRate: 0,
+  recvRate: 0,
+  maxPacketMsgPayloadSize: 16384,
+  flushThrottleMs: 0,
+  maxBatchBytes: 65536,
+  pingIntervalMs: 60_000,
+  pongTimeoutMs: 45_000,
+  sendTimeoutMs: 10_000,
+  flushStopTimeoutMs: 10_000,
+});
+
+/** One channel in a {@link ConnectionStatus}. */
+export interface ChannelStatus {
+  id: number;
+  name: string;
+  priority: number;
+  sendQueueCapacity: number;
+  /** Messages waiting (not counting one partly written). */
+  sendQueueSize: number;
+  /** Decayed bytes sent recently (the scheduler's measure). */
+  recentlySent: number;
+  /** Payload bytes sent / received on this channel since start. */
+  bytesSent: number;
+  bytesRecv: number;
+}
+
+/** Snapshot returned by {@link MConnection.status}. */
+export interface ConnectionStatus {
+  /** Time since `start()` (ms). */
+  durationMs: number;
+  /** Moving-average rates (bytes/s) and totals (bytes) on the wire, headers included. */
+  sendRate: number;
+  recvRate: number;
+  bytesSent: number;
+  bytesRecv: number;
+  channels: ChannelStatus[];
+}
+
+/** Options of a blocking send. */
+export interface SendOptions {
+  /** Give up (resolve false) when aborted. */
+  signal?: AbortSignal;
+  /** Give up (resolve false) after this many ms; default `sendTimeoutMs` (10 s). 0 = wait forever. */
+  timeoutMs?: number;
+}
+
+/** Called with each complete message; return a Promise to pause reading until it settles. */
+export type ReceiveHandler = (channelId: number, msg: Uint8Array) => void | Promise<unknown>;
+/** Called at most once, with the typed error that stopped the connection. */
+export type ErrorHandler = (err: SwitchboardError) => void;
+
+const DECAY_PERIOD_MS = 2000;
+const DECAY_FACTOR = 0.8;
+/** Smallest fragment cut to fill the tail of a batch (bytes); below it the packet waits for the next batch. */
+const MIN_TAIL_FRAGMENT = 1024;
+/** Batches written per event-loop turn before yielding to the loop. */
+const MAX_BATCHES_PER_TURN = 16;
+/** Size of the slab that batches are carved from (bytes). */
+const SLAB_SIZE = 1 << 20;
+
+/**
+ * A multiplexed connection over any Duplex (a socket, a SecretConnection,
+ * an in-memory pair). See the module doc for the scheduling rules.
+ *
+ * Constructor errors: InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for no
+ * channels, duplicate channel ids, invalid descriptors or config.
+ */
+export class MConnection {
+  readonly config: Readonly<MConnConfig>;
+  private readonly channels: Channel[];
+  private readonly byId: (Channel | undefined)[] = new Array(256);
+  private readonly decoder: PacketDecoder;
+  private readonly sendFlow: FlowRate;
+  private readonly recvFlow: FlowRate;
+  private started = false;
+  private stopped = false;
+  private stopping = false;
+  private failed = false;
+  private startedAt = 0;
+  // send side
+  private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private waitingDrain = false;
+  private pingPending = false;
+  private pongPending = 0;
+  private slab: Buffer = Buffer.allocUnsafe(0);
+  private slabOff = 0;
+  private lastDecay = 0;
+  private idleWaiters: (() => void)[] = [];
+  // keepalive
+  private pingTimer: NodeJS.Timeout | undefined;
+  private pongTimer: NodeJS.Timeout | undefined;
+  private awaitingPong = false;
+  private pausedSincePing = false;
+  private pongDeferred = false;
+  // receive side
+  private readPaused = false;
+  private receiveBlocked = false;
+  private recvRateTimer: NodeJS.Timeout | undefined;
+  private remoteEnded = false;
+
+  /**
+   * @param conn the stream to run over (owned by the connection from `start()`: it is destroyed on stop).
+   * @param channels one descriptor per channel; ids must be unique.
+   * @param onReceive gets each complete message (a view of received bytes; keep it or copy it).
+   * @param onError gets the error that stopped the connection, exactly once.
+   * @param config overrides of {@link DEFAULT_MCONN_CONFIG}.
+   */
+  constructor(
+    private readonly conn: Duplex,
+    channels: readonly ChannelDescriptor[],
+    private readonly onReceive: ReceiveHandler,
+    private readonly onError: ErrorHandler,
+    config: Partial<MConnConfig> = {},
+  ) {
+    this.config = validateConfig({ ...DEFAULT_MCONN_CONFIG, ...stripUndefined(config) });
+    if (channels.length === 0) throw new InvalidArgumentError('an MConnection needs at least one channel');
+    this.channels = channels.map((d) => new Channel(d));
+    for (const ch of this.channels) {
+      if (this.byId[ch.desc.id]) throw new InvalidArgumentError(`duplicate channel id 0x${ch.desc.id.toString(16)}`);
+      this.byId[ch.desc.id] = ch;
+    }
+    this.sendFlow = new FlowRate(this.config.sendRate);
+    this.recvFlow = new FlowRate(this.config.recvRate);
+    const handler: PacketHandler = {
+      onControl: (type) => this.onControl(type),
+      onMsg: (id, eof, data) => this.onMsg(id, eof, data),
+    };
+    this.decoder = new PacketDecoder(handler, this.config.maxPacketMsgPayloadSize);
+  }
+
+  /** Begin reading, writing and keepalive. Idempotent. */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.startedAt = this.lastDecay = performance.now();
+    this.conn.on('data', this.onData);
+    this.conn.resume(); // a handshake may have left the stream in paused mode
+    this.conn.on('end', this.onEnd);
+    this.conn.on('error', this.onStreamError);
+    this.conn.on('close', this.onClose);
+    this.pingTimer = setInterval(this.sendPing, this.config.pingIntervalMs);
+    this.pingTimer.unref();
+    if (this.channels.some((c) => c.hasPending)) this.scheduleFlush();
+  }
+
+  /** True once stopped (by `stop`, `flushStop` or an error). */
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /**
+   * Stop at once, as CometBFT's `Stop`: queued messages are dropped, blocked
+   * senders resolve false, the stream is destroyed. Does not call `onError`.
+   * Idempotent.
+   */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    clearTimeout(this.flushTimer);
+    clearTimeout(this.recvRateTimer);
+    for (const ch of this.channels) ch.close();
+    this.conn.off('data', this.onData);
+    this.conn.off('drain', this.onDrain);
+    this.conn.off('end', this.onEnd);
+    // keep an error listener: a late socket error must not crash the process
+    this.conn.off('close', this.onClose);
+    this.conn.destroy();
+    this.releaseIdleWaiters();
+  }
+
+  /**
+   * Write every queued message, then close, as CometBFT's `FlushStop`. New
+   * sends are refused (false) from the moment it is called. Closes anyway
+   * after `flushStopTimeoutMs` if the peer does not take the data.
+   */
+  async flushStop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopping = true;
+    if (this.started) {
+      const deadline = setTimeout(() => this.releaseIdleWaiters(), this.config.flushStopTimeoutMs);
+      try {
+        await new Promise<void>((resolve) => {
+          this.idleWaiters.push(resolve);
+          this.scheduleFlush();
+          this.checkIdle();
+        });
+        if (!this.stopped) {
+          // let the stream write out what it holds (a SecretConnection seals it), then FIN
+          await new Promise<void>((resolve) => {
+            this.conn.end(resolve);
+            setTimeout(resolve, this.config.flushStopTimeoutMs).unref();
+          });
+        }
+      } finally {
+        clearTimeout(deadline);
+      }
+    }
+    this.stop();
+  }
+
+  /**
+   * Queue `msg` on `channelId`, waiting for room if the queue is full, as
+   * CometBFT's `MConnection.Send`. Resolves true once queued (at once when
+   * there is room), false after `opts.timeoutMs` (default `sendTimeoutMs`,
+   * 10 s), on abort, or when the connection is stopped or stopping.
+   * The bytes are not copied: do not modify `msg` after sending it.
+   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) synchronously for a channel id this connection does not have.
+   */
+  send(channelId: number, msg: Uint8Array, opts?: SendOptions): Promise<boolean> {
+    const ch = this.channel(channelId);
+    if (this.stopped || this.stopping || opts?.signal?.aborted) return Promise.resolve(false);
+    if (this.enqueue(ch, msg)) return Promise.resolve(true);
+    return ch.enqueueWait(msg, opts?.timeoutMs ?? this.config.sendTimeoutMs, opts?.signal);
+  }
+
+  /**
+   * Queue `msg` if there is room, never waiting, as CometBFT's `TrySend`.
+   * Returns false when the channel's queue is full or the connection is stopped.
+   * @throws InvalidArgumentError for an unknown channel id.
+   */
+  trySend(channelId: number, msg: Uint8Array): boolean {
+    const ch = this.channel(channelId);
+    if (this.stopped || this.stopping) return false;
+    return this.enqueue(ch, msg);
+  }
+
+  /**
+   * True when `trySend` on `channelId` would queue now, checked against that
+   * channel's own `sendQueueCapacity` (CometBFT checks the default capacity — a
+   * known bug). False when stopped. @throws InvalidArgumentError for an unknown channel id.
+   */
+  canSend(channelId: number): boolean {
+    const ch = this.channel(channelId);
+    return !this.stopped && !this.stopping && ch.canEnqueue();
+  }
+
+  /** Queue sizes, priorities, recently sent bytes and rates. */
+  status(): ConnectionStatus {
+    return {
+      durationMs: this.started ? performance.now() - this.startedAt : 0,
+      sendRate: this.sendFlow.rate(),
+      recvRate: this.recvFlow.rate(),
+      bytesSent: this.sendFlow.total,
+      bytesRecv: this.recvFlow.total,
+      channels: this.channels.map((c) => ({
+        id: c.desc.id,
+        name: c.desc.name,
+        priority: c.desc.priority,
+        sendQueueCapacity: c.desc.sendQueueCapacity,
+        sendQueueSize: c.queueSize,
+        recentlySent: c.recentlySent,
+        bytesSent: c.bytesSent,
+        bytesRecv: c.bytesRecv,
+      })),
+    };
+  }
+
+  private channel(id: number): Channel {
+    const ch = this.byId[id];
+    if (ch === undefined) throw new InvalidArgumentError(`unknown channel ${id}`);
+    return ch;
+  }
+
+  private enqueue(ch: Channel, msg: Uint8Array): boolean {
+    const wasIdle = !ch.hasPending;
+    if (!ch.tryEnqueue(msg)) return false;
+    if (wasIdle) this.catchUp(ch);
+    if (!this.flushScheduled && this.started) this.scheduleFlush();
+    return true;
+  }
+
+  /** Start-time fair queuing: an idle channel re-enters at no worse than the best backlogged ratio. */
+  private catchUp(ch: Channel): void {
+    let best = Infinity;
+    for (const c of this.channels) {
+      if (c !== ch && c.hasPending) {
+        const r = c.recentlySent / c.desc.priority;
+        if (r < best) best = r;
+      }
+    }
+    const cap = best === Infinity ? 0 : best * ch.desc.priority;
+    if (ch.recentlySent > cap) ch.recentlySent = cap;
+  }
+
+  // ---- send side ------------------------------------------------------
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.stopped) return;
+    this.flushScheduled = true;
+    if (this.config.flushThrottleMs > 0) this.flushTimer = setTimeout(this.flush, this.config.flushThrottleMs);
+    else setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.stopped || this.waitingDrain) return;
+    try {
+      for (let i = 0; i < MAX_BATCHES_PER_TURN; i++) {
+        const wait = this.sendFlow.delayMs();
+        if (wait > 0) {
+          this.flushScheduled = true;
+          this.flushTimer = setTimeout(this.flush, wait);
+          return;
+        }
+        const batch = this.buildBatch();
+        if (batch === null) {
+          this.checkIdle();
+          return;
+        }
+        this.sendFlow.record(batch.length);
+        if (!this.conn.write(batch)) {
+          this.waitingDrain = true;
+          this.conn.once('drain', this.onDrain);
+          return;
+        }
+      }
+      this.scheduleFlush();
+    } catch (err) {
+      this.fail(asSwitchboardError(err));
+    }
+  };
+
+  private readonly onDrain = (): void => {
+    this.waitingDrain = false;
+    this.flush();
+  };
+
+  /** Next batch of packets, or null when nothing is pending. */
+  private buildBatch(): Buffer | null {
+    const maxPayload = this.config.maxPacketMsgPayloadSize;
+    const size = Math.max(this.config.maxBatchBytes, maxPayload + MSG_HEADER_SIZE + 2);
+    if (this.slab.length - this.slabOff < size) {
+      this.slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, size));
+      this.slabOff = 0;
+    }
+    const buf = this.slab;
+    const start = this.slabOff;
+    const end = start + size;
+    let off = start;
+    if (this.pongPending > 0) {
+      buf[off++] = PACKET_PONG;
+      this.pongPending--;
+    }
+    if (this.pingPending) {
+      buf[off++] = PACKET_PING;
+      this.pingPending = false;
+      this.armPongTimer();
+    }
+    this.decay();
+    const single = this.channels.length === 1 ? this.channels[0] : null;
+    while (end - off > MSG_HEADER_SIZE) {
+      const ch = single ? (single.nextToSend() ? single : null) : this.pick();
+      if (ch === null) break;
+      const msg = ch.sending!;
+      const remaining = msg.length - ch.sendingOff;
+      let n = remaining < maxPayload ? remaining : maxPayload;
+      const room = end - off - MSG_HEADER_SIZE;
+      if (n > room) {
+        if (room < MIN_TAIL_FRAGMENT && off > start) break;
+        n = room;
+      }
+      const eof = n === remaining;
+      off = writeMsgHeader(buf, off, ch.desc.id, eof, n);
+      if (n > 0) {
+        buf.set(n === msg.length ? msg : msg.subarray(ch.sendingOff, ch.sendingOff + n), off);
+        off += n;
+      }
+      ch.recentlySent += n;
+      ch.bytesSent += n;
+      if (eof) {
+        ch.sending = null;
+        ch.sendingOff = 0;
+      } else {
+        ch.sendingOff += n;
+      }
+    }
+    if (off === start) return null;
+    this.slabOff = off;
+    return buf.subarray(start, off);
+  }
+
+  /** The pending channel with the least recentlySent/priority (CometBFT's selection). */
+  private pick(): Channel | null {
+    let best: Channel | null = null;
+    let bestRatio = Infinity;
+    for (const ch of this.channels) {
+      if (!ch.nextToSend()) continue;
+      const r = ch.recentlySent / ch.desc.priority;
+      if (r < bestRatio) {
+        bestRatio = r;
+        best = ch;
+      }
+    }
+    return best;
+  }
+
+  private decay(): void {
+    const now = performance.now();
+    const periods = Math.floor((now - this.lastDecay) / DECAY_PERIOD_MS);
+    if (periods <= 0) return;
+    this.lastDecay += periods * DECAY_PERIOD_MS;
+    const f = Math.pow(DECAY_FACTOR, Math.min(periods, 100));
+    for (const ch of this.channels) ch.recentlySent *= f;
+  }
+
+  private checkIdle(): void {
+    if (this.idleWaiters.length === 0) return;
+    if (this.waitingDrain || this.pingPending || this.pongPending > 0) return;
+    if (this.channels.some((c) => c.hasPending || c.waitingSenders > 0)) return;
+    this.releaseIdleWaiters();
+  }
+
+  private releaseIdleWaiters(): void {
+    const ws = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of ws) w();
+  }
+
+  // ---- keepalive ------------------------------------------------------
+
+  private readonly sendPing = (): void => {
+    if (this.stopped || this.awaitingPong) return;
+    this.pingPending = true;
+    this.scheduleFlush();
+  };
+
+  private armPongTimer(): void {
+    this.awaitingPong = true;
+    this.pausedSincePing = this.readPaused;
+    clearTimeout(this.pongTimer);
+    this.pongTimer = setTimeout(this.onPongTimeout, this.config.pongTimeoutMs);
+    this.pongTimer.unref();
+  }
+
+  private readonly onPongTimeout = (): void => {
+    if (this.stopped) return;
+    if (this.readPaused) {
+      // The pong may be sitting unread behind our own paused reader: not the peer's fault.
+      this.pongDeferred = true;
+      return;
+    }
+    if (this.pausedSincePing) {
+      this.armPongTimer();
+      return;
+    }
+    this.fail(new PongTimeoutError(this.config.pongTimeoutMs));
+  };
+
+  private onControl(type: number): void {
+    if (type === PACKET_PING) {
+      // answer every ping, but never let a flood of them grow our queue
+      if (this.pongPending < 1) this.pongPending++;
+      this.scheduleFlush();
+    } else {
+      this.awaitingPong = false;
+      this.pongDeferred = false;
+      clearTimeout(this.pongTimer);
+    }
+  }
+
+  // ---- receive side ---------------------------------------------------
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.stopped) return;
+    this.recvFlow.record(chunk.length);
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      this.fail(asSwitchboardError(err));
+      return;
+    }
+    if (this.stopped) return;
+    if (this.decoder.isPaused) this.pauseReading();
+    const wait = this.recvFlow.delayMs();
+    if (wait > 0 && !this.recvRateTimer) {
+      this.pauseReading();
+      this.recvRateTimer = setTimeout(() => {
+        this.recvRateTimer = undefined;
+        this.resumeReading();
+      }, wait);
+    }
+  };
+
+  private onMsg(channelId: number, eof: boolean, data: Buffer): boolean {
+    const ch = this.byId[channelId];
+    if (ch === undefined) throw new UnknownChannelError(channelId);
+    const msg = ch.receive(eof, data);
+    if (msg === null) return true;
+    const r = this.onReceive(channelId, msg);
+    if (r === undefined || typeof (r as Promise<unknown>).then !== 'function') return true;
+    this.receiveBlocked = true;
+    (r as Promise<unknown>).then(this.onReceiveSettled, (err: unknown) => this.fail(asSwitchboardError(err)));
+    return false;
+  }
+
+  private readonly onReceiveSettled = (): void => {
+    this.receiveBlocked = false;
+    if (this.stopped) return;
+    try {
+      this.decoder.resume();
+    } catch (err) {
+      this.fail(asSwitchboardError(err));
+      return;
+    }
+    if (this.decoder.isPaused) return;
+    this.resumeReading();
+  };
+
+  private pauseReading(): void {
+    if (!this.readPaused) {
+      this.readPaused = true;
+      this.conn.pause();
+    }
+    this.pausedSincePing = true;
+  }
+
+  private resumeReading(): void {
+    if (this.stopped || this.receiveBlocked || this.recvRateTimer) return;
+    if (this.readPaused) {
+      this.readPaused = false;
+      this.conn.resume();
+    }
+    if (this.pongDeferred) {
+      this.pongDeferred = false;
+      this.armPongTimer();
+    }
+    if (this.remoteEnded) this.onEnd();
+  }
+
+  private readonly onEnd = (): void => {
+    this.remoteEnded = true;
+    // messages still buffered behind a paused handler are delivered first
+    if (!this.decoder.isPaused && !this.receiveBlocked) this.fail(new ConnectionClosedError());
+  };
+
+  private readonly onClose = (): void => {
+    if (!this.remoteEnded) this.fail(new ConnectionClosedError());
+  };
+
+  private readonly onStreamError = (err: Error): void => {
+    if (this.stopped) return;
+    this.fail(err instanceof SwitchboardError ? err : new ConnectionClosedError(`stream error: ${err.message}`, { cause: err, code: 'ERR_SOCKET' }));
+  };
+
+  /** Stop and report `err` to onError, once. */
+  private fail(err: SwitchboardError): void {
+    if (this.failed || this.stopped) return;
+    this.failed = true;
+    this.stop();
+    this.onError(err);
+  }
+}
+
+function asSwitchboardError(err: unknown): SwitchboardError {
+  if (err instanceof SwitchboardError) return err;
+  const e = err instanceof Error ? err : new Error(String(err));
+  return new ReceiveFailedError(`receive handler failed: ${e.message}`, { cause: e });
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function validateConfig(c: MConnConfig): MConnConfig {
+  const nonNeg = ['sendRate', 'recvRate', 'flushThrottleMs'] as const;
+  const pos = ['maxBatchBytes', 'pingIntervalMs', 'pongTimeoutMs', 'flushStopTimeoutMs'] as const;
+  for (const k of nonNeg) if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new InvalidArgumentError(`MConnConfig.${k} must be ≥ 0, got ${c[k]}`);
+  for (const k of pos) if (!(Number.isFinite(c[k]) && c[k] > 0)) throw new InvalidArgumentError(`MConnConfig.${k} must be > 0, got ${c[k]}`);
+  if (!(c.sendTimeoutMs >= 0)) throw new InvalidArgumentError(`MConnConfig.sendTimeoutMs must be ≥ 0, got ${c.sendTimeoutMs}`);
+  const m = c.maxPacketMsgPayloadSize;
+  if (!Number.isInteger(m) || m < 1 || m > MAX_PACKET_PAYLOAD_LIMIT) {
+    throw new InvalidArgumentError(`MConnConfig.maxPacketMsgPayloadSize must be 1..${MAX_PACKET_PAYLOAD_LIMIT}, got ${m}`);
+  }
+  return c;
+}

@@ -1,0 +1,240 @@
+/**
+ * MConnection packets: the wire layout and a streaming decoder.
+ *
+ * Three packet kinds, as CometBFT's `PacketPing`, `PacketPong`, `PacketMsg`,
+ * but in a fixed binary layout rather than protobuf (see docs/PROTOCOL.md §4):
+ *
+ * ```
+ * ping: u8 0x01
+ * pong: u8 0x02
+ * msg:  u8 0x03 | u8 channelId | u8 flags (bit 0 = eof, others 0) | u32 BE length | bytes[length]
+ * ```
+ *
+ * @module
+ */
+import { MalformedPacketError } from '../errors.js';
+
+/** Packet type byte of a ping. */
+export const PACKET_PING = 0x01;
+/** Packet type byte of a pong. */
+export const PACKET_PONG = 0x02;
+/** Packet type byte of a msg packet. */
+export const PACKET_MSG = 0x03;
+/** Bytes of a msg packet before its data: type, channel, flags, u32 length. */
+export const MSG_HEADER_SIZE = 7;
+/** Upper bound on `maxPacketMsgPayloadSize` any connection accepts (1 MiB). */
+export const MAX_PACKET_PAYLOAD_LIMIT = 1 << 20;
+
+/** A decoded packet. `data` of a msg packet is a view into the received bytes (not a copy). */
+export type Packet =
+  | { type: 'ping' }
+  | { type: 'pong' }
+  | { type: 'msg'; channelId: number; eof: boolean; data: Uint8Array };
+
+/**
+ * Write a msg packet header at `off` of `buf` (7 bytes).
+ * @returns the offset after the header.
+ */
+export function writeMsgHeader(buf: Buffer, off: number, channelId: number, eof: boolean, length: number): number {
+  buf[off] = PACKET_MSG;
+  buf[off + 1] = channelId;
+  buf[off + 2] = eof ? 1 : 0;
+  buf.writeUInt32BE(length, off + 3);
+  return off + MSG_HEADER_SIZE;
+}
+
+/**
+ * Encode one packet into a new Buffer (for tests, vectors and control
+ * packets; the MConnection writes msg packets straight into its batch buffer).
+ */
+export function encodePacket(p: Packet): Buffer {
+  if (p.type === 'ping') return Buffer.from([PACKET_PING]);
+  if (p.type === 'pong') return Buffer.from([PACKET_PONG]);
+  const out = Buffer.allocUnsafe(MSG_HEADER_SIZE + p.data.length);
+  writeMsgHeader(out, 0, p.channelId, p.eof, p.data.length);
+  out.set(p.data, MSG_HEADER_SIZE);
+  return out;
+}
+
+/**
+ * Receives decoded packets from a {@link PacketDecoder}. A handler that
+ * returns `false` asks the decoder to stop after this packet (the rest stays
+ * buffered until {@link PacketDecoder.resume}).
+ */
+export interface PacketHandler {
+  /** A ping (`type` 0x01) or pong (`type` 0x02) arrived. */
+  onControl(type: typeof PACKET_PING | typeof PACKET_PONG): void;
+  /** A msg packet arrived; `data` is a view, valid as long as the caller keeps it. Return false to pause. */
+  onMsg(channelId: number, eof: boolean, data: Buffer): boolean;
+}
+
+/**
+ * Streaming packet decoder: feed it the byte chunks of a stream in order,
+ * it calls the handler once per complete packet. Data of a packet that lies
+ * within one chunk is passed as a view (no copy); a packet split across
+ * chunks is assembled once into a buffer of exactly its size. Every length is
+ * checked against `maxPayload` before anything is allocated.
+ *
+ * Errors: throws {@link MalformedPacketError} (`ERR_MALFORMED_PACKET`) for an
+ * unknown type byte, flags other than 0/1, or a length over `maxPayload`;
+ * after a throw the decoder must not be used again.
+ */
+export class PacketDecoder {
+  private chunk: Buffer | null = null;
+  private pos = 0;
+  /** Header bytes of a packet whose header was split across chunks. */
+  private readonly head = Buffer.allocUnsafe(MSG_HEADER_SIZE);
+  private headLen = 0;
+  /** Packet being assembled across chunks (header + data), and how much is filled. */
+  private partial: Buffer | null = null;
+  private partialLen = 0;
+  private paused = false;
+
+  /**
+   * @param handler receives packets.
+   * @param maxPayload largest msg packet data accepted (bytes), 1..1 MiB.
+   */
+  constructor(
+    private readonly handler: PacketHandler,
+    private readonly maxPayload: number,
+  ) {}
+
+  /** True while the handler has paused decoding and bytes remain buffered. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Bytes received but not yet decoded (buffered while paused). */
+  get bufferedBytes(): number {
+    return (this.chunk ? this.chunk.length - this.pos : 0) + this.headLen + this.partialLen;
+  }
+
+  /**
+   * Feed the next chunk. Must not be called while paused (pause the source
+   * instead). @throws MalformedPacketError on a protocol violation.
+   */
+  push(chunk: Buffer): void {
+    if (this.paused) throw new Error('PacketDecoder.push while paused');
+    this.chunk = chunk;
+    this.pos = 0;
+    this.run();
+  }
+
+  /** Continue after the handler returned false. @throws MalformedPacketError. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.run();
+  }
+
+  private run(): void {
+    const chunk = this.chunk;
+    if (!chunk) return;
+    const h = this.handler;
+    while (!this.paused) {
+      if (this.partial !== null) {
+        if (!this.fillPartial(chunk)) break;
+        continue;
+      }
+      if (this.headLen > 0) {
+        if (!this.fillHead(chunk)) break;
+        continue;
+      }
+      const avail = chunk.length - this.pos;
+      if (avail === 0) break;
+      const p = this.pos;
+      const type = chunk[p];
+      if (type === PACKET_MSG) {
+        if (avail < MSG_HEADER_SIZE) {
+          chunk.copy(this.head, 0, p);
+          this.headLen = avail;
+          this.pos = chunk.length;
+          break;
+        }
+        const len = this.checkHeader(chunk, p);
+        const end = p + MSG_HEADER_SIZE + len;
+        if (end <= chunk.length) {
+          this.pos = end;
+          if (!h.onMsg(chunk[p + 1], chunk[p + 2] === 1, chunk.subarray(p + MSG_HEADER_SIZE, end))) this.paused = true;
+        } else {
+          this.partial = Buffer.allocUnsafe(MSG_HEADER_SIZE + len);
+          this.partialLen = chunk.copy(this.partial, 0, p);
+          this.pos = chunk.length;
+          break;
+        }
+      } else if (type === PACKET_PING || type === PACKET_PONG) {
+        this.pos = p + 1;
+        h.onControl(type);
+      } else {
+        throw new MalformedPacketError(`unknown packet type 0x${type.toString(16).padStart(2, '0')}`);
+      }
+    }
+    if (this.pos >= chunk.length && !this.paused) this.chunk = null;
+  }
+
+  /** Completes a split header; returns false when the chunk ran out. */
+  private fillHead(chunk: Buffer): boolean {
+    const need = MSG_HEADER_SIZE - this.headLen;
+    const n = Math.min(need, chunk.length - this.pos);
+    chunk.copy(this.head, this.headLen, this.pos, this.pos + n);
+    this.headLen += n;
+    this.pos += n;
+    if (this.headLen < MSG_HEADER_SIZE) return false;
+    const len = this.checkHeader(this.head, 0);
+    this.headLen = 0;
+    this.partial = Buffer.allocUnsafe(MSG_HEADER_SIZE + len);
+    this.head.copy(this.partial, 0);
+    this.partialLen = MSG_HEADER_SIZE;
+    return true;
+  }
+
+  /** Fills the split packet; delivers it when complete. Returns false when the chunk ran out. */
+  private fillPartial(chunk: Buffer): boolean {
+    const partial = this.partial!;
+    const n = Math.min(partial.length - this.partialLen, chunk.length - this.pos);
+    chunk.copy(partial, this.partialLen, this.pos, this.pos + n);
+    this.partialLen += n;
+    this.pos += n;
+    if (this.partialLen < partial.length) return false;
+    this.partial = null;
+    this.partialLen = 0;
+    if (!this.handler.onMsg(partial[1], partial[2] === 1, partial.subarray(MSG_HEADER_SIZE))) this.paused = true;
+    return true;
+  }
+
+  /** Validates a msg header at `off`; returns its data length. */
+  private checkHeader(buf: Buffer, off: number): number {
+    const flags = buf[off + 2];
+    if (flags > 1) throw new MalformedPacketError(`invalid msg flags 0x${flags.toString(16)}`);
+    const len = buf.readUInt32BE(off + 3);
+    if (len > this.maxPayload) throw new MalformedPacketError(`msg packet of ${len} bytes exceeds maxPacketMsgPayloadSize ${this.maxPayload}`);
+    return len;
+  }
+}
+
+/**
+ * Decode exactly one packet from `buf` (which must contain nothing else).
+ * @throws MalformedPacketError for empty, truncated, trailing or invalid input.
+ */
+export function decodePacket(buf: Uint8Array, maxPayload = MAX_PACKET_PAYLOAD_LIMIT): Packet {
+  let out: Packet | undefined;
+  let count = 0;
+  const dec = new PacketDecoder(
+    {
+      onControl(type) {
+        count++;
+        out = { type: type === PACKET_PING ? 'ping' : 'pong' };
+      },
+      onMsg(channelId, eof, data) {
+        count++;
+        out = { type: 'msg', channelId, eof, data };
+        return true;
+      },
+    },
+    maxPayload,
+  );
+  dec.push(Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
+  if (count === 0 || dec.bufferedBytes > 0) throw new MalformedPacketError(count === 0 ? 'truncated packet' : 'trailing bytes after packet');
+  if (count > 1) throw new MalformedPacketError('more than one packet');
+  return out!;
+}

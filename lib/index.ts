@@ -1,0 +1,47 @@
+/**
+ * switchboard: a peer-to-peer framework for Node.js in the Tendermint/CometBFT
+ * style. The public API; see README.md and docs/.
+ *
+ * @module
+ */
+export * from './errors.js';
+export { Channel, CHANNEL_DEFAULTS, fillChannelDescriptor, type ChannelDescriptor, type FullChannelDescriptor } from './conn/channel.js';
+export { FlowRate } from './conn/flow-rate.js';
+export {
+  MConnection,
+  DEFAULT_MCONN_CONFIG,
+  type MConnConfig,
+  type ConnectionStatus,
+  type ChannelStatus,
+  type SendOptions,
+  type ReceiveHandler,
+  type ErrorHandler,
+} from './conn/mconnection.js';
+export {
+  decodePacket,
+  encodePacket,
+  PacketDecoder,
+  type Packet,
+  type PacketHandler,
+  PACKET_PING,
+  PACKET_PONG,
+  PACKET_MSG,
+  MSG_HEADER_SIZE,
+  MAX_PACKET_PAYLOAD_LIMIT,
+} from './conn/packet.js';
+export { SecretConnection, type SecretConnectionOptions } from './conn/secret-connection.js';
+export { NetAddress } from './net-address.js';
+export { NodeInfo, MAX_NODE_INFO_SIZE, P2P_PROTOCOL_VERSION, type NodeInfoFields, type ProtocolVersion } from './node-info.js';
+export { NodeKey, nodeIdFromPubKey, isValidNodeId, verifySignature } from './node-key.js';
+export { Peer, PeerSet } from './peer.js';
+export { BaseReactor, type Reactor, type Envelope } from './reactor.js';
+export {
+  Switch,
+  DEFAULT_SWITCH_CONFIG,
+  type SwitchConfig,
+  type SwitchOptions,
+  type SwitchEvents,
+  type SwitchAddrBook,
+  type NodeInfoSettings,
+} from './switch.js';
+export { Transport, readExactly, type TransportOptions, type UpgradedConn } from './transport.js';

@@ -1,0 +1,171 @@
+/**
+ * Peer: a connected remote node, as CometBFT's `p2p.Peer` — its ID and
+ * NodeInfo, its MConnection, and a small key/value store for reactors.
+ *
+ * @module
+ */
+import type { Duplex } from 'node:stream';
+import type { ChannelDescriptor } from './conn/channel.js';
+import { MConnection, type ConnectionStatus, type ErrorHandler, type MConnConfig, type ReceiveHandler, type SendOptions } from './conn/mconnection.js';
+import { NetAddress } from './net-address.js';
+import type { NodeInfo } from './node-info.js';
+
+/** What a Peer is built from (internal: the Switch constructs peers). */
+export interface PeerInit {
+  conn: Duplex;
+  nodeInfo: NodeInfo;
+  outbound: boolean;
+  persistent: boolean;
+  /** Address of the TCP socket's remote end. */
+  remoteHost: string;
+  remotePort: number;
+  /** For outbound peers: the address dialed. */
+  dialedAddr?: NetAddress;
+  channels: readonly ChannelDescriptor[];
+  onReceive: ReceiveHandler;
+  onError: ErrorHandler;
+  mconnConfig?: Partial<MConnConfig>;
+}
+
+/**
+ * A connected peer. Created by the Switch after a successful handshake;
+ * reactors get it in `initPeer`/`addPeer`/`receive`/`removePeer`.
+ */
+export class Peer {
+  /** Authenticated node ID (40 hex). */
+  readonly id: string;
+  /** What the peer said about itself in the handshake (validated). */
+  readonly nodeInfo: NodeInfo;
+  /**
+   * The address to reach the peer at, `id@host:port`: the dialed address for
+   * outbound peers, the socket's remote IP with the self-reported listen port
+   * for inbound ones (CometBFT's `SocketAddr`/`NetAddress` split).
+   */
+  readonly remoteAddr: NetAddress;
+  /** Remote IP of the TCP socket. */
+  readonly remoteIp: string;
+  /** The peer's MConnection (for status and benchmarks; send through the Peer). */
+  readonly mconn: MConnection;
+  private readonly outbound: boolean;
+  private readonly persistent: boolean;
+  private readonly data = new Map<string, unknown>();
+
+  constructor(init: PeerInit) {
+    this.id = init.nodeInfo.id;
+    this.nodeInfo = init.nodeInfo;
+    this.outbound = init.outbound;
+    this.persistent = init.persistent;
+    this.remoteIp = init.remoteHost;
+    let addr = init.dialedAddr;
+    if (!addr) {
+      const selfReported = init.nodeInfo.netAddress();
+      addr = new NetAddress(this.id, init.remoteHost || selfReported.host, selfReported.port || init.remotePort);
+    }
+    this.remoteAddr = addr;
+    this.mconn = new MConnection(init.conn, init.channels, init.onReceive, init.onError, init.mconnConfig);
+  }
+
+  /** True when we dialed the peer. */
+  isOutbound(): boolean {
+    return this.outbound;
+  }
+
+  /** True when the peer is one of the Switch's persistent peers (redialed when it drops). */
+  isPersistent(): boolean {
+    return this.persistent;
+  }
+
+  /**
+   * Blocking send, as CometBFT's `Peer.Send`: resolves true once queued, false
+   * when the peer did not advertise `channelId`, after the send timeout
+   * (default 10 s), on abort, or when the peer is stopped. See {@link MConnection.send}.
+   */
+  send(channelId: number, msg: Uint8Array, opts?: SendOptions): Promise<boolean> {
+    if (!this.nodeInfo.hasChannel(channelId)) return Promise.resolve(false);
+    return this.mconn.send(channelId, msg, opts);
+  }
+
+  /** Non-blocking send, as CometBFT's `Peer.TrySend`: false when the queue is full or the peer lacks the channel. */
+  trySend(channelId: number, msg: Uint8Array): boolean {
+    if (!this.nodeInfo.hasChannel(channelId)) return false;
+    return this.mconn.trySend(channelId, msg);
+  }
+
+  /** True when `trySend(channelId, …)` would queue now. */
+  canSend(channelId: number): boolean {
+    return this.nodeInfo.hasChannel(channelId) && this.mconn.canSend(channelId);
+  }
+
+  /** A value a reactor stored on this peer (`undefined` when none). */
+  get<T = unknown>(key: string): T | undefined {
+    return this.data.get(key) as T | undefined;
+  }
+
+  /** Store a value on this peer for the life of the connection. */
+  set(key: string, value: unknown): void {
+    this.data.set(key, value);
+  }
+
+  /** The MConnection's status: queues, rates, bytes. */
+  status(): ConnectionStatus {
+    return this.mconn.status();
+  }
+
+  /** `Peer{id@host:port in|out}` for logs. */
+  toString(): string {
+    return `Peer{${this.remoteAddr} ${this.outbound ? 'out' : 'in'}}`;
+  }
+}
+
+/**
+ * The Switch's set of connected peers, as CometBFT's `PeerSet`.
+ * Read-only to applications.
+ */
+export class PeerSet {
+  private readonly byId = new Map<string, Peer>();
+  private outboundCount = 0;
+
+  /** True when a peer with this ID is connected. */
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /** The connected peer with this ID, or undefined. */
+  get(id: string): Peer | undefined {
+    return this.byId.get(id);
+  }
+
+  /** A snapshot of the connected peers. */
+  list(): Peer[] {
+    return [...this.byId.values()];
+  }
+
+  /** Number of connected peers. */
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Connected peers we dialed / that dialed us. */
+  numOutbound(): number {
+    return this.outboundCount;
+  }
+  numInbound(): number {
+    return this.byId.size - this.outboundCount;
+  }
+
+  /** @internal Used by the Switch. Returns false when the ID is already present. */
+  add(peer: Peer): boolean {
+    if (this.byId.has(peer.id)) return false;
+    this.byId.set(peer.id, peer);
+    if (peer.isOutbound()) this.outboundCount++;
+    return true;
+  }
+
+  /** @internal Used by the Switch. Returns false when that exact peer was not present. */
+  remove(peer: Peer): boolean {
+    if (this.byId.get(peer.id) !== peer) return false;
+    this.byId.delete(peer.id);
+    if (peer.isOutbound()) this.outboundCount--;
+    return true;
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * The TCP transport: listen, accept, dial with a timeout, and upgrade a raw
+ * socket to an authenticated peer connection — SecretConnection, then the
+ * NodeInfo exchange and compatibility check — under one handshake deadline,
+ * as CometBFT's `p2p.MultiplexTransport`.
+ *
+ * @module
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { AuthError, HandshakeError, NodeInfoError, RejectedError, SwitchboardError } from './errors.js';
+import type { NetAddress } from './net-address.js';
+import { MAX_NODE_INFO_SIZE, NodeInfo } from './node-info.js';
+import type { NodeKey } from './node-key.js';
+import { SecretConnection } from './conn/secret-connection.js';
+
+/** Transport settings (ms for times). */
+export interface TransportOptions {
+  nodeKey: NodeKey;
+  /** Our NodeInfo, read at each handshake. */
+  nodeInfo: () => NodeInfo;
+  /** Deadline for the whole upgrade: SecretConnection + NodeInfo exchange (ms). Default 20000, as CometBFT. */
+  handshakeTimeoutMs?: number;
+  /** Deadline for the TCP connect of a dial (ms). Default 3000, as CometBFT. */
+  dialTimeoutMs?: number;
+  /** Skip SecretConnection (benchmarks and tests only; never on a real network). Default false. */
+  plaintext?: boolean;
+  /** Connections allowed in the handshake at once; more are closed at accept. Default 64. */
+  maxHandshaking?: number;
+}
+
+/** A socket that passed the handshake: the stream to run an MConnection over and the peer's NodeInfo. */
+export interface UpgradedConn {
+  conn: Duplex;
+  nodeInfo: NodeInfo;
+  outbound: boolean;
+  /** Remote IP and port of the TCP socket. */
+  remoteHost: string;
+  remotePort: number;
+}
+
+/**
+ * Listens for and dials TCP connections and upgrades them.
+ * Inbound results go to `onInbound`; handshake failures of inbound
+ * connections to `onInboundError` (the socket is already closed).
+ */
+export class Transport {
+  readonly handshakeTimeoutMs: number;
+  readonly dialTimeoutMs: number;
+  readonly plaintext: boolean;
+  readonly maxHandshaking: number;
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private handshaking = 0;
+  private closed = false;
+
+  constructor(
+    private readonly opts: TransportOptions,
+    private readonly onInbound: (c: UpgradedConn) => void,
+    private readonly onInboundError: (err: SwitchboardError, remote: string) => void,
+  ) {
+    this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 20_000;
+    this.dialTimeoutMs = opts.dialTimeoutMs ?? 3_000;
+    this.plaintext = opts.plaintext ?? false;
+    this.maxHandshaking = opts.maxHandshaking ?? 64;
+  }
+
+  /** Connections currently in the handshake. */
+  get handshakingCount(): number {
+    return this.handshaking;
+  }
+
+  /**
+   * Listen on `host:port` (port 0 picks a free port).
+   * @returns the bound address. Rejects with the listen error (EADDRINUSE, …).
+   */
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const server = createServer({ noDelay: true });
+    this.server = server;
+    server.on('connection', (socket) => this.accept(socket));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port }, () => {
+        server.off('error', reject);
+        server.on('error', () => {}); // accept errors (EMFILE…) are transient; keep serving
+        const a = server.address();
+        if (a === null || typeof a === 'string') return reject(new Error('unexpected server address'));
+        resolve({ host: a.address, port: a.port });
+      });
+    });
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closed || this.handshaking >= this.maxHandshaking) {
+      socket.destroy();
+      return;
+    }
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.track(socket);
+    this.handshaking++;
+    this.upgrade(socket, false, undefined).then(
+      (c) => {
+        this.handshaking--;
+        this.onInbound(c);
+      },
+      (err: SwitchboardError) => {
+        this.handshaking--;
+        this.onInboundError(err, remote);
+      },
+    );
+  }
+
+  /**
+   * Connect to `addr` and upgrade. The remote must authenticate as `addr.id`.
+   * Rejects with RejectedError `ERR_DIAL_TIMEOUT`/`ERR_DIAL` when the TCP
+   * connect fails, HandshakeError on a failed or timed-out handshake,
+   * AuthError (`ERR_AUTH`) when the remote's key is not `addr.id`, NodeInfoError
+   * when incompatible, RejectedError `ERR_SWITCH_STOPPED` after close.
+   */
+  async dial(addr: NetAddress, signal?: AbortSignal): Promise<UpgradedConn> {
+    if (this.closed) throw new RejectedError('ERR_SWITCH_STOPPED', 'transport closed');
+    const socket = await this.connect(addr, signal);
+    return this.upgrade(socket, true, addr.id || undefined);
+  }
+
+  private connect(addr: NetAddress, signal?: AbortSignal): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: addr.host, port: addr.port, noDelay: true });
+      this.track(socket);
+      const fail = (err: SwitchboardError) => {
+        cleanup();
+        socket.destroy();
+        reject(err);
+      };
+      const timer = setTimeout(() => fail(new RejectedError('ERR_DIAL_TIMEOUT', `dial ${addr} timed out after ${this.dialTimeoutMs} ms`)), this.dialTimeoutMs);
+      const onAbort = () => fail(new RejectedError('ERR_DIAL', `dial ${addr} aborted`));
+      const onError = (err: Error) => fail(new RejectedError('ERR_DIAL', `dial ${addr} failed: ${err.message}`, { cause: err }));
+      const onConnect = () => {
+        cleanup();
+        resolve(socket);
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        socket.off('error', onError);
+        socket.off('connect', onConnect);
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      socket.once('error', onError);
+      socket.once('connect', onConnect);
+    });
+  }
+
+  /**
+   * SecretConnection (unless plaintext) then the NodeInfo exchange, all under
+   * `handshakeTimeoutMs`. On failure the socket is destroyed.
+   */
+  private async upgrade(socket: Socket, outbound: boolean, expectedId: string | undefined): Promise<UpgradedConn> {
+    socket.on('error', () => {}); // errors surface through the handshake's reads
+    const remoteHost = socket.remoteAddress ?? '';
+    const remotePort = socket.remotePort ?? 0;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new HandshakeError(`handshake with ${remoteHost}:${remotePort} timed out after ${this.handshakeTimeoutMs} ms`, { timeout: true })),
+        this.handshakeTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([deadline, this.doUpgrade(socket, outbound, expectedId, remoteHost, remotePort)]);
+    } catch (err) {
+      socket.destroy();
+      throw err instanceof SwitchboardError ? err : new HandshakeError(`handshake failed: ${(err as Error).message}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async doUpgrade(socket: Socket, outbound: boolean, expectedId: string | undefined, remoteHost: string, remotePort: number): Promise<UpgradedConn> {
+    let conn: Duplex = socket;
+    let authId: string | undefined;
+    if (!this.plaintext) {
+      const sc = await SecretConnection.make(socket, this.opts.nodeKey, { handshakeTimeoutMs: this.handshakeTimeoutMs });
+      conn = sc;
+      authId = sc.remoteId;
+      if (expectedId !== undefined && authId !== expectedId) {
+        sc.destroy();
+        throw new AuthError(`dialed ${expectedId} but the remote authenticated as ${authId}`);
+      }
+    }
+    const ours = this.opts.nodeInfo();
+    const [, theirs] = await Promise.all([writeNodeInfo(conn, ours), readNodeInfo(conn)]);
+    if (authId !== undefined && theirs.id !== authId) {
+      throw new AuthError(`NodeInfo claims id ${theirs.id} but the remote authenticated as ${authId}`);
+    }
+    if (expectedId !== undefined && theirs.id !== expectedId) {
+      throw new RejectedError('ERR_PEER_ID_MISMATCH', `dialed ${expectedId} but the remote is ${theirs.id}`);
+    }
+    ours.compatibleWith(theirs);
+    return { conn, nodeInfo: theirs, outbound, remoteHost, remotePort };
+  }
+
+  /** Stop listening and destroy every socket this transport opened or accepted. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const s of this.sockets) s.destroy();
+    const server = this.server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+}
+
+/** Write `u32 BE length ‖ MessagePack(NodeInfo)` (docs/PROTOCOL.md §3). */
+function writeNodeInfo(conn: Duplex, info: NodeInfo): Promise<void> {
+  const body = info.encode();
+  const frame = Buffer.allocUnsafe(4 + body.length);
+  frame.writeUInt32BE(body.length, 0);
+  frame.set(body, 4);
+  return new Promise((resolve, reject) => {
+    conn.write(frame, (err) => (err ? reject(new HandshakeError(`writing NodeInfo failed: ${err.message}`, { cause: err })) : resolve()));
+  });
+}
+
+/** Read one length-prefixed NodeInfo, bounding the length before reading the body. */
+async function readNodeInfo(conn: Duplex): Promise<NodeInfo> {
+  const len = (await readExactly(conn, 4)).readUInt32BE(0);
+  if (len > MAX_NODE_INFO_SIZE) throw new NodeInfoError(`NodeInfo length ${len} exceeds ${MAX_NODE_INFO_SIZE} bytes`, { invalid: true });
+  return NodeInfo.decode(await readExactly(conn, len));
+}
+
+/**
+ * Read exactly `n` bytes in paused mode, leaving anything after them in the
+ * stream's buffer for the next reader. Rejects with HandshakeError when the
+ * stream ends, closes or errors first.
+ */
+export function readExactly(stream: Duplex, n: number): Promise<Buffer> {
+  if (n === 0) return Promise.resolve(Buffer.alloc(0));
+  return new Promise((resolve, reject) => {
+    const onReadable = () => {
+      const b = stream.read(n) as Buffer | null;
+      if (b === null) return;
+      cleanup();
+      if (b.length < n) reject(new HandshakeError('connection closed during handshake'));
+      else resolve(b);
+    };
+    const onEnd = () => {
+      cleanup();
+      reject(new HandshakeError('connection closed during handshake'));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err instanceof SwitchboardError ? err : new HandshakeError(`connection failed during handshake: ${err.message}`, { cause: err }));
+    };
+    const cleanup = () => {
+      stream.off('readable', onReadable);
+      stream.off('end', onEnd);
+      stream.off('close', onEnd);
+      stream.off('error', onError);
+    };
+    stream.on('readable', onReadable);
+    stream.once('end', onEnd);
+    stream.once('close', onEnd);
+    stream.once('error', onError);
+  });
+}

@@ -1,0 +1,382 @@
+import t from 'tap';
+import { once } from 'node:events';
+import { MConnection, type MConnConfig } from '../../lib/conn/mconnection.js';
+import type { ChannelDescriptor } from '../../lib/conn/channel.js';
+import { SwitchboardError } from '../../lib/errors.js';
+import { MSG_HEADER_SIZE, PACKET_PING, PacketDecoder, encodePacket } from '../../lib/conn/packet.js';
+import { Duplex } from 'node:stream';
+import { deferred, pattern, socketPair } from '../helpers/net.js';
+
+type Got = { ch: number; msg: Buffer };
+
+async function pair(
+  t: Tap.Test,
+  opts: {
+    chA?: ChannelDescriptor[];
+    chB?: ChannelDescriptor[];
+    cfgA?: Partial<MConnConfig>;
+    cfgB?: Partial<MConnConfig>;
+    onRecvB?: (ch: number, msg: Uint8Array) => void | Promise<unknown>;
+    start?: boolean;
+  } = {},
+) {
+  const [sa, sb] = await socketPair(t);
+  const errA: SwitchboardError[] = [];
+  const errB: SwitchboardError[] = [];
+  const gotB: Got[] = [];
+  const errorB = deferred<SwitchboardError>();
+  const errorA = deferred<SwitchboardError>();
+  const chs = [{ id: 1, sendQueueCapacity: 100 }, { id: 2, sendQueueCapacity: 100 }];
+  const a = new MConnection(sa, opts.chA ?? chs, () => {}, (e) => (errA.push(e), errorA.resolve(e)), opts.cfgA);
+  const b = new MConnection(
+    sb,
+    opts.chB ?? chs,
+    opts.onRecvB ?? ((ch, msg) => void gotB.push({ ch, msg: Buffer.from(msg) })),
+    (e) => (errB.push(e), errorB.resolve(e)),
+    opts.cfgB,
+  );
+  if (opts.start !== false) {
+    a.start();
+    b.start();
+  }
+  t.teardown(() => {
+    a.stop();
+    b.stop();
+  });
+  return { a, b, gotB, errA, errB, errorA: errorA.promise, errorB: errorB.promise };
+}
+
+/** Resolves when `cond()` holds, checking after each received message. */
+function until(check: () => boolean, hook: { poll: (() => void) | null }): Promise<void> {
+  return new Promise((resolve) => {
+    if (check()) return resolve();
+    hook.poll = () => {
+      if (check()) {
+        hook.poll = null;
+        resolve();
+      }
+    };
+  });
+}
+
+t.test('messages of 0 B, 1 B, one full packet, and 1 MiB arrive intact and in order per channel', async (t) => {
+  const hook: { poll: (() => void) | null } = { poll: null };
+  const got: Got[] = [];
+  const max = 16384;
+  const { a } = await pair(t, { onRecvB: (ch, msg) => (got.push({ ch, msg: Buffer.from(msg) }), hook.poll?.()) });
+  const msgs: Got[] = [
+    { ch: 1, msg: Buffer.alloc(0) },
+    { ch: 2, msg: Buffer.from([7]) },
+    { ch: 1, msg: pattern(max, 2) },
+    { ch: 2, msg: pattern(1 << 20, 3) },
+    { ch: 1, msg: pattern(max + 1, 4) },
+    { ch: 1, msg: pattern(1 << 20, 5) },
+    { ch: 2, msg: Buffer.from('after the big one') },
+  ];
+  for (const m of msgs) t.equal(await a.send(m.ch, m.msg), true);
+  await until(() => got.length === msgs.length, hook);
+  for (const ch of [1, 2]) {
+    const sent = msgs.filter((m) => m.ch === ch).map((m) => m.msg.toString('hex'));
+    const recv = got.filter((m) => m.ch === ch).map((m) => m.msg.toString('hex'));
+    t.same(recv, sent, `channel ${ch} in order and intact`);
+  }
+});
+
+t.test('trySend is false on a full queue and send resolves once there is room', async (t) => {
+  const { a, gotB } = await pair(t, { chA: [{ id: 1, sendQueueCapacity: 1 }], chB: [{ id: 1 }], start: false });
+  t.equal(a.canSend(1), true);
+  t.equal(a.trySend(1, Buffer.from('one')), true);
+  t.equal(a.canSend(1), false, 'canSend follows the channel capacity');
+  t.equal(a.trySend(1, Buffer.from('two')), false, 'queue of 1 is full');
+  let settled = false;
+  const blocked = a.send(1, Buffer.from('three'), { timeoutMs: 0 }).then((v) => ((settled = true), v));
+  await new Promise((r) => setImmediate(r));
+  t.equal(settled, false, 'send waits while the queue is full');
+  a.start();
+  t.equal(await blocked, true, 'send resolves true once the queue drained');
+  t.ok(gotB.length <= 2);
+});
+
+t.test('send resolves false after its timeout, on abort, and after stop', async (t) => {
+  const { a } = await pair(t, { chA: [{ id: 1, sendQueueCapacity: 1 }], start: false });
+  t.equal(a.trySend(1, Buffer.from('x')), true);
+  t.equal(await a.send(1, Buffer.from('y'), { timeoutMs: 30 }), false, 'timeout');
+  const ac = new AbortController();
+  const p = a.send(1, Buffer.from('z'), { signal: ac.signal, timeoutMs: 0 });
+  ac.abort();
+  t.equal(await p, false, 'abort');
+  const q = a.send(1, Buffer.from('w'), { timeoutMs: 0 });
+  a.stop();
+  t.equal(await q, false, 'stop releases blocked senders');
+  t.equal(await a.send(1, Buffer.from('v')), false, 'send after stop');
+  t.equal(a.trySend(1, Buffer.from('v')), false, 'trySend after stop');
+});
+
+t.test('an unknown local channel id is a typed argument error', async (t) => {
+  const { a } = await pair(t);
+  t.throws(() => a.trySend(9, Buffer.from('x')), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(() => a.canSend(9), { code: 'ERR_INVALID_ARGUMENT' });
+});
+
+t.test('a message over recvMessageCapacity stops the receiver with ERR_MESSAGE_TOO_LARGE', async (t) => {
+  const { a, b, errorB, errB } = await pair(t, { chB: [{ id: 1, recvMessageCapacity: 1000 }], chA: [{ id: 1 }] });
+  await a.send(1, pattern(5000));
+  const err = await errorB;
+  t.equal(err.code, 'ERR_MESSAGE_TOO_LARGE');
+  t.equal(b.isStopped, true);
+  t.equal(errB.length, 1, 'onError called exactly once');
+});
+
+t.test('a packet on an unknown channel stops the receiver with ERR_UNKNOWN_CHANNEL', async (t) => {
+  const { a, errorB, errorA } = await pair(t, { chA: [{ id: 1 }, { id: 5 }], chB: [{ id: 1 }] });
+  await a.send(5, Buffer.from('who owns 5?'));
+  const err = await errorB;
+  t.equal(err.code, 'ERR_UNKNOWN_CHANNEL');
+  t.equal((await errorA).code, 'ERR_CONNECTION_CLOSED', 'the other side sees the close');
+});
+
+t.test('malformed bytes stop the connection with ERR_MALFORMED_PACKET, once', async (t) => {
+  const [raw, sb] = await socketPair(t);
+  const errs: SwitchboardError[] = [];
+  const done = deferred();
+  const b = new MConnection(sb, [{ id: 1 }], () => {}, (e) => (errs.push(e), done.resolve()));
+  b.start();
+  raw.write(Buffer.from([0xff, 0x00, 0x01]));
+  raw.write(Buffer.from([0x03, 0x01, 0x07, 0, 0, 0, 0]));
+  await done.promise;
+  t.equal(errs[0].code, 'ERR_MALFORMED_PACKET');
+  await new Promise((r) => setImmediate(r));
+  t.equal(errs.length, 1);
+});
+
+t.test('a missing pong stops the connection with ERR_PONG_TIMEOUT', async (t) => {
+  const [raw, sb] = await socketPair(t);
+  raw.resume(); // reads our pings, never answers
+  const done = deferred<SwitchboardError>();
+  const b = new MConnection(sb, [{ id: 1 }], () => {}, done.resolve, { pingIntervalMs: 20, pongTimeoutMs: 60 });
+  b.start();
+  t.teardown(() => b.stop());
+  t.equal((await done.promise).code, 'ERR_PONG_TIMEOUT');
+});
+
+t.test('pings are answered with pongs', async (t) => {
+  const [raw, sb] = await socketPair(t);
+  const b = new MConnection(sb, [{ id: 1 }], () => {}, () => {});
+  b.start();
+  t.teardown(() => b.stop());
+  raw.write(encodePacket({ type: 'ping' }));
+  const [chunk] = (await once(raw, 'data')) as [Buffer];
+  t.equal(chunk[0], 0x02, 'pong');
+  t.equal(PACKET_PING, 0x01);
+});
+
+t.test('a connection paused by its own slow handler is not killed by its pong timeout (CometBFT #2685)', async (t) => {
+  const release = deferred();
+  const got: number[] = [];
+  const first = deferred();
+  const all = deferred();
+  const { a, errB } = await pair(t, {
+    chA: [{ id: 1, sendQueueCapacity: 10 }],
+    chB: [{ id: 1 }],
+    cfgB: { pingIntervalMs: 10, pongTimeoutMs: 30 },
+    onRecvB: (_ch, msg) => {
+      got.push(msg[0]);
+      if (got.length === 3) all.resolve();
+      if (got.length === 1) {
+        first.resolve();
+        return release.promise;
+      }
+    },
+  });
+  a.trySend(1, Buffer.from([1]));
+  await first.promise;
+  a.trySend(1, Buffer.from([2]));
+  a.trySend(1, Buffer.from([3]));
+  // Hold the handler for many pong timeouts: B's pings are answered, but the
+  // pongs sit unread behind B's own paused reader.
+  await new Promise((r) => setTimeout(r, 300));
+  t.same(errB, [], 'no pong timeout while paused locally');
+  release.resolve();
+  await all.promise;
+  t.same(got, [1, 2, 3], 'messages after the pause are delivered');
+  t.same(errB, []);
+});
+
+t.test('a rejected receive handler stops the connection with ERR_RECEIVE_FAILED', async (t) => {
+  const { a, errorB } = await pair(t, { onRecvB: () => Promise.reject(new Error('bad message')) });
+  a.trySend(1, Buffer.from('x'));
+  const err = await errorB;
+  t.equal(err.code, 'ERR_RECEIVE_FAILED');
+  t.match(err.message, /bad message/);
+});
+
+t.test('priority: with two channels saturated, bytes delivered follow the priority ratio', async (t) => {
+  const bytes = [0, 0, 0, 0];
+  const target = 24 << 20;
+  let total = 0;
+  const done = deferred();
+  const chs = [
+    // queues deeper than one flush turn (16 × 64 KiB), so neither runs dry
+    { id: 1, priority: 1, sendQueueCapacity: 64 },
+    { id: 3, priority: 3, sendQueueCapacity: 64 },
+  ];
+  const { a } = await pair(t, {
+    chA: chs,
+    chB: chs,
+    onRecvB: (ch, msg) => {
+      if (total >= target) return;
+      bytes[ch] += msg.length;
+      total += msg.length;
+      if (total >= target) done.resolve();
+    },
+  });
+  const msg = pattern(64 * 1024);
+  let stop = false;
+  const pump = async (ch: number) => {
+    while (!stop && (await a.send(ch, msg, { timeoutMs: 0 })));
+  };
+  const pumps = [pump(1), pump(3)];
+  await done.promise;
+  stop = true;
+  a.stop();
+  await Promise.all(pumps);
+  const ratio = bytes[3] / bytes[1];
+  t.ok(ratio > 2.4 && ratio < 3.6, `priority 3 : 1 got ${ratio.toFixed(2)} : 1`);
+});
+
+/** An in-memory Duplex that records what the connection writes, always writable. */
+function recorder() {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let onWrite: (() => void) | null = null;
+  const d = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk);
+      total += chunk.length;
+      onWrite?.();
+      cb();
+    },
+  });
+  const written = (n: number) =>
+    new Promise<void>((resolve) => {
+      if (total >= n) return resolve();
+      onWrite = () => {
+        if (total >= n) {
+          onWrite = null;
+          resolve();
+        }
+      };
+    });
+  return { d, chunks, written, total: () => total };
+}
+
+/** Decode recorded bytes into [channelId, length] per msg packet. */
+function packetsOf(bytes: Buffer): [number, number][] {
+  const out: [number, number][] = [];
+  const dec = new PacketDecoder({ onControl() {}, onMsg: (ch, _eof, data) => (out.push([ch, data.length]), true) }, 1 << 20);
+  dec.push(bytes);
+  return out;
+}
+
+t.test('a high-priority channel that sent a big message earlier is not starved afterwards', async (t) => {
+  const rec = recorder();
+  const chs = [
+    { id: 1, priority: 1, sendQueueCapacity: 64 },
+    { id: 2, priority: 10, sendQueueCapacity: 4 },
+  ];
+  const a = new MConnection(rec.d, chs, () => {}, () => {});
+  t.teardown(() => a.stop());
+  a.start();
+  // 20 MiB on the priority-10 channel: its recentlySent/priority is now 2 MiB.
+  const big = 20 << 20;
+  a.trySend(2, pattern(big));
+  await rec.written(big + MSG_HEADER_SIZE * Math.ceil(big / 16384));
+  const mark = rec.total();
+  // Saturate the priority-1 channel, then an urgent small message on channel 2.
+  for (let i = 0; i < 64; i++) a.trySend(1, pattern(64 * 1024, i + 1));
+  a.trySend(2, Buffer.from('urgent'));
+  await rec.written(mark + 64 * 64 * 1024);
+  const after = packetsOf(Buffer.concat(rec.chunks).subarray(mark));
+  const urgentAt = after.findIndex(([ch, len]) => ch === 2 && len === 6);
+  t.ok(urgentAt >= 0, 'urgent message written');
+  const bulkBefore = after.slice(0, urgentAt).reduce((s, [, len]) => s + len, 0);
+  // CometBFT's rule would send ~2 MiB of bulk first; start-time fair queuing sends it at once.
+  t.ok(bulkBefore <= 64 * 1024, `urgent message waited behind ${bulkBefore} bulk bytes`);
+});
+
+t.test('the scheduler shares the link by priority, packet by packet', async (t) => {
+  const rec = recorder();
+  const chs = [
+    { id: 1, priority: 1, sendQueueCapacity: 200 },
+    { id: 2, priority: 5, sendQueueCapacity: 200 },
+  ];
+  const a = new MConnection(rec.d, chs, () => {}, () => {});
+  t.teardown(() => a.stop());
+  for (let i = 0; i < 200; i++) {
+    a.trySend(1, pattern(16 * 1024, i + 1));
+    a.trySend(2, pattern(16 * 1024, i + 7));
+  }
+  a.start();
+  await rec.written(4 << 20);
+  const first = packetsOf(Buffer.concat(rec.chunks)).slice(0, 120);
+  const by = [0, 0, 0];
+  for (const [ch, len] of first) by[ch] += len;
+  const ratio = by[2] / by[1];
+  t.ok(ratio > 4.5 && ratio < 5.5, `priority 5 : 1 got ${ratio.toFixed(2)} : 1 in the first 120 packets`);
+});
+
+t.test('flushStop writes every queued message, then closes', async (t) => {
+  const hook: { poll: (() => void) | null } = { poll: null };
+  const got: Buffer[] = [];
+  const { a, errorB } = await pair(t, {
+    chA: [{ id: 1, sendQueueCapacity: 1000 }],
+    chB: [{ id: 1 }],
+    onRecvB: (_c, m) => (got.push(Buffer.from(m)), hook.poll?.()),
+  });
+  for (let i = 0; i < 500; i++) t.equal(a.trySend(1, pattern(1000, i + 1)), true);
+  await a.flushStop();
+  t.equal(a.isStopped, true);
+  t.equal(a.trySend(1, Buffer.from('late')), false, 'no sends after flushStop');
+  t.equal((await errorB).code, 'ERR_CONNECTION_CLOSED', 'remote sees the close after the data');
+  t.equal(got.length, 500, 'every queued message arrived before the close');
+  t.ok(got.every((m, i) => m.equals(pattern(1000, i + 1))));
+});
+
+t.test('send rate limit bounds throughput', async (t) => {
+  let total = 0;
+  const done = deferred();
+  const { a } = await pair(t, {
+    chA: [{ id: 1, sendQueueCapacity: 1000 }],
+    chB: [{ id: 1 }],
+    cfgA: { sendRate: 1 << 20 },
+    onRecvB: (_c, m) => {
+      total += m.length;
+      if (total >= 640 * 1024) done.resolve();
+    },
+  });
+  const start = performance.now();
+  for (let i = 0; i < 640; i++) a.trySend(1, pattern(1024, i + 1));
+  await done.promise;
+  const ms = performance.now() - start;
+  // 640 KiB at 1 MiB/s with a 64 KiB burst: at least ~500 ms
+  t.ok(ms > 400, `640 KiB at 1 MiB/s took ${ms.toFixed(0)} ms`);
+});
+
+t.test('status reports queues, priorities and bytes', async (t) => {
+  const { a } = await pair(t, { start: false });
+  a.trySend(1, Buffer.from('abc'));
+  const s = a.status();
+  t.equal(s.channels.length, 2);
+  t.match(s.channels[0], { id: 1, priority: 1, sendQueueCapacity: 100, sendQueueSize: 1 });
+});
+
+t.test('invalid configuration and descriptors are typed errors', async (t) => {
+  const [s] = await socketPair(t);
+  t.throws(() => new MConnection(s, [], () => {}, () => {}), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(() => new MConnection(s, [{ id: 1 }, { id: 1 }], () => {}, () => {}), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(() => new MConnection(s, [{ id: 256 }], () => {}, () => {}), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(() => new MConnection(s, [{ id: 1, priority: 0 }], () => {}, () => {}), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(() => new MConnection(s, [{ id: 1 }], () => {}, () => {}, { maxPacketMsgPayloadSize: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(() => new MConnection(s, [{ id: 1 }], () => {}, () => {}, { pingIntervalMs: -1 }), { code: 'ERR_INVALID_ARGUMENT' });
+});

@@ -1,0 +1,44 @@
+// Test helpers: loopback socket pairs and event waiting. Every resource is
+// registered with the test's teardown.
+import { once } from 'node:events';
+import { createServer, connect, type Socket } from 'node:net';
+
+type Teardown = { teardown(fn: () => unknown): void };
+
+/** A connected pair of TCP sockets on 127.0.0.1, destroyed at teardown. */
+export async function socketPair(t: Teardown): Promise<[Socket, Socket]> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const a = connect(port, '127.0.0.1');
+  await once(a, 'connect');
+  const [b] = await accepted;
+  server.close();
+  t.teardown(() => {
+    a.destroy();
+    b.destroy();
+  });
+  return [a, b];
+}
+
+/** Resolves with the first value passed to the returned callback. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Random bytes with a deterministic pattern (fast, no crypto). */
+export function pattern(n: number, seed = 1): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
