@@ -339,7 +339,12 @@ export class Switch extends EventEmitter<SwitchEvents> {
       this.dialing.add(a.id);
       try {
         const up = await this.transport!.dial(a, opts.signal);
-        return this.addPeer(up, a);
+        try {
+          return this.addPeer(up, a);
+        } catch (err) {
+          up.conn.destroy();
+          throw err;
+        }
       } finally {
         this.dialing.delete(a.id);
       }

@@ -182,6 +182,8 @@ export class Transport {
     let authId: string | undefined;
     if (!this.plaintext) {
       const sc = await SecretConnection.make(socket, this.opts.nodeKey, { handshakeTimeoutMs: this.handshakeTimeoutMs });
+      // errors after the handshake reach the MConnection's own listener; never crash the process meanwhile
+      sc.on('error', () => {});
       conn = sc;
       authId = sc.remoteId;
       if (expectedId !== undefined && authId !== expectedId) {

@@ -10,7 +10,7 @@ import { deferred, pattern, socketPair } from '../helpers/net.js';
 type Got = { ch: number; msg: Buffer };
 
 async function pair(
-  t: Tap.Test,
+  t: { teardown(fn: () => unknown): void },
   opts: {
     chA?: ChannelDescriptor[];
     chB?: ChannelDescriptor[];

@@ -1,0 +1,89 @@
+import t from 'tap';
+import fc from 'fast-check';
+import { decodePacket, encodePacket, PacketDecoder, type Packet } from '../../lib/conn/packet.js';
+
+const packetArb: fc.Arbitrary<Packet> = fc.oneof(
+  fc.constant<Packet>({ type: 'ping' }),
+  fc.constant<Packet>({ type: 'pong' }),
+  fc.record({
+    type: fc.constant('msg' as const),
+    channelId: fc.integer({ min: 0, max: 255 }),
+    eof: fc.boolean(),
+    data: fc.uint8Array({ maxLength: 3000 }),
+  }),
+);
+
+function norm(p: Packet) {
+  return p.type === 'msg' ? { ...p, data: Buffer.from(p.data).toString('hex') } : p;
+}
+
+function decodeStream(chunks: Buffer[], max = 4096, pauseEvery = 0): Packet[] {
+  const out: Packet[] = [];
+  let n = 0;
+  const dec: PacketDecoder = new PacketDecoder(
+    {
+      onControl: (type) => out.push({ type: type === 1 ? 'ping' : 'pong' }),
+      onMsg: (channelId, eof, data) => {
+        out.push({ type: 'msg', channelId, eof, data: Buffer.from(data) });
+        return pauseEvery === 0 || ++n % pauseEvery !== 0;
+      },
+    },
+    max,
+  );
+  for (const c of chunks) {
+    dec.push(c);
+    for (let guard = 0; dec.isPaused && guard < 100000; guard++) dec.resume();
+  }
+  return out;
+}
+
+t.test('packets round-trip, however the stream is split and paused', async (t) => {
+  fc.assert(
+    fc.property(fc.array(packetArb, { maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 500 }), { minLength: 1, maxLength: 50 }), fc.nat(3), (packets, cuts, pauseEvery) => {
+      const stream = Buffer.concat(packets.map(encodePacket));
+      const chunks: Buffer[] = [];
+      let off = 0;
+      for (let i = 0; off < stream.length; i++) {
+        const n = cuts[i % cuts.length];
+        chunks.push(stream.subarray(off, off + n));
+        off += n;
+      }
+      const got = decodeStream(chunks, 4096, pauseEvery);
+      return JSON.stringify(got.map(norm)) === JSON.stringify(packets.map(norm));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+t.test('garbage and truncated input give typed errors, never a crash', async (t) => {
+  t.throws(() => decodePacket(Buffer.from([0x00])), { code: 'ERR_MALFORMED_PACKET' }, 'unknown type 0');
+  t.throws(() => decodePacket(Buffer.from([0x7f, 1, 2])), { code: 'ERR_MALFORMED_PACKET' }, 'unknown type');
+  t.throws(() => decodePacket(Buffer.alloc(0)), { code: 'ERR_MALFORMED_PACKET' }, 'empty');
+  t.throws(() => decodePacket(Buffer.from([0x03, 0x01, 0x01, 0, 0])), { code: 'ERR_MALFORMED_PACKET' }, 'truncated header');
+  t.throws(() => decodePacket(Buffer.from([0x03, 0x01, 0x01, 0, 0, 0, 5, 1, 2])), { code: 'ERR_MALFORMED_PACKET' }, 'truncated data');
+  t.throws(() => decodePacket(Buffer.from([0x03, 0x01, 0x02, 0, 0, 0, 0])), { code: 'ERR_MALFORMED_PACKET' }, 'bad flags');
+  t.throws(() => decodePacket(Buffer.from([0x01, 0x01])), { code: 'ERR_MALFORMED_PACKET' }, 'trailing bytes');
+  t.throws(() => decodePacket(Buffer.from([0x03, 0x01, 0x01, 0xff, 0xff, 0xff, 0xff]), 16384), { code: 'ERR_MALFORMED_PACKET' }, 'length over the bound');
+});
+
+t.test('an oversize length is refused before any data arrives (nothing allocated for it)', async (t) => {
+  const dec = new PacketDecoder({ onControl() {}, onMsg: () => true }, 1024);
+  t.throws(() => dec.push(Buffer.from([0x03, 0x01, 0x01, 0x7f, 0xff, 0xff, 0xff])), { code: 'ERR_MALFORMED_PACKET' });
+  const dec2 = new PacketDecoder({ onControl() {}, onMsg: () => true }, 1024);
+  dec2.push(Buffer.from([0x03, 0x01, 0x01]));
+  t.throws(() => dec2.push(Buffer.from([0x7f, 0xff, 0xff, 0xff])), { code: 'ERR_MALFORMED_PACKET' }, 'split header');
+});
+
+t.test('random bytes never crash the decoder', async (t) => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+      try {
+        decodeStream([Buffer.from(bytes)], 64);
+      } catch (err) {
+        return (err as { code?: string }).code === 'ERR_MALFORMED_PACKET';
+      }
+      return true;
+    }),
+    { numRuns: 2000 },
+  );
+});

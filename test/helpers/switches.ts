@@ -1,0 +1,87 @@
+// Helpers to run Switches in one process over loopback, cleaned up at teardown.
+import { once } from 'node:events';
+import { NodeKey } from '../../lib/node-key.js';
+import { BaseReactor, type Envelope } from '../../lib/reactor.js';
+import { Switch, type SwitchConfig } from '../../lib/switch.js';
+import type { Peer } from '../../lib/peer.js';
+import type { ChannelDescriptor } from '../../lib/conn/channel.js';
+
+type Teardown = { teardown(fn: () => unknown): void };
+
+/** Records every call the Switch makes, in order. */
+export class RecordingReactor extends BaseReactor {
+  readonly calls: string[] = [];
+  readonly received: { ch: number; from: string; msg: Buffer }[] = [];
+  private waiters: { n: number; resolve: () => void }[] = [];
+  constructor(private readonly chs: ChannelDescriptor[] = [{ id: 0x20, sendQueueCapacity: 100 }]) {
+    super('recording');
+  }
+  getChannels(): ChannelDescriptor[] {
+    return this.chs;
+  }
+  override initPeer(p: Peer): void {
+    this.calls.push(`init:${p.id}`);
+  }
+  override addPeer(p: Peer): void {
+    this.calls.push(`add:${p.id}`);
+  }
+  override removePeer(p: Peer): void {
+    this.calls.push(`remove:${p.id}`);
+  }
+  override receive(e: Envelope): void {
+    this.calls.push(`receive:${e.src.id}`);
+    this.received.push({ ch: e.channelId, from: e.src.id, msg: Buffer.from(e.message) });
+    this.waiters = this.waiters.filter((w) => (this.received.length >= w.n ? (w.resolve(), false) : true));
+  }
+  /** Resolves once `n` messages have been received in total. */
+  receivedCount(n: number): Promise<void> {
+    if (this.received.length >= n) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ n, resolve }));
+  }
+}
+
+/** A started Switch on 127.0.0.1 with a RecordingReactor, stopped at teardown. */
+export async function startSwitch(
+  t: Teardown,
+  opts: { config?: Partial<SwitchConfig>; network?: string; channels?: ChannelDescriptor[]; key?: NodeKey; moniker?: string } = {},
+): Promise<{ sw: Switch; reactor: RecordingReactor }> {
+  const sw = new Switch({
+    nodeKey: opts.key ?? NodeKey.generate(),
+    nodeInfo: { network: opts.network ?? 'test', moniker: opts.moniker },
+    config: { listenAddress: '127.0.0.1:0', ...opts.config },
+  });
+  const reactor = sw.addReactor('recording', new RecordingReactor(opts.channels));
+  await sw.start();
+  t.teardown(() => sw.stop());
+  return { sw, reactor };
+}
+
+/** Resolves when `sw` has a peer with `id` (now or later). */
+export function peerAdded(sw: Switch, id: string): Promise<Peer> {
+  const p = sw.peers.get(id);
+  if (p) return Promise.resolve(p);
+  return new Promise((resolve) => {
+    const on = (peer: Peer) => {
+      if (peer.id === id) {
+        sw.off('peer:add', on);
+        resolve(peer);
+      }
+    };
+    sw.on('peer:add', on);
+  });
+}
+
+/** Resolves when `sw` removes the peer with `id`. */
+export async function peerRemoved(sw: Switch, id: string): Promise<unknown> {
+  for (;;) {
+    const [peer, reason] = (await once(sw, 'peer:remove')) as [Peer, unknown];
+    if (peer.id === id) return reason;
+  }
+}
+
+/** Connect a to b and wait until both see each other. */
+export async function connect(a: Switch, b: Switch): Promise<void> {
+  const seen = peerAdded(b, a.nodeKey.id);
+  await a.dialPeerWithAddress(b.listenAddr);
+  await seen;
+}
