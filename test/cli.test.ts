@@ -1,0 +1,54 @@
+// The CLI in child processes: the README's testnet, and key management.
+import t from 'tap';
+import { spawn, execFile } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const cli = fileURLToPath(new URL('../lib/cli/index.ts', import.meta.url));
+const run = promisify(execFile);
+const node = (args: string[]) => run(process.execPath, ['--import', 'tsx', cli, ...args]);
+
+t.test('switchboard testnet --nodes 3 delivers every greeting to every node and exits 0 on SIGINT', async (t) => {
+  const home = t.testdir();
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'testnet', '--nodes', '3', '--base-port', '0', '--home', home], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  const heard: string[] = [];
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (/ heard "hello from node\d"/.test(line)) heard.push(line);
+      if (line.startsWith('✓ all 3 nodes heard all 3 greetings')) resolve();
+    });
+    void exited.then(() => reject(new Error(`testnet exited early: ${stderr}`)));
+  });
+  child.kill('SIGINT');
+  t.equal(await exited, 0, 'exits 0 when told to stop');
+  for (let i = 0; i < 3; i++) {
+    const others = [0, 1, 2].filter((j) => j !== i);
+    for (const j of others) t.ok(heard.some((l) => l.startsWith(`node${i} `) && l.includes(`"hello from node${j}"`)), `node${i} heard node${j}`);
+  }
+  t.equal(heard.length, 6, 'each greeting delivered once per node (de-duplicated)');
+  t.ok(existsSync(join(home, 'node0', 'config', 'node_key.json')), 'keys live in the node homes');
+});
+
+t.test('keygen creates a 0600 key and refuses to overwrite; show-node-id prints the same ID', async (t) => {
+  const home = t.testdir();
+  const { stdout } = await node(['keygen', '--home', home]);
+  const id = stdout.trim();
+  t.match(id, /^[0-9a-f]{40}$/);
+  t.equal(statSync(join(home, 'config', 'node_key.json')).mode & 0o777, 0o600);
+  t.equal((await node(['show-node-id', '--home', home])).stdout.trim(), id);
+  await t.rejects(node(['keygen', '--home', home]), /EEXIST/);
+});
+
+t.test('show-node-id on a malformed key file fails with ERR_INVALID_KEY_FILE', async (t) => {
+  const home = t.testdir({ config: { 'node_key.json': '{"priv_key":{"type":"ed25519","value":"AAAA"}}' } });
+  await t.rejects(node(['show-node-id', '--home', home]), /ERR_INVALID_KEY_FILE/);
+});
