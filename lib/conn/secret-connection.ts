@@ -664,14 +664,18 @@ const CONSTRUCT = Symbol('SecretConnection');
  *   when the readable buffer is full the transport is paused.
  *
  * Errors (`'error'` event, then the transport is destroyed):
- * `ERR_BAD_FRAME` (tag mismatch: tampered, replayed, reordered or truncated
- * data; length 0), `ERR_MESSAGE_TOO_LARGE` (length prefix above the bound,
+ * `ERR_BAD_FRAME` (tag mismatch: tampered, replayed, reordered or dropped
+ * frames; length 0), `ERR_MESSAGE_TOO_LARGE` (length prefix above the bound,
  * refused before allocating), `ERR_NONCE_EXHAUSTED` (2^64 frames in one
- * direction), `ERR_CONNECTION_CLOSED` (transport closed mid-frame or without
- * an end), `ERR_SOCKET` (transport error).
+ * direction; raised by the write that would need a wrapped nonce),
+ * `ERR_CONNECTION_CLOSED` (transport ended mid-frame, or closed without an
+ * end), `ERR_SOCKET` (transport error, `cause` = the socket error).
  *
- * `end()` flushes and ends the transport's writable side; a clean end from
- * the remote ends this readable side.
+ * `end()` flushes and ends the transport's writable side (waiting for its
+ * `'finish'`); a clean end from the remote (between frames) ends this
+ * readable side. When the transport closes after such an end, the writable
+ * side is ended too, so the stream closes once its buffered plaintext has
+ * been read. `destroy()` destroys the transport.
  */
 export class SecretConnection extends Duplex {
   /** Node ID of the authenticated remote: `nodeIdFromPubKey(remotePubKey())`. */
@@ -710,8 +714,11 @@ export class SecretConnection extends Duplex {
       this.destroy(new ConnectionClosedError('connection closed'));
       return;
     }
-    // Clean end already delivered: fail a write still waiting for 'drain'.
+    // Clean end already delivered: nothing more can be written. Fail a write
+    // still waiting for 'drain' and finish the writable side, so the stream
+    // closes once the consumer has read what is buffered.
     this.failPendingWrite(new ConnectionClosedError('connection closed'));
+    if (!this.writableEnded) this.end();
   };
   private readonly onConnError = (err: Error): void => {
     this.destroy(new ConnectionClosedError(`transport error: ${err.message}`, { cause: err, code: 'ERR_SOCKET' }));

@@ -1,0 +1,113 @@
+/**
+ * P2PConfig: every setting of a node's p2p layer in one validated object,
+ * as CometBFT's `config.P2PConfig`. Times in ms, sizes in bytes, rates in
+ * bytes/s. Validated with zod; {@link parseP2PConfig} fills the defaults.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import { InvalidArgumentError } from './errors.js';
+
+const ms = (def: number) => z.number().int().positive().default(def);
+const count = (def: number) => z.number().int().nonnegative().default(def);
+const addrList = z.array(z.string().max(400)).max(10_000).default([]);
+const idList = z.array(z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-hex node ID')).max(10_000).default([]);
+
+/** MConnection settings (see `MConnConfig` for each field's meaning); all optional, MConnection fills defaults. */
+export const MConnConfigSchema = z
+  .object({
+    sendRate: z.number().nonnegative(),
+    recvRate: z.number().nonnegative(),
+    maxPacketMsgPayloadSize: z.number().int().min(1).max(1 << 20),
+    flushThrottleMs: z.number().nonnegative(),
+    maxBatchBytes: z.number().int().positive(),
+    pingIntervalMs: z.number().positive(),
+    pongTimeoutMs: z.number().positive(),
+    sendTimeoutMs: z.number().nonnegative(),
+    flushStopTimeoutMs: z.number().positive(),
+  })
+  .partial()
+  .strict();
+
+/** The schema of {@link P2PConfig}; unknown keys are errors (catches typos in config files). */
+export const P2PConfigSchema = z
+  .object({
+    /** `[tcp://]host:port` to listen on; port 0 = any free port. */
+    listenAddress: z.string().default('0.0.0.0:26656'),
+    /** `host:port` advertised to peers instead of the bound address. */
+    externalAddress: z.string().optional(),
+    maxNumInboundPeers: count(40),
+    maxNumOutboundPeers: count(10),
+    dialTimeoutMs: ms(3_000),
+    handshakeTimeoutMs: ms(20_000),
+    /** Inbound connections allowed in the handshake at once; more are closed at accept. */
+    maxHandshaking: ms(64),
+    /** Deadline of each connection/peer filter. */
+    filterTimeoutMs: ms(5_000),
+    /** Accept a second peer from an IP that already has one. */
+    allowDuplicateIp: z.boolean().default(true),
+    /** Disable SecretConnection (benchmarks and tests only). */
+    plaintext: z.boolean().default(false),
+    reconnectIntervalMs: ms(5_000),
+    reconnectAttempts: count(20),
+    reconnectBackoffBaseMs: ms(3_000),
+    reconnectBackoffAttempts: count(10),
+    /** `id@host:port` kept connected. */
+    persistentPeers: addrList,
+    /** IDs that bypass the peer limits. */
+    unconditionalPeerIds: idList,
+    /** IDs never gossiped by PEX. */
+    privatePeerIds: idList,
+    /** Run the PEX reactor (the CLI's node). */
+    pex: z.boolean().default(true),
+    /** `id@host:port` of seed nodes, asked for addresses when the book is empty. */
+    seeds: addrList,
+    /** Crawl and answer address requests, then hang up (a seed node). */
+    seedMode: z.boolean().default(false),
+    /** Refuse non-routable (private, loopback) addresses in the AddrBook. */
+    addrBookStrict: z.boolean().default(true),
+    /** Period of PEX's ensurePeers. */
+    ensurePeersPeriodMs: ms(30_000),
+    mconn: MConnConfigSchema.default({}),
+  })
+  .strict();
+
+/**
+ * The p2p settings with every default applied:
+ *
+ * | field | default | unit |
+ * | --- | --- | --- |
+ * | listenAddress | `0.0.0.0:26656` | |
+ * | externalAddress | none (the bound address) | |
+ * | maxNumInboundPeers / maxNumOutboundPeers | 40 / 10 | peers |
+ * | dialTimeoutMs / handshakeTimeoutMs | 3000 / 20000 | ms |
+ * | maxHandshaking | 64 | connections |
+ * | filterTimeoutMs | 5000 | ms |
+ * | allowDuplicateIp | true (CometBFT: false; true keeps loopback networks working) | |
+ * | plaintext | false | |
+ * | reconnectIntervalMs × reconnectAttempts | 5000 × 20 | ms |
+ * | reconnectBackoffBaseMs × reconnectBackoffAttempts | 3000 × 10 (waits 3000·3^i) | ms |
+ * | persistentPeers, unconditionalPeerIds, privatePeerIds, seeds | [] | |
+ * | pex / seedMode / addrBookStrict | true / false / true | |
+ * | ensurePeersPeriodMs | 30000 | ms |
+ * | mconn | MConnection defaults | |
+ */
+export type P2PConfig = z.output<typeof P2PConfigSchema>;
+/** What callers may pass: any subset of {@link P2PConfig}. */
+export type P2PConfigInput = z.input<typeof P2PConfigSchema>;
+
+/**
+ * Validate `input` and fill defaults.
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) listing every invalid or unknown field.
+ */
+export function parseP2PConfig(input: unknown = {}): P2PConfig {
+  const r = P2PConfigSchema.safeParse(input ?? {});
+  if (!r.success) {
+    const why = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new InvalidArgumentError(`invalid p2p config: ${why}`);
+  }
+  return r.data;
+}
+
+/** The defaults, for documentation and tests. */
+export const DEFAULT_P2P_CONFIG: Readonly<P2PConfig> = Object.freeze(parseP2PConfig({}));
