@@ -17,7 +17,9 @@
  * - node info: `ERR_INCOMPATIBLE_PEER`, `ERR_INVALID_NODE_INFO`
  * - switch: `ERR_SELF_CONNECTION`, `ERR_DUPLICATE_PEER`, `ERR_PEER_ID_MISMATCH`,
  *   `ERR_TOO_MANY_PEERS`, `ERR_DIAL`, `ERR_DIAL_TIMEOUT`, `ERR_SWITCH_STOPPED`,
- *   `ERR_CHANNEL_TAKEN`, `ERR_REJECTED`, `ERR_FILTER`, `ERR_BANNED`
+ *   `ERR_CHANNEL_TAKEN`, `ERR_REJECTED`, `ERR_FILTER`, `ERR_FILTER_TIMEOUT`,
+ *   `ERR_DUPLICATE_IP`, `ERR_MESSAGE_REJECTED` (a reactor's message filter refused
+ *   a message), `ERR_BANNED`
  * - input: `ERR_INVALID_ADDRESS`, `ERR_INVALID_ARGUMENT`, `ERR_INVALID_KEY_FILE`
  */
 export type ErrorCode =
@@ -45,6 +47,9 @@ export type ErrorCode =
   | 'ERR_CHANNEL_TAKEN'
   | 'ERR_REJECTED'
   | 'ERR_FILTER'
+  | 'ERR_FILTER_TIMEOUT'
+  | 'ERR_DUPLICATE_IP'
+  | 'ERR_MESSAGE_REJECTED'
   | 'ERR_BANNED'
   | 'ERR_INVALID_ADDRESS'
   | 'ERR_INVALID_ARGUMENT'
@@ -130,23 +135,25 @@ export class NodeInfoError extends SwitchboardError {
   }
 }
 
-/** A peer was refused or a dial failed at the Switch (self, duplicate, limits, filters, bans, ID mismatch). */
+/** Codes of {@link RejectedError}. */
+export type RejectCode =
+  | 'ERR_SELF_CONNECTION'
+  | 'ERR_DUPLICATE_PEER'
+  | 'ERR_DUPLICATE_IP'
+  | 'ERR_PEER_ID_MISMATCH'
+  | 'ERR_TOO_MANY_PEERS'
+  | 'ERR_DIAL'
+  | 'ERR_DIAL_TIMEOUT'
+  | 'ERR_SWITCH_STOPPED'
+  | 'ERR_REJECTED'
+  | 'ERR_FILTER'
+  | 'ERR_FILTER_TIMEOUT'
+  | 'ERR_MESSAGE_REJECTED'
+  | 'ERR_BANNED';
+
+/** A peer, connection or message was refused, or a dial failed, at the Switch (self, duplicate, limits, filters, bans, ID mismatch). */
 export class RejectedError extends SwitchboardError {
-  constructor(
-    code:
-      | 'ERR_SELF_CONNECTION'
-      | 'ERR_DUPLICATE_PEER'
-      | 'ERR_PEER_ID_MISMATCH'
-      | 'ERR_TOO_MANY_PEERS'
-      | 'ERR_DIAL'
-      | 'ERR_DIAL_TIMEOUT'
-      | 'ERR_SWITCH_STOPPED'
-      | 'ERR_REJECTED'
-      | 'ERR_FILTER'
-      | 'ERR_BANNED',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  constructor(code: RejectCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
 }

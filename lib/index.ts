@@ -35,13 +35,7 @@ export { NodeInfo, MAX_NODE_INFO_SIZE, P2P_PROTOCOL_VERSION, type NodeInfoFields
 export { NodeKey, nodeIdFromPubKey, isValidNodeId, verifySignature } from './node-key.js';
 export { Peer, PeerSet } from './peer.js';
 export { BaseReactor, type Reactor, type Envelope } from './reactor.js';
-export {
-  Switch,
-  DEFAULT_SWITCH_CONFIG,
-  type SwitchConfig,
-  type SwitchOptions,
-  type SwitchEvents,
-  type SwitchAddrBook,
-  type NodeInfoSettings,
-} from './switch.js';
+export { Switch, type SwitchOptions, type SwitchEvents, type SwitchAddrBook, type NodeInfoSettings, type ConnFilter, type PeerFilter, type RemoteEndpoint } from './switch.js';
+export { parseP2PConfig, P2PConfigSchema, MConnConfigSchema, DEFAULT_P2P_CONFIG, type P2PConfig, type P2PConfigInput } from './config.js';
+export { P2PMetrics } from './metrics.js';
 export { Transport, readExactly, type TransportOptions, type UpgradedConn } from './transport.js';

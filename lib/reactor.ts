@@ -35,8 +35,18 @@ export interface Reactor {
   initPeer(peer: Peer): void;
   /** The peer is connected and may be sent to. */
   addPeer(peer: Peer): void;
-  /** The peer is gone; `reason` is the error that stopped it, or undefined for a graceful stop. */
-  removePeer(peer: Peer, reason: unknown): void;
+  /**
+   * The peer is gone; `reason` is the error that stopped it, or undefined for
+   * a graceful stop. May return a Promise: a reconnect of the same ID waits
+   * for it before its `initPeer`.
+   */
+  removePeer(peer: Peer, reason: unknown): void | Promise<void>;
+  /**
+   * Optional: look at a message's raw bytes before `receive` decodes them;
+   * return false to refuse it — the sender is disconnected with
+   * `ERR_MESSAGE_REJECTED` (e.g. a size or rate rule).
+   */
+  filterMessage?(e: Envelope): boolean;
   /**
    * A message arrived on one of this reactor's channels. Return a Promise to
    * apply backpressure: the peer's connection stops reading until it
@@ -72,6 +82,6 @@ export abstract class BaseReactor implements Reactor {
   stop(): Promise<void> | void {}
   initPeer(_peer: Peer): void {}
   addPeer(_peer: Peer): void {}
-  removePeer(_peer: Peer, _reason: unknown): void {}
+  removePeer(_peer: Peer, _reason: unknown): void | Promise<void> {}
   receive(_e: Envelope): void | Promise<unknown> {}
 }

@@ -1,7 +1,10 @@
 /**
  * The Switch: owns the peers, routes each incoming message to the reactor
- * that registered its channel, dials and accepts peers under limits, and
- * keeps persistent peers connected — as CometBFT's `p2p.Switch`.
+ * that registered its channel, dials and accepts peers under limits,
+ * filters and bans, and keeps persistent peers connected — as CometBFT's
+ * `p2p.Switch`, with the fixes listed in docs/operations.md (outbound limit
+ * on every dial path, applied timeouts, tie-break of simultaneous dials,
+ * bans that the AddrBook persists).
  *
  * @module
  */
@@ -9,60 +12,15 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { ChannelDescriptor } from './conn/channel.js';
-import type { MConnConfig } from './conn/mconnection.js';
+import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from './config.js';
 import { InvalidArgumentError, RejectedError, SwitchboardError } from './errors.js';
+import type { P2PMetrics } from './metrics.js';
 import { NetAddress } from './net-address.js';
 import { NodeInfo, type ProtocolVersion } from './node-info.js';
-import type { NodeKey } from './node-key.js';
+import { isValidNodeId, type NodeKey } from './node-key.js';
 import { Peer, PeerSet } from './peer.js';
 import type { Reactor } from './reactor.js';
 import { Transport, type UpgradedConn } from './transport.js';
-
-/**
- * Switch settings. Times in ms.
- */
-export interface SwitchConfig {
-  /** `host:port` to listen on (`tcp://` prefix allowed; port 0 = any free port). Default `0.0.0.0:26656`, as CometBFT. */
-  listenAddress: string;
-  /** `host:port` to advertise in NodeInfo instead of the bound address. Default: the bound address. */
-  externalAddress?: string;
-  /** Inbound peers allowed (unconditional peers not counted). Default 40, as CometBFT. */
-  maxNumInboundPeers: number;
-  /** Outbound peers allowed, enforced on every dial (unconditional peers not counted). Default 10, as CometBFT. */
-  maxNumOutboundPeers: number;
-  /** TCP connect deadline (ms). Default 3000. */
-  dialTimeoutMs: number;
-  /** SecretConnection + NodeInfo deadline (ms). Default 20000. */
-  handshakeTimeoutMs: number;
-  /** Connections allowed in the handshake at once. Default 64. */
-  maxHandshaking: number;
-  /** Disable encryption (benchmarks/tests only). Default false. */
-  plaintext: boolean;
-  /** Persistent-peer redial: first phase interval (ms, plus up to 3 s jitter) and attempts. Default 5000 × 20, as CometBFT. */
-  reconnectIntervalMs: number;
-  reconnectAttempts: number;
-  /** Persistent-peer redial: second phase base (ms): waits base^i… as CometBFT's 3^i s, for this many attempts. Default 3000 × 10. */
-  reconnectBackoffBaseMs: number;
-  reconnectBackoffAttempts: number;
-  /** MConnection settings for every peer. */
-  mconn: Partial<MConnConfig>;
-}
-
-/** Defaults of {@link SwitchConfig}. */
-export const DEFAULT_SWITCH_CONFIG: Readonly<SwitchConfig> = Object.freeze({
-  listenAddress: '0.0.0.0:26656',
-  maxNumInboundPeers: 40,
-  maxNumOutboundPeers: 10,
-  dialTimeoutMs: 3_000,
-  handshakeTimeoutMs: 20_000,
-  maxHandshaking: 64,
-  plaintext: false,
-  reconnectIntervalMs: 5_000,
-  reconnectAttempts: 20,
-  reconnectBackoffBaseMs: 3_000,
-  reconnectBackoffAttempts: 10,
-  mconn: {},
-});
 
 /** The parts of our NodeInfo an application sets; id, channels and listenAddr are filled by the Switch. */
 export interface NodeInfoSettings {
@@ -75,31 +33,62 @@ export interface NodeInfoSettings {
   other?: Record<string, string>;
 }
 
+/** Remote end of a connection. */
+export interface RemoteEndpoint {
+  host: string;
+  port: number;
+}
+
+/**
+ * Runs for each inbound connection before the handshake, as CometBFT's
+ * `ConnFilterFunc`. Throw or reject to refuse (`ERR_FILTER`, with the filter's
+ * message); taking longer than `filterTimeoutMs` refuses with `ERR_FILTER_TIMEOUT`.
+ */
+export type ConnFilter = (remote: RemoteEndpoint) => void | Promise<void>;
+
+/**
+ * Runs for each peer, inbound and outbound, after the handshake and before
+ * any reactor sees it, as CometBFT's `PeerFilterFunc`. Same refusal rules as
+ * {@link ConnFilter}.
+ */
+export type PeerFilter = (info: NodeInfo, remote: RemoteEndpoint) => void | Promise<void>;
+
 /** Switch constructor options. */
 export interface SwitchOptions {
   nodeKey: NodeKey;
   nodeInfo?: NodeInfoSettings;
-  config?: Partial<SwitchConfig>;
+  /** Any subset of {@link P2PConfig}; validated, defaults filled. */
+  config?: P2PConfigInput;
   /** pino logger; default silent. Each peer gets a child logger `{ peer: id }`. */
   logger?: Logger;
+  /** prom-client metrics; default none. */
+  metrics?: P2PMetrics;
+  connFilters?: ConnFilter[];
+  peerFilters?: PeerFilter[];
 }
 
-/** What PEX's AddrBook offers the Switch (CometBFT's `AddrBook` interface). */
+/** What PEX's AddrBook offers the Switch (CometBFT's `AddrBook` interface, plus persisted bans). */
 export interface SwitchAddrBook {
   markGood(id: string): void;
   addOurAddress?(addr: NetAddress): void;
   removeAddress?(addr: NetAddress): void;
+  /** Persist a ban (the book survives restarts). */
+  markBad?(addr: NetAddress, banMs: number): void;
+  isBanned?(addr: NetAddress): boolean;
 }
 
 /** Typed events of a Switch. */
 export interface SwitchEvents {
-  /** A peer passed the handshake and every reactor's `addPeer`. */
+  /** A peer passed the handshake, the filters and every reactor's `addPeer`. */
   'peer:add': [peer: Peer];
   /** A peer was removed; `reason` is the error, or undefined for a graceful stop. */
   'peer:remove': [peer: Peer, reason: unknown];
-  /** A peer was stopped for an error. */
+  /** A peer was stopped for an error (after `peer:remove`). */
   'peer:error': [peer: Peer, err: unknown];
-  /** A dial, or an inbound handshake, failed. `addr` is the dialed address or the remote socket. */
+  /**
+   * A dial failed, or an inbound connection was refused. `addr` is the dialed
+   * `id@host:port`, or the remote `host:port` (with `id@` once known).
+   */
   'peer:dial-failed': [addr: string, err: SwitchboardError];
 }
 
@@ -114,7 +103,7 @@ export interface SwitchEvents {
  * ```
  */
 export class Switch extends EventEmitter<SwitchEvents> {
-  readonly config: Readonly<SwitchConfig>;
+  readonly config: Readonly<P2PConfig>;
   readonly nodeKey: NodeKey;
   /** The connected peers. */
   readonly peers = new PeerSet();
@@ -123,9 +112,11 @@ export class Switch extends EventEmitter<SwitchEvents> {
   private readonly reactorByCh: (Reactor | undefined)[] = new Array(256);
   private readonly channels: ChannelDescriptor[] = [];
   private readonly infoSettings: NodeInfoSettings;
+  private readonly metrics: P2PMetrics | undefined;
+  private readonly connFilters: ConnFilter[];
+  private readonly peerFilters: PeerFilter[];
   private info: NodeInfo | undefined;
   private transport: Transport | undefined;
-  private bound: { host: string; port: number } | undefined;
   private running = false;
   private stopped = false;
   private readonly dialing = new Set<string>();
@@ -134,18 +125,28 @@ export class Switch extends EventEmitter<SwitchEvents> {
   private readonly persistentAddrs: NetAddress[] = [];
   private readonly unconditionalIds = new Set<string>();
   private readonly privateIds = new Set<string>();
+  /** Banned node IDs and IPs → end of the ban (ms since the epoch). */
+  private readonly bans = new Map<string, number>();
+  /** Peers whose reactors' `removePeer` is still running (async), by ID. */
+  private readonly removals = new Map<string, Promise<void>>();
   private addrBook: SwitchAddrBook | undefined;
 
-  /** @throws InvalidArgumentError for an invalid config or NodeInfo setting. */
+  /** @throws InvalidArgumentError for an invalid config (every bad field listed) or a malformed peer list. */
   constructor(opts: SwitchOptions) {
     super();
     this.nodeKey = opts.nodeKey;
-    this.config = { ...DEFAULT_SWITCH_CONFIG, ...opts.config };
-    for (const k of ['maxNumInboundPeers', 'maxNumOutboundPeers'] as const) {
-      if (!Number.isInteger(this.config[k]) || this.config[k] < 0) throw new InvalidArgumentError(`${k} must be a non-negative integer`);
-    }
+    this.config = parseP2PConfig(opts.config ?? {});
     this.infoSettings = opts.nodeInfo ?? {};
     this.logger = opts.logger ?? pino({ level: 'silent' });
+    this.metrics = opts.metrics;
+    this.metrics?.attach({ peers: () => this.peers.list() });
+    this.connFilters = opts.connFilters ?? [];
+    this.peerFilters = opts.peerFilters ?? [];
+    parseListen(this.config.listenAddress);
+    if (this.config.externalAddress) parseListen(this.config.externalAddress);
+    this.addUnconditionalPeerIds(this.config.unconditionalPeerIds);
+    this.addPrivatePeerIds(this.config.privatePeerIds);
+    this.addPersistentPeers(this.config.persistentPeers);
   }
 
   /**
@@ -178,7 +179,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
     return this.reactors.get(name) as R | undefined;
   }
 
-  /** Let PEX's AddrBook learn good peers and our own address (CometBFT's `SetAddrBook`). */
+  /** Let PEX's AddrBook learn good peers, our address, and persist bans (CometBFT's `SetAddrBook`). */
   setAddrBook(book: SwitchAddrBook): void {
     this.addrBook = book;
   }
@@ -189,10 +190,9 @@ export class Switch extends EventEmitter<SwitchEvents> {
     return this.info;
   }
 
-  /** The bound listen address `id@host:port` (after `start()`). */
+  /** The advertised listen address `id@host:port` (after `start()`). @throws Error before start. */
   get listenAddr(): NetAddress {
-    if (!this.info) throw new Error('Switch not started');
-    return this.info.netAddress();
+    return this.nodeInfo.netAddress();
   }
 
   /** True between `start()` and `stop()`. */
@@ -200,9 +200,14 @@ export class Switch extends EventEmitter<SwitchEvents> {
     return this.running;
   }
 
+  /** Inbound connections in the handshake right now. */
+  get handshakingCount(): number {
+    return this.transport?.handshakingCount ?? 0;
+  }
+
   /**
    * Start reactors, listen, and dial the persistent peers.
-   * Rejects with the listen error (EADDRINUSE…) or InvalidArgumentError for a bad listen address.
+   * Rejects with the listen error (EADDRINUSE…), or InvalidArgumentError when started twice.
    */
   async start(): Promise<void> {
     if (this.running || this.stopped) throw new InvalidArgumentError('a Switch can be started once');
@@ -217,21 +222,20 @@ export class Switch extends EventEmitter<SwitchEvents> {
         dialTimeoutMs: this.config.dialTimeoutMs,
         plaintext: this.config.plaintext,
         maxHandshaking: this.config.maxHandshaking,
+        filterConn: (h, p) => this.filterConn(h, p),
       },
-      (c) => this.onInbound(c),
-      (err, remote) => {
-        this.logger.debug({ remote, err: err.message, code: err.code }, 'inbound handshake failed');
-        this.emit('peer:dial-failed', remote, err);
-      },
+      (c) => void this.onInbound(c),
+      (err, remote) => this.refused(remote, err),
     );
+    let bound: { host: string; port: number };
     try {
-      this.bound = await this.transport.listen(host, port);
+      bound = await this.transport.listen(host, port);
     } catch (err) {
       this.running = false;
       await this.transport.close();
       throw err;
     }
-    const adv = this.config.externalAddress ? parseListen(this.config.externalAddress) : this.bound;
+    const adv = this.config.externalAddress ? parseListen(this.config.externalAddress) : bound;
     this.info = NodeInfo.create({
       id: this.nodeKey.id,
       listenAddr: new NetAddress('', adv.host, adv.port).dialString(),
@@ -256,6 +260,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
     this.reconnecting.clear();
     for (const p of this.peers.list()) this.stopAndRemovePeer(p, undefined);
     await this.transport?.close();
+    await Promise.allSettled(this.removals.values());
     for (const r of this.reactors.values()) await r.stop();
     this.logger.info('switch stopped');
   }
@@ -307,13 +312,61 @@ export class Switch extends EventEmitter<SwitchEvents> {
     return this.dialing.has(id);
   }
 
-  /** Outbound peers plus dials in progress (what counts against `maxNumOutboundPeers`). */
+  /** Outbound peers plus dials in progress, unconditional ones not counted (what `maxNumOutboundPeers` bounds). */
   numOutboundPeersAndDials(): number {
-    let dialingCounted = 0;
-    for (const id of this.dialing) if (!this.unconditionalIds.has(id)) dialingCounted++;
-    let out = 0;
-    for (const p of this.peers.list()) if (p.isOutbound() && !this.unconditionalIds.has(p.id)) out++;
-    return out + dialingCounted;
+    let n = 0;
+    for (const id of this.dialing) if (!this.unconditionalIds.has(id) && !this.peers.has(id)) n++;
+    for (const p of this.peers.list()) if (p.isOutbound() && !this.unconditionalIds.has(p.id)) n++;
+    return n;
+  }
+
+  // ---- bans -----------------------------------------------------------
+
+  /**
+   * Disconnect and refuse a node for `durationMs`: by node ID (40 hex), by
+   * address `id@host:port` (bans the ID and the IP), or by bare IP. Dials to
+   * it and connections from it fail with `ERR_BANNED` until the ban ends.
+   * With an AddrBook (PEX), address bans are also persisted in the book, so
+   * they survive a restart. @throws InvalidArgumentError for a malformed target or duration.
+   */
+  banPeer(target: string | NetAddress, durationMs: number): void {
+    if (!(Number.isFinite(durationMs) && durationMs > 0)) throw new InvalidArgumentError(`ban duration must be > 0 ms, got ${durationMs}`);
+    const until = Date.now() + durationMs;
+    const keys: string[] = [];
+    let addr: NetAddress | undefined;
+    if (typeof target === 'string' && isValidNodeId(target)) keys.push(target);
+    else if (typeof target === 'string' && isIP(target)) keys.push(target);
+    else {
+      addr = toAddr(target);
+      keys.push(addr.id, addr.host);
+    }
+    for (const k of keys) this.bans.set(k, Math.max(until, this.bans.get(k) ?? 0));
+    const err = new RejectedError('ERR_BANNED', `banned for ${durationMs} ms`);
+    for (const p of this.peers.list()) {
+      if (keys.includes(p.id) || keys.includes(p.remoteIp)) {
+        addr ??= p.remoteAddr;
+        this.stopAndRemovePeer(p, err);
+        this.emit('peer:error', p, err);
+      }
+    }
+    if (addr) this.addrBook?.markBad?.(addr, durationMs);
+    this.logger.info({ target: String(target), durationMs }, 'banned');
+  }
+
+  /** True while `idOrIp` (a node ID or an IP) is banned. */
+  isBanned(idOrIp: string): boolean {
+    const until = this.bans.get(idOrIp);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.bans.delete(idOrIp);
+    return false;
+  }
+
+  private checkBanned(id: string | undefined, host: string, port: number): void {
+    if ((id && this.isBanned(id)) || this.isBanned(host)) throw new RejectedError('ERR_BANNED', `${id ? `${id}@` : ''}${host} is banned`);
+    if (id && host && port && this.addrBook?.isBanned?.(new NetAddress(id, host, port))) {
+      throw new RejectedError('ERR_BANNED', `${id}@${host}:${port} is banned in the address book`);
+    }
   }
 
   // ---- dialing --------------------------------------------------------
@@ -323,8 +376,10 @@ export class Switch extends EventEmitter<SwitchEvents> {
    * `DialPeerWithAddress`. Resolves with the Peer once every reactor's
    * `addPeer` has run. Rejects with RejectedError (`ERR_SWITCH_STOPPED`,
    * `ERR_SELF_CONNECTION`, `ERR_DUPLICATE_PEER`, `ERR_TOO_MANY_PEERS`,
-   * `ERR_DIAL`, `ERR_DIAL_TIMEOUT`, `ERR_PEER_ID_MISMATCH`), AuthError,
-   * HandshakeError or NodeInfoError; each also emits `peer:dial-failed`.
+   * `ERR_BANNED`, `ERR_FILTER`, `ERR_FILTER_TIMEOUT`, `ERR_DIAL`,
+   * `ERR_DIAL_TIMEOUT`, `ERR_PEER_ID_MISMATCH`), AuthError (`ERR_AUTH`: the
+   * remote is not `addr.id`), HandshakeError or NodeInfoError; each also
+   * emits `peer:dial-failed`. An aborted `signal` rejects with `ERR_DIAL`.
    */
   async dialPeerWithAddress(addr: string | NetAddress, opts: { signal?: AbortSignal } = {}): Promise<Peer> {
     const a = toAddr(addr);
@@ -333,6 +388,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
       if (a.id === this.nodeKey.id) throw new RejectedError('ERR_SELF_CONNECTION', `refusing to dial ourselves (${a})`);
       if (this.peers.has(a.id)) throw new RejectedError('ERR_DUPLICATE_PEER', `already connected to ${a.id}`);
       if (this.dialing.has(a.id)) throw new RejectedError('ERR_DUPLICATE_PEER', `already dialing ${a.id}`);
+      this.checkBanned(a.id, a.host, a.port);
       if (!this.unconditionalIds.has(a.id) && this.numOutboundPeersAndDials() >= this.config.maxNumOutboundPeers) {
         throw new RejectedError('ERR_TOO_MANY_PEERS', `outbound limit ${this.config.maxNumOutboundPeers} reached`);
       }
@@ -340,7 +396,10 @@ export class Switch extends EventEmitter<SwitchEvents> {
       try {
         const up = await this.transport!.dial(a, opts.signal);
         try {
-          return this.addPeer(up, a);
+          await this.runPeerFilters(up);
+          const peer = await this.addPeer(up, a);
+          this.metrics?.dialed('ok');
+          return peer;
         } catch (err) {
           up.conn.destroy();
           throw err;
@@ -350,6 +409,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
       }
     } catch (err) {
       const e = err instanceof SwitchboardError ? err : new RejectedError('ERR_DIAL', String(err), { cause: err });
+      this.metrics?.dialed(e.code);
       this.logger.debug({ addr: a.toString(), err: e.message, code: e.code }, 'dial failed');
       this.emit('peer:dial-failed', a.toString(), e);
       throw e;
@@ -374,40 +434,46 @@ export class Switch extends EventEmitter<SwitchEvents> {
   }
 
   /**
-   * Redial a persistent peer until connected, as CometBFT's
-   * `reconnectToPeer`: `reconnectAttempts` tries every `reconnectIntervalMs`
-   * plus up to 3 s of jitter, then `reconnectBackoffAttempts` tries after
-   * base^i … waits. Gives up quietly after that or when the Switch stops.
+   * The waits (ms) before each redial of a persistent peer, as CometBFT's
+   * `reconnectToPeer`: `reconnectAttempts` × (`reconnectIntervalMs` + up to
+   * 3 s jitter), then `reconnectBackoffAttempts` × (`reconnectBackoffBaseMs`
+   * · 3^i + jitter). Exposed for tests and operators.
    */
+  reconnectSchedule(random: () => number = Math.random): number[] {
+    const c = this.config;
+    const jitter = () => random() * Math.min(3000, c.reconnectIntervalMs);
+    const delays: number[] = [];
+    for (let i = 0; i < c.reconnectAttempts; i++) delays.push(c.reconnectIntervalMs + jitter());
+    for (let i = 0; i < c.reconnectBackoffAttempts; i++) delays.push(c.reconnectBackoffBaseMs * Math.pow(3, i) + jitter());
+    return delays;
+  }
+
+  /** Redial a persistent peer until connected, the schedule runs out, or the Switch stops. */
   private reconnectToPeer(addr: NetAddress, immediate = false): void {
     if (this.reconnecting.has(addr.id) || !this.running) return;
     const ac = new AbortController();
     this.reconnecting.set(addr.id, ac);
-    const cfg = this.config;
-    const jitter = () => Math.random() * Math.min(3000, cfg.reconnectIntervalMs);
-    const delays: number[] = immediate ? [0] : [];
-    for (let i = 0; i < cfg.reconnectAttempts; i++) delays.push(cfg.reconnectIntervalMs + jitter());
-    for (let i = 1; i <= cfg.reconnectBackoffAttempts; i++) delays.push(cfg.reconnectBackoffBaseMs * Math.pow(3, i - 1) + jitter());
+    const delays = this.reconnectSchedule();
+    if (immediate) delays.unshift(0);
+    const done = () => {
+      if (this.reconnecting.get(addr.id) === ac) this.reconnecting.delete(addr.id);
+    };
     const attempt = (i: number): void => {
       if (ac.signal.aborted || !this.running) return;
-      if (this.peers.has(addr.id)) return this.endReconnect(addr.id, ac);
+      if (this.peers.has(addr.id)) return done();
       if (i >= delays.length) {
         this.logger.warn({ addr: addr.toString() }, 'giving up on persistent peer');
-        return this.endReconnect(addr.id, ac);
+        return done();
       }
       const t = setTimeout(() => {
         ac.signal.removeEventListener('abort', clear);
         if (ac.signal.aborted || !this.running) return;
-        if (this.peers.has(addr.id)) return this.endReconnect(addr.id, ac);
-        this.dialPeerWithAddress(addr, { signal: ac.signal }).then(
-          () => this.endReconnect(addr.id, ac),
-          (err: SwitchboardError) => {
-            // someone else connected it, or it connected to us: done
-            if (this.peers.has(addr.id)) return this.endReconnect(addr.id, ac);
-            this.logger.debug({ addr: addr.toString(), attempt: i, code: err.code }, 'persistent peer redial failed');
-            attempt(i + 1);
-          },
-        );
+        if (this.peers.has(addr.id)) return done();
+        this.dialPeerWithAddress(addr, { signal: ac.signal }).then(done, (err: SwitchboardError) => {
+          if (this.peers.has(addr.id)) return done(); // it connected to us meanwhile
+          this.logger.debug({ addr: addr.toString(), attempt: i, code: err.code }, 'persistent peer redial failed');
+          attempt(i + 1);
+        });
       }, delays[i]);
       const clear = () => clearTimeout(t);
       ac.signal.addEventListener('abort', clear, { once: true });
@@ -415,44 +481,82 @@ export class Switch extends EventEmitter<SwitchEvents> {
     attempt(0);
   }
 
-  private endReconnect(id: string, ac: AbortController): void {
-    if (this.reconnecting.get(id) === ac) this.reconnecting.delete(id);
-  }
-
   // ---- accepting and adding -------------------------------------------
 
-  private onInbound(up: UpgradedConn): void {
-    const id = up.nodeInfo.id;
+  /** Before the handshake of an inbound connection: bans by IP, duplicate IPs, connection filters. */
+  private async filterConn(host: string, port: number): Promise<void> {
+    if (!this.running) throw new RejectedError('ERR_SWITCH_STOPPED', 'switch is not running');
+    this.checkBanned(undefined, host, port);
+    if (!this.config.allowDuplicateIp && this.peers.list().some((p) => p.remoteIp === host)) {
+      throw new RejectedError('ERR_DUPLICATE_IP', `a peer from ${host} is already connected`);
+    }
+    for (const f of this.connFilters) await this.withFilterTimeout(() => f({ host, port }), `connection filter for ${host}:${port}`);
+  }
+
+  private async runPeerFilters(up: UpgradedConn): Promise<void> {
+    const remote = { host: up.remoteHost, port: up.remotePort };
+    for (const f of this.peerFilters) await this.withFilterTimeout(() => f(up.nodeInfo, remote), `peer filter for ${up.nodeInfo.id}`);
+  }
+
+  private withFilterTimeout(run: () => void | Promise<void>, what: string): Promise<void> {
+    const ms = this.config.filterTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new RejectedError('ERR_FILTER_TIMEOUT', `${what} took longer than ${ms} ms`)), ms);
+      Promise.resolve()
+        .then(run)
+        .then(
+          () => (clearTimeout(timer), resolve()),
+          (err: unknown) => {
+            clearTimeout(timer);
+            reject(err instanceof RejectedError ? err : new RejectedError('ERR_FILTER', `${what} refused: ${(err as Error)?.message ?? err}`, { cause: err }));
+          },
+        );
+    });
+  }
+
+  private async onInbound(up: UpgradedConn): Promise<void> {
     try {
-      if (!this.running) throw new RejectedError('ERR_SWITCH_STOPPED', 'switch is not running');
-      if (!this.unconditionalIds.has(id) && this.numInboundCounted() >= this.config.maxNumInboundPeers) {
-        throw new RejectedError('ERR_TOO_MANY_PEERS', `inbound limit ${this.config.maxNumInboundPeers} reached`);
-      }
-      this.addPeer(up, undefined);
+      await this.runPeerFilters(up);
+      await this.addPeer(up, undefined);
     } catch (err) {
       up.conn.destroy();
-      const e = err as SwitchboardError;
-      this.logger.debug({ peer: id, err: e.message, code: e.code }, 'inbound peer refused');
-      this.emit('peer:dial-failed', `${id}@${up.remoteHost}:${up.remotePort}`, e);
+      this.refused(`${up.nodeInfo.id}@${up.remoteHost}:${up.remotePort}`, err as SwitchboardError);
     }
   }
 
-  private numInboundCounted(): number {
-    let n = 0;
-    for (const p of this.peers.list()) if (!p.isOutbound() && !this.unconditionalIds.has(p.id)) n++;
-    return n;
+  private refused(remote: string, err: SwitchboardError): void {
+    this.metrics?.inboundRefused(err.code ?? 'ERR_REJECTED');
+    this.logger.debug({ remote, err: err.message, code: err.code }, 'inbound connection refused');
+    this.emit('peer:dial-failed', remote, err);
   }
 
   /**
-   * Create the Peer, run every reactor's `initPeer` then `addPeer`, then
-   * start its connection (so `receive` never precedes `addPeer`).
-   * @throws RejectedError (`ERR_SELF_CONNECTION`, `ERR_DUPLICATE_PEER`).
+   * Admit an upgraded connection as a Peer: wait for any unfinished removal
+   * of the same ID, apply the checks, run every reactor's `initPeer` then
+   * `addPeer`, then start its connection (so `receive` never precedes
+   * `addPeer`). Simultaneous connections between two nodes are resolved by
+   * a tie-break both sides agree on: the connection dialed by the node with
+   * the lower ID survives.
+   * @throws RejectedError (`ERR_SELF_CONNECTION`, `ERR_DUPLICATE_PEER`, `ERR_TOO_MANY_PEERS`, `ERR_BANNED`, `ERR_SWITCH_STOPPED`).
    */
-  private addPeer(up: UpgradedConn, dialedAddr: NetAddress | undefined): Peer {
+  private async addPeer(up: UpgradedConn, dialedAddr: NetAddress | undefined): Promise<Peer> {
     const id = up.nodeInfo.id;
-    if (id === this.nodeKey.id) throw new RejectedError('ERR_SELF_CONNECTION', 'connected to ourselves');
-    if (this.peers.has(id)) throw new RejectedError('ERR_DUPLICATE_PEER', `already connected to ${id}`);
+    for (let pending = this.removals.get(id); pending; pending = this.removals.get(id)) await pending;
     if (!this.running) throw new RejectedError('ERR_SWITCH_STOPPED', 'switch is not running');
+    if (id === this.nodeKey.id) throw new RejectedError('ERR_SELF_CONNECTION', 'connected to ourselves');
+    this.checkBanned(id, up.remoteHost, up.outbound ? up.remotePort : 0);
+    const existing = this.peers.get(id);
+    if (existing) {
+      const initiator = up.outbound ? this.nodeKey.id : id;
+      const existingInitiator = existing.isOutbound() ? this.nodeKey.id : id;
+      if (!(initiator < existingInitiator)) throw new RejectedError('ERR_DUPLICATE_PEER', `already connected to ${id}`);
+      // The new connection wins the tie-break: replace the old one quietly (no redial).
+      this.stopAndRemovePeer(existing, new RejectedError('ERR_DUPLICATE_PEER', 'replaced by a simultaneous connection'));
+      return this.addPeer(up, dialedAddr);
+    }
+    if (!up.outbound && !this.unconditionalIds.has(id) && this.numInboundCounted() >= this.config.maxNumInboundPeers) {
+      throw new RejectedError('ERR_TOO_MANY_PEERS', `inbound limit ${this.config.maxNumInboundPeers} reached`);
+    }
     const log = this.logger.child({ peer: id });
     const reactorByCh = this.reactorByCh;
     const peer: Peer = new Peer({
@@ -465,7 +569,14 @@ export class Switch extends EventEmitter<SwitchEvents> {
       dialedAddr,
       channels: this.channels,
       mconnConfig: this.config.mconn,
-      onReceive: (channelId, message) => reactorByCh[channelId]!.receive({ channelId, src: peer, message }),
+      onReceive: (channelId, message) => {
+        const r = reactorByCh[channelId]!;
+        const e = { channelId, src: peer, message };
+        if (r.filterMessage && !r.filterMessage(e)) {
+          throw new RejectedError('ERR_MESSAGE_REJECTED', `message on channel 0x${channelId.toString(16)} refused by its reactor's filter`);
+        }
+        return r.receive(e);
+      },
       onError: (err) => {
         log.info({ err: err.message, code: err.code }, 'peer connection failed');
         this.stopPeerForError(peer, err);
@@ -488,13 +599,19 @@ export class Switch extends EventEmitter<SwitchEvents> {
     return peer;
   }
 
+  private numInboundCounted(): number {
+    let n = 0;
+    for (const p of this.peers.list()) if (!p.isOutbound() && !this.unconditionalIds.has(p.id)) n++;
+    return n;
+  }
+
   // ---- removing -------------------------------------------------------
 
   /**
    * Disconnect `peer` because of `reason`, as CometBFT's `StopPeerForError`:
-   * every reactor's `removePeer` runs once, `peer:error` and `peer:remove`
-   * are emitted, and a persistent peer is redialed with backoff.
-   * No-op for a peer that is already removed.
+   * every reactor's `removePeer` runs once, `peer:remove` then `peer:error`
+   * are emitted, and a persistent peer is redialed with backoff (inbound
+   * ones at their self-reported address). No-op for a peer already removed.
    */
   stopPeerForError(peer: Peer, reason: unknown): void {
     if (!this.stopAndRemovePeer(peer, reason)) return;
@@ -530,18 +647,26 @@ export class Switch extends EventEmitter<SwitchEvents> {
     return this.peers.list().map((p) => p.send(channelId, msg));
   }
 
+  /** Remove from the set, stop the connection, run reactors' removePeer. False if it was not in the set. */
   private stopAndRemovePeer(peer: Peer, reason: unknown): boolean {
-    if (!this.peers.remove(peer)) {
-      peer.mconn.stop();
-      return false;
-    }
     peer.mconn.stop();
+    if (!this.peers.remove(peer)) return false;
+    this.metrics?.peerGone(peer);
+    const pending: Promise<unknown>[] = [];
     for (const r of this.reactors.values()) {
       try {
-        r.removePeer(peer, reason);
+        const res = r.removePeer(peer, reason);
+        if (res && typeof (res as Promise<void>).then === 'function') pending.push(res as Promise<void>);
       } catch (err) {
         this.logger.error({ peer: peer.id, err: (err as Error).message }, 'reactor removePeer failed');
       }
+    }
+    if (pending.length > 0) {
+      // a reconnect of this ID waits until every reactor has finished removing it
+      const done: Promise<void> = Promise.allSettled(pending).then(() => {
+        if (this.removals.get(peer.id) === done) this.removals.delete(peer.id);
+      });
+      this.removals.set(peer.id, done);
     }
     this.logger.info({ peer: peer.id, reason: reason instanceof Error ? reason.message : reason }, 'peer removed');
     this.emit('peer:remove', peer, reason);
@@ -554,11 +679,11 @@ function toAddr(a: string | NetAddress): NetAddress {
 }
 
 function checkId(id: string): string {
-  if (!/^[0-9a-f]{40}$/.test(id)) throw new InvalidArgumentError(`invalid node ID ${JSON.stringify(id)}`, 'ERR_INVALID_ADDRESS');
+  if (!isValidNodeId(id)) throw new InvalidArgumentError(`invalid node ID ${JSON.stringify(id)}`, 'ERR_INVALID_ADDRESS');
   return id;
 }
 
-/** Parse a listen address `[tcp://]host:port` where port may be 0. */
+/** Parse a listen address `[tcp://]host:port` where port may be 0. @throws InvalidArgumentError (`ERR_INVALID_ADDRESS`). */
 function parseListen(s: string): { host: string; port: number } {
   const raw = s.replace(/^tcp:\/\//, '');
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(raw);

@@ -27,6 +27,12 @@ export interface TransportOptions {
   plaintext?: boolean;
   /** Connections allowed in the handshake at once; more are closed at accept. Default 64. */
   maxHandshaking?: number;
+  /**
+   * Called for each inbound connection before the handshake (no crypto spent
+   * yet); reject to refuse it. Used by the Switch for bans, duplicate IPs
+   * and connection filters.
+   */
+  filterConn?: (remoteHost: string, remotePort: number) => Promise<void>;
 }
 
 /** A socket that passed the handshake: the stream to run an MConnection over and the peer's NodeInfo. */
@@ -98,13 +104,18 @@ export class Transport {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.track(socket);
     this.handshaking++;
-    this.upgrade(socket, false, undefined).then(
+    const filter = this.opts.filterConn;
+    const host = socket.remoteAddress ?? '';
+    const port = socket.remotePort ?? 0;
+    socket.on('error', () => {}); // a reset during the filter must not crash the process
+    (filter ? filter(host, port) : Promise.resolve()).then(() => this.upgrade(socket, false, undefined)).then(
       (c) => {
         this.handshaking--;
         this.onInbound(c);
       },
       (err: SwitchboardError) => {
         this.handshaking--;
+        socket.destroy();
         this.onInboundError(err, remote);
       },
     );

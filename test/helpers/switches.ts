@@ -2,7 +2,8 @@
 import { once } from 'node:events';
 import { NodeKey } from '../../lib/node-key.js';
 import { BaseReactor, type Envelope } from '../../lib/reactor.js';
-import { Switch, type SwitchConfig } from '../../lib/switch.js';
+import { Switch } from '../../lib/switch.js';
+import type { P2PConfigInput } from '../../lib/config.js';
 import type { Peer } from '../../lib/peer.js';
 import type { ChannelDescriptor } from '../../lib/conn/channel.js';
 
@@ -43,7 +44,7 @@ export class RecordingReactor extends BaseReactor {
 /** A started Switch on 127.0.0.1 with a RecordingReactor, stopped at teardown. */
 export async function startSwitch(
   t: Teardown,
-  opts: { config?: Partial<SwitchConfig>; network?: string; channels?: ChannelDescriptor[]; key?: NodeKey; moniker?: string } = {},
+  opts: { config?: P2PConfigInput; network?: string; channels?: ChannelDescriptor[]; key?: NodeKey; moniker?: string } = {},
 ): Promise<{ sw: Switch; reactor: RecordingReactor }> {
   const sw = new Switch({
     nodeKey: opts.key ?? NodeKey.generate(),
