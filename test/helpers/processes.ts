@@ -1,0 +1,40 @@
+// Run `switchboard node` in child processes for tests; killed at teardown.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const cli = fileURLToPath(new URL('../../lib/cli/index.ts', import.meta.url));
+
+type Teardown = { teardown(fn: () => unknown): void };
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** A `switchboard node` child process: resolves once it listens, with its ID and listen address. */
+export async function startNodeProcess(
+  t: Teardown,
+  args: string[],
+): Promise<{ child: ChildProcess; id: string; addr: string; lines: string[]; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'node', '--log-level', 'silent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  const lines: string[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const addr = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      lines.push(l);
+      const m = / listening on (\S+)/.exec(l);
+      if (m) resolve(m[1]);
+    });
+    void exited.then((code) => reject(new Error(`node exited (${code}) before listening: ${stderr}`)));
+  });
+  return { child, id: addr.split('@')[0], addr, lines, exited };
+}
