@@ -11,31 +11,36 @@ const cli = fileURLToPath(new URL('../lib/cli/index.ts', import.meta.url));
 const run = promisify(execFile);
 const node = (args: string[]) => run(process.execPath, ['--import', 'tsx', cli, ...args]);
 
-t.test('switchboard testnet --nodes 3 delivers every greeting to every node and exits 0 on SIGINT', async (t) => {
+t.test('switchboard testnet --nodes 4: a seed and three nodes find each other through PEX, every greeting reaches every node, exit 0 on SIGINT', async (t) => {
   const home = t.testdir();
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'testnet', '--nodes', '3', '--base-port', '0', '--home', home], {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'testnet', '--nodes', '4', '--base-port', '0', '--home', home], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => child.kill('SIGKILL'));
   const heard: string[] = [];
   let stderr = '';
+  let targets = false;
+  let gossip = false;
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
-      if (/ heard "hello from node\d"/.test(line)) heard.push(line);
-      if (line.startsWith('✓ all 3 nodes heard all 3 greetings')) resolve();
+      if (/^node\d +heard "hello from node\d"/.test(line)) heard.push(line);
+      if (line.startsWith('✓ every node reached its outbound target (1) through PEX')) targets = true;
+      if (line.startsWith('✓ all 3 nodes heard all 3 greetings')) gossip = true;
+      if (targets && gossip) resolve();
     });
     void exited.then(() => reject(new Error(`testnet exited early: ${stderr}`)));
   });
   child.kill('SIGINT');
   t.equal(await exited, 0, 'exits 0 when told to stop');
-  for (let i = 0; i < 3; i++) {
-    const others = [0, 1, 2].filter((j) => j !== i);
-    for (const j of others) t.ok(heard.some((l) => l.startsWith(`node${i} `) && l.includes(`"hello from node${j}"`)), `node${i} heard node${j}`);
+  for (const i of [1, 2, 3]) {
+    for (const j of [1, 2, 3].filter((j) => j !== i)) {
+      t.equal(heard.filter((l) => l.startsWith(`node${i} `) && l.includes(`"hello from node${j}"`)).length, 1, `node${i} heard node${j} exactly once`);
+    }
   }
-  t.equal(heard.length, 6, 'each greeting delivered once per node (de-duplicated)');
-  t.ok(existsSync(join(home, 'node0', 'config', 'node_key.json')), 'keys live in the node homes');
+  t.ok(existsSync(join(home, 'node1', 'config', 'node_key.json')), 'keys live in the node homes');
+  t.ok(existsSync(join(home, 'node1', 'data', 'addrbook.json')), 'address books live in the node homes');
 });
 
 t.test('keygen creates a 0600 key and refuses to overwrite; show-node-id prints the same ID', async (t) => {

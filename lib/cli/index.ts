@@ -28,25 +28,47 @@ export function program(): Command {
   const logLevel = () => new Option('--log-level <level>', 'pino log level (logs go to stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default(NODE_DEFAULTS.logLevel);
 
   p.command('node')
-    .description('run one node (a Switch with the gossip demo reactor)')
-    .option('--home <dir>', 'home directory (key in config/, data in data/)', NODE_DEFAULTS.home)
-    .option('--listen <host:port>', 'listen address', NODE_DEFAULTS.listen)
+    .description('run one node: a Switch with PEX and the gossip demo reactor')
+    .option('--home <dir>', 'home directory (config/node_key.json, config/config.json, data/addrbook.json)', NODE_DEFAULTS.home)
+    .option('--config <file>', 'JSON config {moniker, network, p2p} (default <home>/config/config.json if present)')
+    .option('--listen <host:port>', 'listen address (default 0.0.0.0:26656)')
     .option('--external-address <host:port>', 'address to advertise to peers')
-    .option('--persistent-peers <list>', 'comma-separated id@host:port to keep connected', list, [])
-    .option('--network <name>', 'network name; peers must match', NODE_DEFAULTS.network)
-    .option('--moniker <name>', 'human-readable node name', NODE_DEFAULTS.moniker)
-    .option('--say <text>', 'gossip this text once at start')
+    .option('--persistent-peers <list>', 'comma-separated id@host:port to keep connected', list)
+    .option('--seeds <list>', 'comma-separated id@host:port of seed nodes', list)
+    .option('--seed-mode', 'run as a seed: crawl and answer address requests, then hang up')
+    .option('--no-pex', 'do not run the PEX reactor')
+    .option('--addr-book-lax', 'accept private and loopback addresses in the address book (local networks)')
+    .option('--ensure-peers-period <ms>', 'how often PEX looks for more peers (default 30000)', int(100, 86_400_000))
     .option('--max-inbound <n>', 'inbound peer limit (default 40)', int(0, 10000))
     .option('--max-outbound <n>', 'outbound peer limit (default 10)', int(0, 10000))
-    .option('--plaintext', 'disable encryption (testing only)', false)
+    .option('--network <name>', 'network name; peers must match (default switchboard)')
+    .option('--moniker <name>', 'human-readable node name (default the host name)')
+    .option('--say <text>', 'gossip this text once at start')
+    .option('--metrics <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics', int(1, 65535))
+    .option('--plaintext', 'disable encryption (testing only)')
     .addOption(logLevel())
+    .addOption(new Option('--log-format <format>', 'log format').choices(['pretty', 'json']).default('pretty'))
     .action(async (o) => {
-      await runNode(o);
+      const p2p: Record<string, unknown> = {
+        listenAddress: o.listen,
+        externalAddress: o.externalAddress,
+        persistentPeers: o.persistentPeers,
+        seeds: o.seeds,
+        seedMode: o.seedMode,
+        pex: o.pex === false ? false : undefined,
+        addrBookStrict: o.addrBookLax ? false : undefined,
+        ensurePeersPeriodMs: o.ensurePeersPeriod,
+        maxNumInboundPeers: o.maxInbound,
+        maxNumOutboundPeers: o.maxOutbound,
+        plaintext: o.plaintext,
+      };
+      for (const k of Object.keys(p2p)) if (p2p[k] === undefined) delete p2p[k];
+      await runNode({ ...o, p2p });
     });
 
   p.command('testnet')
-    .description('start a local network of node processes on 127.0.0.1 and gossip a greeting from each')
-    .option('--nodes <n>', 'number of nodes', int(1, 64), 4)
+    .description('start a local network on 127.0.0.1: a seed plus nodes that find each other through PEX and gossip a greeting each')
+    .option('--nodes <n>', 'number of node processes, the seed included', int(3, 64), 6)
     .option('--base-port <port>', 'port of node0; node i uses base+i (0: any free ports)', int(0, 65000), 26656)
     .option('--home <dir>', 'directory for the nodes\' homes', '.testnet')
     .option('--network <name>', 'network name', 'testnet')

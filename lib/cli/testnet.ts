@@ -1,10 +1,12 @@
 /**
- * `switchboard testnet`: a local network of N node processes on 127.0.0.1.
- * Each node has its own home directory (key and data survive restarts),
- * dials the nodes started before it as persistent peers, and gossips one
- * greeting; the parent prints what every node sees and a line once every
- * node has heard every greeting. Ctrl-C (SIGINT) or SIGTERM stops all nodes
- * and exits 0.
+ * `switchboard testnet`: a local network of N node processes on 127.0.0.1
+ * that discovers itself. node0 is a seed (PEX seed mode); every other node
+ * knows only the seed, learns the others' addresses through PEX, and dials
+ * until it has its outbound target. Each node gossips one greeting. The
+ * parent prints what every node sees, a line when every node has reached
+ * its outbound target, and one when every node has heard every greeting.
+ * Each node's home (key, address book) lives under `--home` and survives
+ * restarts. Ctrl-C (SIGINT) or SIGTERM stops all nodes and exits 0.
  *
  * @module
  */
@@ -17,7 +19,7 @@ import { nodeKeyPath, type NodeReport } from './node.js';
 
 /** Options of {@link runTestnet}. */
 export interface TestnetOptions {
-  /** Number of node processes, 1..64. Default 4. */
+  /** Number of node processes including the seed, 2..64. Default 6. */
   nodes: number;
   /** Port of node 0; node i listens on basePort + i. 0 = any free ports. Default 26656. */
   basePort: number;
@@ -28,6 +30,15 @@ export interface TestnetOptions {
   logLevel: string;
 }
 
+/**
+ * Outbound target of each non-seed node among `m` of them: as many as the
+ * network can give every node at once (each pair carries one connection),
+ * at least 1, at most CometBFT's default of 10.
+ */
+export function outboundTarget(m: number): number {
+  return Math.min(10, Math.max(1, Math.floor((m - 1) / 2)));
+}
+
 /** Resolves with the exit code once every node has stopped (after a signal). */
 export async function runTestnet(o: TestnetOptions): Promise<number> {
   const cli = fileURLToPath(new URL(`./index${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -36,50 +47,72 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
   const home = resolve(o.home);
   const ids: string[] = [];
   for (let i = 0; i < o.nodes; i++) ids.push(NodeKey.loadOrGen(nodeKeyPath(join(home, `node${i}`))).id);
+  const m = o.nodes - 1; // non-seed nodes
+  const target = outboundTarget(m);
   const port = (i: number) => (o.basePort === 0 ? 0 : o.basePort + i);
-  const addrs: string[] = []; // from each node's ready report
+  let seedAddr = '';
   const heard = ids.map(() => new Set<string>());
+  const peersOf = ids.map(() => new Set<string>());
+  const outbound = ids.map(() => 0);
   const started = Date.now();
-  let allDone = false;
+  let gossipDone = false;
+  let targetDone = false;
   const children: ChildProcess[] = [];
   let stopping = false;
 
   const ports = o.basePort === 0 ? 'free ports' : `ports ${o.basePort}..${o.basePort + o.nodes - 1}`;
-  process.stdout.write(`starting ${o.nodes} nodes on 127.0.0.1, ${ports} (network ${o.network}, home ${home})\n`);
+  process.stdout.write(`starting a seed and ${m} nodes on 127.0.0.1, ${ports} (network ${o.network}, outbound target ${target}, home ${home})\n`);
+  const checkTargets = () => {
+    if (targetDone) return;
+    const ok = (i: number) => outbound[i] >= target || peersOf[i].size >= m - 1;
+    if (children.length === o.nodes && ids.every((_, i) => i === 0 || ok(i))) {
+      targetDone = true;
+      process.stdout.write(`✓ every node reached its outbound target (${target}) through PEX in ${Date.now() - started} ms\n`);
+    }
+  };
   for (let i = 0; i < o.nodes; i++) {
+    const seed = i === 0;
     const args = [
+      ...loader,
       ...process.execArgv,
       cli,
       'node',
       '--home', join(home, `node${i}`),
       '--listen', `127.0.0.1:${port(i)}`,
       '--network', o.network,
-      '--moniker', `node${i}`,
-      '--say', `hello from node${i}`,
+      '--moniker', seed ? 'seed' : `node${i}`,
       '--log-level', o.logLevel,
+      '--addr-book-lax',
+      '--ensure-peers-period', '1000',
+      '--max-outbound', String(target),
+      ...(seed ? ['--seed-mode'] : ['--seeds', seedAddr, '--say', `hello from node${i}`]),
       ...(o.plaintext ? ['--plaintext'] : []),
-      ...(i > 0 ? ['--persistent-peers', addrs.join(',')] : []),
     ];
-    const child = spawn(process.execPath, [...loader, ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     children.push(child);
     createInterface({ input: child.stdout! }).on('line', (l) => process.stdout.write(`${l}\n`));
     createInterface({ input: child.stderr! }).on('line', (l) => process.stderr.write(`node${i} | ${l}\n`));
     child.on('message', (r: NodeReport) => {
-      if (r.type !== 'message' || r.origin === ids[i]) return;
+      if (r.type === 'peer') {
+        if (r.peer !== ids[0]) r.up ? peersOf[i].add(r.peer) : peersOf[i].delete(r.peer);
+        outbound[i] = r.numOutbound;
+        checkTargets();
+      }
+      if (r.type !== 'message' || seed || r.origin === ids[i]) return;
       heard[i].add(r.origin);
-      if (!allDone && heard.every((h) => h.size === o.nodes - 1)) {
-        allDone = true;
-        process.stdout.write(`✓ all ${o.nodes} nodes heard all ${o.nodes} greetings (${o.nodes * (o.nodes - 1)} deliveries) in ${Date.now() - started} ms — Ctrl-C to stop\n`);
+      if (!gossipDone && children.length === o.nodes && heard.every((h, j) => j === 0 || h.size >= m - 1)) {
+        gossipDone = true;
+        process.stdout.write(`✓ all ${m} nodes heard all ${m} greetings in ${Date.now() - started} ms — Ctrl-C to stop\n`);
       }
     });
     child.on('exit', (code, signal) => {
       if (!stopping) process.stderr.write(`node${i} exited (${signal ?? code})\n`);
     });
-    // start nodes one after another so each finds its predecessors listening
+    // start the seed first so the others can reach it
     await new Promise<void>((res) => {
       const onReport = (r: NodeReport) => {
         if (r.type !== 'ready') return;
-        addrs.push(r.listen);
+        if (seed) seedAddr = r.listen;
         child.off('message', onReport);
         res();
       };
@@ -92,8 +125,7 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
   await new Promise<void>((res) => {
     process.once('SIGINT', res);
     process.once('SIGTERM', res);
-    // if every node died on its own, stop waiting
-    void Promise.all(exited).then(() => res());
+    void Promise.all(exited).then(() => res()); // every node died on its own
   });
   stopping = true;
   process.stdout.write('stopping…\n');
