@@ -315,7 +315,8 @@ export class Switch extends EventEmitter<SwitchEvents> {
   /** Outbound peers plus dials in progress, unconditional ones not counted (what `maxNumOutboundPeers` bounds). */
   numOutboundPeersAndDials(): number {
     let n = 0;
-    for (const id of this.dialing) if (!this.unconditionalIds.has(id) && !this.peers.has(id)) n++;
+    // a dial counts until it is an outbound peer (an inbound connection of the same node may be replaced by it)
+    for (const id of this.dialing) if (!this.unconditionalIds.has(id) && !this.peers.get(id)?.isOutbound()) n++;
     for (const p of this.peers.list()) if (p.isOutbound() && !this.unconditionalIds.has(p.id)) n++;
     return n;
   }
@@ -544,7 +545,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
     for (let pending = this.removals.get(id); pending; pending = this.removals.get(id)) await pending;
     if (!this.running) throw new RejectedError('ERR_SWITCH_STOPPED', 'switch is not running');
     if (id === this.nodeKey.id) throw new RejectedError('ERR_SELF_CONNECTION', 'connected to ourselves');
-    this.checkBanned(id, up.remoteHost, up.outbound ? up.remotePort : 0);
+    this.checkBanned(id, up.remoteHost, up.outbound ? up.remotePort : up.nodeInfo.netAddress().port);
     const existing = this.peers.get(id);
     if (existing) {
       const initiator = up.outbound ? this.nodeKey.id : id;

@@ -1,0 +1,348 @@
+// PEXReactor against real Switches over loopback: book bookkeeping, ensurePeers,
+// dial backoff, abuse control (played by a raw Switch on channel 0x00), seed mode.
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import t from 'tap';
+import { NetAddress } from '../../../lib/net-address.js';
+import { NodeKey } from '../../../lib/node-key.js';
+import type { Peer } from '../../../lib/peer.js';
+import { Switch } from '../../../lib/switch.js';
+import {
+  AddrBook,
+  decodePexMessage,
+  encodePexAddrs,
+  encodePexRequest,
+  PEX_CHANNEL,
+  PexAbuseError,
+  PexDialRefusedError,
+  PEXReactor,
+  type AddrBookLogger,
+  type PEXReactorOptions,
+} from '../../../reactors/pex/index.js';
+import { peerAdded, peerRemoved, startSwitch } from '../../helpers/switches.js';
+
+// ------------------------------------------------------------------ helpers
+
+/** The Switch's config input, whatever its declared name. */
+type SwitchConfigInput = NonNullable<ConstructorParameters<typeof Switch>[0]['config']>;
+
+type TapTest = { teardown(fn: () => unknown): void; testdir: typeof t.testdir };
+
+const quietBook: AddrBookLogger = { warn() {}, info() {}, debug() {} };
+
+interface PexNode {
+  sw: Switch;
+  pex: PEXReactor;
+  book: AddrBook;
+  addr: NetAddress;
+  id: string;
+}
+
+/**
+ * Starts PEX nodes with books in one testdir. The teardown that stops them is
+ * registered before the testdir, so it runs first (books save on stop).
+ */
+function pexCluster(t: TapTest): { start(opts?: { pex?: PEXReactorOptions; config?: SwitchConfigInput }): Promise<PexNode> } {
+  const nodes: PexNode[] = [];
+  t.teardown(() => Promise.all(nodes.map((n) => n.sw.stop())));
+  const dir = t.testdir();
+  return {
+    async start(opts = {}) {
+      const nodeKey = NodeKey.generate();
+      const book = new AddrBook(join(dir, `${nodeKey.id}.json`), { routabilityStrict: false, logger: quietBook });
+      // long periods by default: tests drive ensurePeers()/crawlPeersOnce() themselves
+      const pex = new PEXReactor(book, { ensurePeersPeriodMs: 600_000, crawlPeriodMs: 600_000, ...opts.pex });
+      const sw = new Switch({ nodeKey, nodeInfo: { network: 'test' }, config: { listenAddress: '127.0.0.1:0', ...opts.config } });
+      sw.addReactor('pex', pex);
+      const node = { sw, pex, book, id: nodeKey.id } as PexNode;
+      nodes.push(node);
+      await sw.start();
+      node.addr = sw.listenAddr;
+      return node;
+    },
+  };
+}
+
+/** A raw Switch with a recording reactor on channel 0x00: plays a (mis)behaving PEX peer. */
+const startRaw = (t: TapTest) => startSwitch(t, { channels: [{ id: PEX_CHANNEL, sendQueueCapacity: 10 }] });
+
+/** An address on 127.0.0.1 where nothing listens (ECONNREFUSED at once). */
+async function deadAddress(): Promise<NetAddress> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((resolve) => srv.close(resolve));
+  return new NetAddress(NodeKey.generate().id, '127.0.0.1', port);
+}
+
+const fakeAddr = (i: number): NetAddress => new NetAddress(NodeKey.generate().id, `127.0.1.${i}`, 20000 + i);
+
+// -------------------------------------------------------------------- tests
+
+t.test('inbound peer address goes into the book; outbound peer is marked good', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const [a, b] = await Promise.all([c.start(), c.start()]);
+  const seen = peerAdded(b.sw, a.id);
+  await a.sw.dialPeerWithAddress(b.addr);
+  await seen;
+  t.ok(a.book.isGood(b.addr), 'A dialed B: B is marked good in A’s book');
+  t.ok(b.book.hasAddress(a.addr), 'B accepted A: A’s self-reported address is in B’s book');
+  t.notOk(b.book.isGood(a.addr), 'an inbound peer is not marked good');
+});
+
+t.test('ensurePeers dials from the book, never past maxNumOutboundPeers', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const a = await c.start({ config: { maxNumOutboundPeers: 2 } });
+  const others = await Promise.all([c.start(), c.start(), c.start(), c.start()]);
+  for (const o of others) a.book.addAddress(o.addr, o.addr);
+  let maxOut = 0;
+  a.sw.on('peer:add', () => (maxOut = Math.max(maxOut, a.sw.peers.numOutbound())));
+  for (let i = 0; i < 10 && a.sw.peers.numOutbound() < 2; i++) await a.pex.ensurePeers();
+  t.equal(a.sw.peers.numOutbound(), 2, 'two outbound peers');
+  await a.pex.ensurePeers();
+  await a.pex.ensurePeers();
+  t.equal(a.sw.peers.numOutbound(), 2, 'still two after more rounds');
+  t.equal(maxOut, 2, 'the limit was never exceeded');
+  for (const p of a.sw.peers.list()) t.ok(a.book.isGood(p.remoteAddr), `${p.id.slice(0, 8)} marked good`);
+});
+
+t.test('a failed dial backs off that address', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const a = await c.start({ pex: { dialBackoffBaseMs: 60_000 } });
+  const dead = await deadAddress();
+  a.book.addAddress(dead, dead);
+  const failed: string[] = [];
+  a.sw.on('peer:dial-failed', (addr) => failed.push(addr));
+  await a.pex.ensurePeers();
+  t.same(failed, [dead.toString()], 'dialed once and failed');
+  t.equal(a.pex.attemptsToDial(dead), 1);
+  await a.pex.ensurePeers();
+  t.same(failed, [dead.toString()], 'not redialed while backing off');
+  const err = await a.pex.dialPeer(dead).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.type(err, PexDialRefusedError);
+  t.equal((err as PexDialRefusedError).reason, 'backoff');
+});
+
+t.test('three early PexRequests → disconnected and banned', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const v = await c.start();
+  const r = await startRaw(t);
+  const removed = peerRemoved(v.sw, r.sw.nodeKey.id);
+  const removedAtR = peerRemoved(r.sw, v.id);
+  const p = await r.sw.dialPeerWithAddress(v.addr);
+  for (let i = 0; i < 3; i++) t.ok(await p.send(PEX_CHANNEL, encodePexRequest()), `request ${i + 1} queued`);
+  const reason = await removed;
+  t.type(reason, PexAbuseError);
+  t.equal((reason as PexAbuseError).reason, 'request-too-soon');
+  t.equal((reason as PexAbuseError).code, 'ERR_REJECTED');
+  const rAddr = r.sw.listenAddr;
+  t.ok(v.book.isBanned(rAddr), 'banned in the book');
+  t.ok(r.reactor.received.length <= 2, 'at most two requests were answered');
+  for (const m of r.reactor.received) t.equal(decodePexMessage(m.msg).type, 'addrs');
+
+  // it comes back: refused at once
+  await removedAtR;
+  const removedAgain = peerRemoved(v.sw, r.sw.nodeKey.id);
+  await r.sw.dialPeerWithAddress(v.addr).catch(() => undefined);
+  const again = await removedAgain;
+  t.match(again, { code: 'ERR_BANNED' }, 'a banned peer is disconnected when it reconnects');
+});
+
+t.test('two requests are free; a third after requestIntervalMs is answered', { timeout: 20_000 }, async (t) => {
+  let now = 1_000_000;
+  const c = pexCluster(t);
+  const v = await c.start({ pex: { requestIntervalMs: 5_000, now: () => now } });
+  v.book.addAddress(fakeAddr(1), fakeAddr(1));
+  const r = await startRaw(t);
+  const p = await r.sw.dialPeerWithAddress(v.addr);
+  await p.send(PEX_CHANNEL, encodePexRequest());
+  await p.send(PEX_CHANNEL, encodePexRequest());
+  await r.reactor.receivedCount(2);
+  now += 5_000;
+  await p.send(PEX_CHANNEL, encodePexRequest());
+  await r.reactor.receivedCount(3);
+  t.ok(v.sw.peers.has(r.sw.nodeKey.id), 'still connected');
+  t.notOk(v.book.isBanned(r.sw.listenAddr));
+});
+
+t.test('unsolicited PexAddrs → disconnected and banned, addresses ignored', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const v = await c.start();
+  const r = await startRaw(t);
+  const removed = peerRemoved(v.sw, r.sw.nodeKey.id);
+  const p = await r.sw.dialPeerWithAddress(v.addr);
+  const offered = fakeAddr(7);
+  await p.send(PEX_CHANNEL, encodePexAddrs([offered]));
+  const reason = await removed;
+  t.type(reason, PexAbuseError);
+  t.equal((reason as PexAbuseError).reason, 'unsolicited-addrs');
+  t.ok(v.book.isBanned(r.sw.listenAddr), 'banned');
+  t.notOk(v.book.hasAddress(offered), 'the unsolicited address was not added');
+});
+
+t.test('a malformed PEX message → disconnected and banned', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const v = await c.start();
+  const r = await startRaw(t);
+  const removed = peerRemoved(v.sw, r.sw.nodeKey.id);
+  const p = await r.sw.dialPeerWithAddress(v.addr);
+  await p.send(PEX_CHANNEL, Uint8Array.of(0x81, 0xa1, 0x74, 0xa3, 0x78, 0x78, 0x78));
+  t.match(await removed, { code: 'ERR_MALFORMED_PACKET' });
+  t.ok(v.book.isBanned(r.sw.listenAddr));
+});
+
+t.test('an answer has the book’s selection minus private IDs and the requester', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const v = await c.start();
+  const x = fakeAddr(1);
+  const priv = fakeAddr(2);
+  v.sw.addPrivatePeerIds([priv.id]);
+  v.book.addAddress(x, x);
+  v.book.addAddress(priv, priv);
+  const r = await startRaw(t);
+  const added = peerAdded(v.sw, r.sw.nodeKey.id);
+  const p = await r.sw.dialPeerWithAddress(v.addr);
+  await added;
+  t.ok(v.book.hasAddress(r.sw.listenAddr), 'the requester is in the book (inbound)');
+  await p.send(PEX_CHANNEL, encodePexRequest());
+  await r.reactor.receivedCount(1);
+  const m = decodePexMessage(r.reactor.received[0]!.msg);
+  t.equal(m.type, 'addrs');
+  if (m.type === 'addrs') t.same(m.addrs.map(String), [x.toString()]);
+});
+
+t.test('PexAddrs we asked for are added to the book', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const v = await c.start();
+  const r = await startRaw(t);
+  const gotRequest = r.reactor.receivedCount(1);
+  const vPeerSeen = peerAdded(v.sw, r.sw.nodeKey.id);
+  await v.sw.dialPeerWithAddress(r.sw.listenAddr);
+  const peerAtR = await peerAdded(r.sw, v.id);
+  await vPeerSeen;
+  await gotRequest; // an outbound peer is asked for addresses when the book needs them
+  t.equal(decodePexMessage(r.reactor.received[0]!.msg).type, 'request');
+  const offered = [fakeAddr(1), fakeAddr(2), fakeAddr(3)];
+  // answer, then ask V ourselves: V's answer proves it processed ours first (in-order channel)
+  await peerAtR.send(PEX_CHANNEL, encodePexAddrs(offered));
+  await peerAtR.send(PEX_CHANNEL, encodePexRequest());
+  await r.reactor.receivedCount(2);
+  for (const a of offered) t.ok(v.book.hasAddress(a), `${a.host} added`);
+  t.ok(v.sw.peers.has(r.sw.nodeKey.id), 'a solicited answer keeps the peer');
+  const m = decodePexMessage(r.reactor.received[1]!.msg);
+  t.equal(m.type, 'addrs');
+});
+
+t.test('seed mode answers a request, then disconnects the requester', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const s = await c.start({ pex: { seedMode: true } });
+  const known = [fakeAddr(1), fakeAddr(2)];
+  for (const a of known) s.book.addAddress(a, a);
+  const r = await startRaw(t);
+  const removedAtSeed = peerRemoved(s.sw, r.sw.nodeKey.id);
+  const removedAtR = peerRemoved(r.sw, s.id);
+  const p = await r.sw.dialPeerWithAddress(s.addr);
+  await p.send(PEX_CHANNEL, encodePexRequest());
+  t.equal(await removedAtSeed, undefined, 'the seed stopped the peer gracefully');
+  await removedAtR;
+  t.equal(r.reactor.received.length, 1, 'the answer was flushed before the disconnect');
+  const m = decodePexMessage(r.reactor.received[0]!.msg);
+  t.equal(m.type, 'addrs');
+  if (m.type === 'addrs') for (const a of known) t.ok(m.addrs.some((x) => x.equals(a)), `${a.host} sent`);
+  t.ok(s.book.hasAddress(r.sw.listenAddr), 'the requester’s address is kept by the seed');
+  t.notOk(s.book.isBanned(r.sw.listenAddr), 'and it is not banned');
+});
+
+t.test('seed crawl: dial book addresses, learn theirs, disconnect after the answer', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const s = await c.start({ pex: { seedMode: true } });
+  const p1 = await c.start();
+  const x = fakeAddr(9);
+  p1.book.addAddress(x, x);
+  const removed = peerRemoved(s.sw, p1.id);
+  s.book.addAddress(p1.addr, p1.addr);
+  await s.pex.crawlPeersOnce();
+  t.equal(await removed, undefined, 'the crawled peer was disconnected gracefully once it answered');
+  t.ok(s.book.hasAddress(x), 'the seed learnt the crawled peer’s addresses');
+  t.ok(s.book.isGood(p1.addr), 'the crawled peer is good');
+});
+
+t.test('seed crawl never drops persistent peers', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const s = await c.start({ pex: { seedMode: true, seedDisconnectWaitMs: 0 } });
+  const p2 = await c.start();
+  const r = await startRaw(t);
+  const p2Added = peerAdded(s.sw, p2.id);
+  s.sw.addPersistentPeers([p2.addr]);
+  await p2Added;
+  const rAdded = peerAdded(s.sw, r.sw.nodeKey.id);
+  await r.sw.dialPeerWithAddress(s.addr);
+  await rAdded;
+  const stopped: string[] = [];
+  const orig = s.sw.stopPeerGracefully.bind(s.sw);
+  s.sw.stopPeerGracefully = (peer: Peer) => {
+    stopped.push(peer.id);
+    return orig(peer);
+  };
+  const removed = peerRemoved(s.sw, r.sw.nodeKey.id);
+  await s.pex.crawlPeersOnce();
+  t.same(stopped, [r.sw.nodeKey.id], 'only the non-persistent peer is disconnected');
+  await removed;
+  t.ok(s.sw.peers.has(p2.id), 'the persistent peer stays');
+});
+
+t.test('an address failing more than maxAttemptsToDial dials is banned', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const a = await c.start({ pex: { dialBackoffBaseMs: 0, maxAttemptsToDial: 1 } });
+  const dead = await deadAddress();
+  a.book.addAddress(dead, dead);
+  for (let i = 1; i <= 2; i++) {
+    await t.rejects(a.pex.dialPeer(dead), { code: 'ERR_DIAL' }, `dial ${i} fails`);
+    t.equal(a.pex.attemptsToDial(dead), i);
+  }
+  const err = await a.pex.dialPeer(dead).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.equal((err as PexDialRefusedError).reason, 'max-attempts');
+  t.ok(a.book.isBanned(dead), 'banned');
+  t.notOk(a.book.hasAddress(dead), 'and out of the book');
+});
+
+t.test('a dial answered by another node ID bans the address; dialing ourselves is refused', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const [a, b] = await Promise.all([c.start(), c.start()]);
+  const wrong = new NetAddress(NodeKey.generate().id, b.addr.host, b.addr.port);
+  a.book.addAddress(wrong, wrong);
+  const err = await a.pex.dialPeer(wrong).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.match(err, { code: /^ERR_(AUTH|PEER_ID_MISMATCH)$/ }, 'the Switch refused the impostor');
+  t.ok(a.book.isBanned(wrong), 'the address is banned');
+  t.equal(a.pex.attemptsToDial(wrong), 0, 'no backoff record: the ban replaces it');
+  await t.rejects(a.pex.dialPeer(a.addr), { code: 'ERR_SELF_CONNECTION' });
+  t.equal(a.pex.attemptsToDial(a.addr), 0);
+});
+
+t.test('seeds are dialed at start, in turn until one connects', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const live = await c.start();
+  const dead = await deadAddress();
+  const a = await c.start({ pex: { seeds: [dead.toString()] } });
+  // the first ensurePeers ran during start: empty book, no peers → the seeds
+  const [addr] = await once(a.sw, 'peer:dial-failed');
+  t.equal(addr, dead.toString(), 'the dead seed was dialed at start');
+  const again = once(a.sw, 'peer:dial-failed');
+  await a.pex.dialSeeds();
+  t.equal((await again)[0], dead.toString(), 'and again by dialSeeds()');
+  t.equal(a.sw.peers.size, 0);
+  const b = await c.start({ pex: { seeds: [dead.toString(), live.addr.toString()] } });
+  await peerAdded(b.sw, live.id);
+  t.pass('connected to the live seed');
+  t.notOk(b.book.hasAddress(live.addr), 'a seed is not added to the book');
+});
