@@ -3,6 +3,10 @@ import t from 'tap';
 import { decodePacket, encodePacket, type Packet } from '../lib/conn/packet.js';
 import { NodeInfo } from '../lib/node-info.js';
 import { protocolVectors } from './helpers/vectors.js';
+import { NetAddress } from '../lib/net-address.js';
+import { decodePexMessage, encodePexAddrs, encodePexRequest } from '../reactors/pex/messages.js';
+import { decodeGossip } from '../reactors/examples/gossip/reactor.js';
+import { encode } from '@msgpack/msgpack';
 
 const vectors = protocolVectors();
 
@@ -40,7 +44,26 @@ t.test('the NodeInfo vector encodes and decodes byte for byte', async (t) => {
   t.same(Array.from(back.channels), [0x00, 0x20]);
 });
 
+t.test('the PEX vectors encode and decode byte for byte', async (t) => {
+  t.equal(Buffer.from(encodePexRequest()).toString('hex'), vectors.get('pex-request')!.toString('hex'));
+  const addrs = [
+    NetAddress.parse('0123456789abcdef0123456789abcdef01234567@203.0.113.7:26656'),
+    NetAddress.parse('89abcdef0123456789abcdef0123456789abcdef@[2001:db8::1]:26656'),
+  ];
+  const v = vectors.get('pex-addrs')!;
+  t.equal(Buffer.from(encodePexAddrs(addrs)).toString('hex'), v.toString('hex'));
+  const back = decodePexMessage(v);
+  t.same(back.type === 'addrs' ? back.addrs.map(String) : [], addrs.map(String));
+});
+
+t.test('the gossip vector decodes and re-encodes byte for byte', async (t) => {
+  const v = vectors.get('gossip-hi')!;
+  const m = decodeGossip(v);
+  t.match(m, { moniker: 'alice', text: 'hi', hops: 0 });
+  t.equal(Buffer.from(encode(m)).toString('hex'), v.toString('hex'));
+});
+
 t.test('every non-SecretConnection vector in the document is checked here', async (t) => {
   const ours = [...vectors.keys()].filter((k) => !k.startsWith('sc-'));
-  t.same(ours.sort(), [...Object.keys(packets), 'nodeinfo-alice'].sort());
+  t.same(ours.sort(), [...Object.keys(packets), 'nodeinfo-alice', 'pex-request', 'pex-addrs', 'gossip-hi'].sort());
 });
