@@ -53,7 +53,20 @@ export const NODE_DEFAULTS = {
 export type NodeReport =
   | { type: 'ready'; id: string; listen: string }
   | { type: 'peer'; peer: string; moniker: string; outbound: boolean; up: boolean; numOutbound: number; maxOutbound: number }
-  | { type: 'message'; origin: string; moniker: string; text: string; hops: number };
+  | { type: 'message'; origin: string; moniker: string; text: string; hops: number }
+  /** Every second (under a parent process): each peer's `peer.status()` — wire rates in bytes/s, per-channel payload byte totals. */
+  | { type: 'stats'; at: number; peers: PeerStats[] };
+
+/** One peer in a `stats` {@link NodeReport}. */
+export interface PeerStats {
+  peer: string;
+  outbound: boolean;
+  sendRate: number;
+  recvRate: number;
+  bytesSent: number;
+  bytesRecv: number;
+  channels: { id: number; name: string; bytesSent: number; bytesRecv: number }[];
+}
 
 /** Path of a home directory's node key. */
 export function nodeKeyPath(home: string): string {
@@ -137,9 +150,20 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
   say(`listening on ${sw.listenAddr} (${cfg.p2p.plaintext ? 'plaintext' : 'encrypted'}${cfg.p2p.seedMode ? ', seed mode' : ''}${server ? `, metrics on http://127.0.0.1:${o.metrics}/metrics` : ''})`);
   report({ type: 'ready', id: key.id, listen: sw.listenAddr.toString() });
   if (o.say) gossip.publish(o.say);
+  const stats = process.send
+    ? setInterval(() => {
+        const peers = sw.peers.list().map((p): PeerStats => {
+          const s = p.status();
+          const channels = s.channels.map((c) => ({ id: c.id, name: c.name, bytesSent: c.bytesSent, bytesRecv: c.bytesRecv }));
+          return { peer: p.id, outbound: p.isOutbound(), sendRate: s.sendRate, recvRate: s.recvRate, bytesSent: s.bytesSent, bytesRecv: s.bytesRecv, channels };
+        });
+        if (process.connected) report({ type: 'stats', at: Date.now(), peers });
+      }, 1000).unref()
+    : undefined;
 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= (async () => {
+    clearInterval(stats);
     server?.close();
     await sw.stop();
     logger.flush();

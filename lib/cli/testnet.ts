@@ -7,6 +7,7 @@
  * its outbound target, and one when every node has heard every greeting.
  * Each node's home (key, address book) lives under `--home` and survives
  * restarts. Ctrl-C (SIGINT) or SIGTERM stops all nodes and exits 0.
+ * With `--ui`, a live view of the network is served on 127.0.0.1 (see `./ui.ts`).
  *
  * @module
  */
@@ -16,6 +17,7 @@ import { join, resolve, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NodeKey } from '../node-key.js';
 import { nodeKeyPath, type NodeReport } from './node.js';
+import { DEFAULT_UI_PORT, serveUi, TestnetView } from './ui.js';
 
 /** Options of {@link runTestnet}. */
 export interface TestnetOptions {
@@ -28,6 +30,10 @@ export interface TestnetOptions {
   network: string;
   plaintext: boolean;
   logLevel: string;
+  /** Serve the live view: `true` on {@link DEFAULT_UI_PORT}, or on this port. */
+  ui?: boolean | number;
+  /** Port of the live view (implies `ui`); 0 = any free port. */
+  uiPort?: number;
 }
 
 /**
@@ -59,15 +65,20 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
   let targetDone = false;
   const children: ChildProcess[] = [];
   let stopping = false;
+  const uiPort = o.uiPort ?? (typeof o.ui === 'number' ? o.ui : o.ui ? DEFAULT_UI_PORT : undefined);
+  const view = uiPort === undefined ? undefined : new TestnetView(ids.map((id, i) => ({ id, moniker: i === 0 ? 'seed' : `node${i}`, seed: i === 0 })), { network: o.network, target });
+  const ui = view && uiPort !== undefined ? await serveUi(view, uiPort) : undefined;
 
   const ports = o.basePort === 0 ? 'free ports' : `ports ${o.basePort}..${o.basePort + o.nodes - 1}`;
   process.stdout.write(`starting a seed and ${m} nodes on 127.0.0.1, ${ports} (network ${o.network}, outbound target ${target}, home ${home})\n`);
+  if (ui) process.stdout.write(`live view on ${ui.url}\n`);
   const checkTargets = () => {
     if (targetDone) return;
     const ok = (i: number) => outbound[i] >= target || peersOf[i].size >= m - 1;
     if (children.length === o.nodes && ids.every((_, i) => i === 0 || ok(i))) {
       targetDone = true;
       process.stdout.write(`✓ every node reached its outbound target (${target}) through PEX in ${Date.now() - started} ms\n`);
+      view?.milestone('targets', Date.now() - started);
     }
   };
   for (let i = 0; i < o.nodes; i++) {
@@ -93,6 +104,7 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
     createInterface({ input: child.stdout! }).on('line', (l) => process.stdout.write(`${l}\n`));
     createInterface({ input: child.stderr! }).on('line', (l) => process.stderr.write(`node${i} | ${l}\n`));
     child.on('message', (r: NodeReport) => {
+      view?.report(i, r);
       if (r.type === 'peer') {
         if (r.peer !== ids[0]) r.up ? peersOf[i].add(r.peer) : peersOf[i].delete(r.peer);
         outbound[i] = r.numOutbound;
@@ -103,9 +115,11 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
       if (!gossipDone && children.length === o.nodes && heard.every((h, j) => j === 0 || h.size >= m - 1)) {
         gossipDone = true;
         process.stdout.write(`✓ all ${m} nodes heard all ${m} greetings in ${Date.now() - started} ms — Ctrl-C to stop\n`);
+        view?.milestone('gossip', Date.now() - started);
       }
     });
     child.on('exit', (code, signal) => {
+      view?.exited(i);
       if (!stopping) process.stderr.write(`node${i} exited (${signal ?? code})\n`);
     });
     // start the seed first so the others can reach it
@@ -128,9 +142,11 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
     void Promise.all(exited).then(() => res()); // every node died on its own
   });
   stopping = true;
+  view?.stop();
   process.stdout.write('stopping…\n');
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   const codes = await Promise.all(exited);
+  await ui?.close();
   const bad = codes.filter((c) => c !== 0).length;
   process.stdout.write(bad ? `${bad} node(s) exited with an error\n` : `all nodes stopped\n`);
   return bad ? 1 : 0;
