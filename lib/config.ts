@@ -16,14 +16,23 @@ const idList = z.array(z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-hex node
 /** MConnection settings (see `MConnConfig` for each field's meaning); all optional, MConnection fills defaults. */
 export const MConnConfigSchema = z
   .object({
+    /** Send rate limit (bytes/s); 0 = unlimited. Default 0. */
     sendRate: z.number().nonnegative(),
+    /** Receive rate limit (bytes/s); 0 = unlimited. Default 0. */
     recvRate: z.number().nonnegative(),
+    /** Largest data of one packet (bytes), 1..1048576. Default 16384. */
     maxPacketMsgPayloadSize: z.number().int().min(1).max(1 << 20),
+    /** Longest a queued packet waits before it is written (ms); 0 = end of the event-loop turn. Default 0. */
     flushThrottleMs: z.number().nonnegative(),
+    /** Bytes per socket write at most. Default 65536. */
     maxBatchBytes: z.number().int().positive(),
+    /** Interval between pings (ms). Default 60000. */
     pingIntervalMs: z.number().positive(),
+    /** Wait for a pong before `ERR_PONG_TIMEOUT` (ms). Default 45000. */
     pongTimeoutMs: z.number().positive(),
+    /** Default timeout of a blocking send (ms); 0 = wait forever. Default 10000. */
     sendTimeoutMs: z.number().nonnegative(),
+    /** Longest `flushStop()` waits for the queues to drain (ms). Default 10000. */
     flushStopTimeoutMs: z.number().positive(),
   })
   .partial()
@@ -36,9 +45,13 @@ export const P2PConfigSchema = z
     listenAddress: z.string().default('0.0.0.0:26656'),
     /** `host:port` advertised to peers instead of the bound address. */
     externalAddress: z.string().optional(),
+    /** Inbound peers at most (unconditional peers not counted). Default 40. */
     maxNumInboundPeers: count(40),
+    /** Outbound peers at most, enforced on every dial. Default 10. */
     maxNumOutboundPeers: count(10),
+    /** Deadline of a TCP connect (ms). Default 3000. */
     dialTimeoutMs: ms(3_000),
+    /** Deadline of the SecretConnection + NodeInfo handshake (ms). Default 20000. */
     handshakeTimeoutMs: ms(20_000),
     /** Inbound connections allowed in the handshake at once; more are closed at accept. */
     maxHandshaking: ms(64),
@@ -48,9 +61,13 @@ export const P2PConfigSchema = z
     allowDuplicateIp: z.boolean().default(true),
     /** Disable SecretConnection (benchmarks and tests only). */
     plaintext: z.boolean().default(false),
+    /** Wait between the first redials of a persistent peer (ms, plus up to 3 s jitter). Default 5000. */
     reconnectIntervalMs: ms(5_000),
+    /** Redials at `reconnectIntervalMs`. Default 20. */
     reconnectAttempts: count(20),
+    /** Base of the exponential redials that follow (waits base·3^i ms). Default 3000. */
     reconnectBackoffBaseMs: ms(3_000),
+    /** Exponential redials before giving up. Default 10. */
     reconnectBackoffAttempts: count(10),
     /** `id@host:port` kept connected. */
     persistentPeers: addrList,
@@ -68,6 +85,7 @@ export const P2PConfigSchema = z
     addrBookStrict: z.boolean().default(true),
     /** Period of PEX's ensurePeers. */
     ensurePeersPeriodMs: ms(30_000),
+    /** MConnection settings (see {@link MConnConfigSchema}); defaults from `DEFAULT_MCONN_CONFIG`. */
     mconn: MConnConfigSchema.default({}),
   })
   .strict();

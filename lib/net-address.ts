@@ -124,7 +124,14 @@ export class NetAddress {
   }
 
   /** Plain `{ id, host, port }` for serialisation. */
-  toJSON(): { id: string; host: string; port: number } {
+  toJSON(): {
+    /** Node ID. */
+    id: string;
+    /** Host: IP literal or DNS name. */
+    host: string;
+    /** TCP port. */
+    port: number;
+  } {
     return { id: this.id, host: this.host, port: this.port };
   }
 }

@@ -32,13 +32,17 @@ const MAX_OTHER_VALUE = 256;
  * match when both set it non-zero), `app` informational.
  */
 export interface ProtocolVersion {
+  /** This wire protocol's version; peers must match. */
   p2p: number;
+  /** The application's block protocol; must match when both are non-zero. */
   block: number;
+  /** The application's version (informational). */
   app: number;
 }
 
 /** Plain fields of a NodeInfo. */
 export interface NodeInfoFields {
+  /** Protocol versions (see {@link ProtocolVersion}). */
   protocolVersion: ProtocolVersion;
   /** Node ID, 40 hex characters. */
   id: string;
@@ -61,6 +65,7 @@ export interface NodeInfoFields {
  * validates) or {@link NodeInfo.decode} (from the wire).
  */
 export class NodeInfo implements NodeInfoFields {
+  /** Protocol versions (see {@link ProtocolVersion}). */
   readonly protocolVersion: ProtocolVersion;
   readonly id: string;
   readonly listenAddr: string;

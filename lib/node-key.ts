@@ -92,7 +92,7 @@ export class NodeKey {
    * Load the key at `path`. The file is JSON
    * `{"priv_key":{"type":"ed25519","value":"<base64 of 64 bytes>"}}`.
    * @throws InvalidArgumentError (`ERR_INVALID_KEY_FILE`) when the file is
-   *   larger than {@link MAX_KEY_FILE_BYTES}, not JSON, of another shape, the
+   *   larger than `MAX_KEY_FILE_BYTES` (4096), not JSON, of another shape, the
    *   key is not 64 bytes, or its public half does not match its seed. The
    *   file is never replaced.
    * @throws the fs error (ENOENT, EACCES) when it cannot be read.

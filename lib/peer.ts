@@ -10,7 +10,10 @@ import { MConnection, type ConnectionStatus, type ErrorHandler, type MConnConfig
 import { NetAddress } from './net-address.js';
 import type { NodeInfo } from './node-info.js';
 
-/** What a Peer is built from (internal: the Switch constructs peers). */
+/**
+ * What a Peer is built from (the Switch constructs peers).
+ * @internal
+ */
 export interface PeerInit {
   conn: Duplex;
   nodeInfo: NodeInfo;
@@ -50,6 +53,7 @@ export class Peer {
   private readonly persistent: boolean;
   private readonly data = new Map<string, unknown>();
 
+  /** @internal The Switch constructs peers. */
   constructor(init: PeerInit) {
     this.id = init.nodeInfo.id;
     this.nodeInfo = init.nodeInfo;
@@ -145,10 +149,11 @@ export class PeerSet {
     return this.byId.size;
   }
 
-  /** Connected peers we dialed / that dialed us. */
+  /** Connected peers we dialed. */
   numOutbound(): number {
     return this.outboundCount;
   }
+  /** Connected peers that dialed us. */
   numInbound(): number {
     return this.byId.size - this.outboundCount;
   }

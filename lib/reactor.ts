@@ -10,7 +10,9 @@ import type { Switch } from './switch.js';
 
 /** One received message: the channel, the peer it came from, and its bytes. */
 export interface Envelope {
+  /** The channel the message arrived on. */
   channelId: number;
+  /** The peer that sent it. */
   src: Peer;
   /** The message bytes (a view of received data: copy it to keep it past a later await if you mutate). */
   message: Uint8Array;

@@ -16,6 +16,7 @@ import { SecretConnection } from './conn/secret-connection.js';
 
 /** Transport settings (ms for times). */
 export interface TransportOptions {
+  /** Our identity: authenticates SecretConnections. */
   nodeKey: NodeKey;
   /** Our NodeInfo, read at each handshake. */
   nodeInfo: () => NodeInfo;
@@ -37,11 +38,15 @@ export interface TransportOptions {
 
 /** A socket that passed the handshake: the stream to run an MConnection over and the peer's NodeInfo. */
 export interface UpgradedConn {
+  /** The upgraded stream (a SecretConnection, or the socket when plaintext). */
   conn: Duplex;
+  /** The remote's validated, compatible NodeInfo. */
   nodeInfo: NodeInfo;
+  /** True when we dialed. */
   outbound: boolean;
   /** Remote IP and port of the TCP socket. */
   remoteHost: string;
+  /** Remote port of the TCP socket. */
   remotePort: number;
 }
 
@@ -51,9 +56,13 @@ export interface UpgradedConn {
  * connections to `onInboundError` (the socket is already closed).
  */
 export class Transport {
+  /** Deadline of an upgrade (ms). */
   readonly handshakeTimeoutMs: number;
+  /** Deadline of a TCP connect (ms). */
   readonly dialTimeoutMs: number;
+  /** True when connections are not encrypted (tests and benchmarks). */
   readonly plaintext: boolean;
+  /** Inbound connections allowed in the handshake at once. */
   readonly maxHandshaking: number;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
@@ -80,7 +89,15 @@ export class Transport {
    * Listen on `host:port` (port 0 picks a free port).
    * @returns the bound address. Rejects with the listen error (EADDRINUSE, …).
    */
-  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+  listen(
+    host: string,
+    port: number,
+  ): Promise<{
+    /** The bound host. */
+    host: string;
+    /** The bound port. */
+    port: number;
+  }> {
     const server = createServer({ noDelay: true });
     this.server = server;
     server.on('connection', (socket) => this.accept(socket));

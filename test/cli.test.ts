@@ -1,4 +1,5 @@
 // The CLI in child processes: the README's testnet, and key management.
+import { childEnv } from './helpers/child-env.js';
 import t from 'tap';
 import { spawn, execFile } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -9,12 +10,13 @@ import { join } from 'node:path';
 
 const cli = fileURLToPath(new URL('../lib/cli/index.ts', import.meta.url));
 const run = promisify(execFile);
-const node = (args: string[]) => run(process.execPath, ['--import', 'tsx', cli, ...args]);
+const node = (args: string[]) => run(process.execPath, ['--import', 'tsx', cli, ...args], { env: childEnv() });
 
 t.test('switchboard testnet --nodes 4: a seed and three nodes find each other through PEX, every greeting reaches every node, exit 0 on SIGINT', async (t) => {
   const home = t.testdir();
   const child = spawn(process.execPath, ['--import', 'tsx', cli, 'testnet', '--nodes', '4', '--base-port', '0', '--home', home], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: childEnv(),
   });
   t.teardown(() => child.kill('SIGKILL'));
   const heard: string[] = [];

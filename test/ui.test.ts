@@ -1,6 +1,7 @@
 // The testnet's live view: TestnetView's bookkeeping and the HTTP server in
 // process, then `switchboard testnet --ui` in a child process driven by
 // headless Chromium (Debian's /usr/bin/chromium through playwright-core).
+import { childEnv } from './helpers/child-env.js';
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
@@ -188,6 +189,7 @@ t.test('switchboard testnet --nodes 4 --ui in headless Chromium: the graph shows
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', cli, 'testnet', '--nodes', String(n), '--base-port', '0', '--home', join(dir, 'net'), '--ui', '--ui-port', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: childEnv(),
   });
   t.teardown(() => child.kill('SIGKILL'));
   let stderr = '';

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { NodeKey } from '../node-key.js';
 import { NODE_DEFAULTS, nodeKeyPath, runNode } from './node.js';
 import { runTestnet } from './testnet.js';
+import { exampleCommand } from './examples.js';
 
 function int(min: number, max: number) {
   return (v: string): number => {
@@ -73,6 +74,8 @@ export function program(): Command {
     .option('--home <dir>', 'directory for the nodes\' homes', '.testnet')
     .option('--network <name>', 'network name', 'testnet')
     .option('--plaintext', 'disable encryption (testing only)', false)
+    .option('--ui [port]', 'serve a live view of the network on http://127.0.0.1:<port>/ (default 26600)', int(0, 65535))
+    .option('--ui-port <port>', 'port of the live view, 0 = any free port (implies --ui)', int(0, 65535))
     .addOption(logLevel())
     .action(async (o) => {
       process.exitCode = await runTestnet(o);
@@ -94,6 +97,7 @@ export function program(): Command {
     .action((o: { home: string }) => {
       process.stdout.write(`${NodeKey.load(join(o.home, 'config', 'node_key.json')).id}\n`);
     });
+  p.addCommand(exampleCommand());
   return p;
 }
 

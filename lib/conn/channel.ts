@@ -23,11 +23,17 @@ import { InvalidArgumentError, MessageTooLargeError } from '../errors.js';
  * - `name`: for logs and metrics.
  */
 export interface ChannelDescriptor {
+  /** Channel id, 0..255, unique per connection. */
   id: number;
+  /** Share of the link while other channels are busy (> 0). Default 1. */
   priority?: number;
+  /** Messages that may wait in the send queue. Default 1. */
   sendQueueCapacity?: number;
+  /** Initial reassembly buffer size (bytes). Default 4096. */
   recvBufferCapacity?: number;
+  /** Largest message accepted (bytes). Default 22020096. */
   recvMessageCapacity?: number;
+  /** For logs and metrics. Default the hex id. */
   name?: string;
 }
 
@@ -36,9 +42,13 @@ export type FullChannelDescriptor = Required<ChannelDescriptor>;
 
 /** CometBFT's channel defaults. */
 export const CHANNEL_DEFAULTS = {
+  /** Default priority. */
   priority: 1,
+  /** Default send queue capacity (messages). */
   sendQueueCapacity: 1,
+  /** Default initial reassembly buffer (bytes). */
   recvBufferCapacity: 4096,
+  /** Default largest message (bytes, 21 MiB). */
   recvMessageCapacity: 22020096,
 } as const;
 
@@ -80,6 +90,7 @@ interface SendWaiter {
  * exported for tests and the status snapshot).
  */
 export class Channel {
+  /** The descriptor with defaults filled in. */
   readonly desc: FullChannelDescriptor;
   /** Ring buffer of queued messages (capacity = sendQueueCapacity). */
   private readonly ring: (Uint8Array | undefined)[];
@@ -87,11 +98,13 @@ export class Channel {
   private count = 0;
   /** Message being cut into packets, and how far it has been sent. */
   sending: Uint8Array | null = null;
+  /** Bytes of `sending` already cut into packets. */
   sendingOff = 0;
   /** Bytes sent recently, decayed periodically (CometBFT's `recentlySent`). */
   recentlySent = 0;
   /** Total payload bytes sent/received on this channel. */
   bytesSent = 0;
+  /** Total payload bytes received on this channel. */
   bytesRecv = 0;
   private waiters: SendWaiter[] = [];
   /** Reassembly of a multi-packet message. */

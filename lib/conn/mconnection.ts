@@ -77,9 +77,13 @@ export const DEFAULT_MCONN_CONFIG: Readonly<MConnConfig> = Object.freeze({
 
 /** One channel in a {@link ConnectionStatus}. */
 export interface ChannelStatus {
+  /** Channel id. */
   id: number;
+  /** Channel name (descriptor `name`). */
   name: string;
+  /** Channel priority. */
   priority: number;
+  /** Capacity of the send queue (messages). */
   sendQueueCapacity: number;
   /** Messages waiting (not counting one partly written). */
   sendQueueSize: number;
@@ -87,6 +91,7 @@ export interface ChannelStatus {
   recentlySent: number;
   /** Payload bytes sent / received on this channel since start. */
   bytesSent: number;
+  /** Payload bytes received on this channel since start. */
   bytesRecv: number;
 }
 
@@ -96,9 +101,13 @@ export interface ConnectionStatus {
   durationMs: number;
   /** Moving-average rates (bytes/s) and totals (bytes) on the wire, headers included. */
   sendRate: number;
+  /** Moving-average receive rate (bytes/s). */
   recvRate: number;
+  /** Bytes written since start. */
   bytesSent: number;
+  /** Bytes read since start. */
   bytesRecv: number;
+  /** One entry per channel. */
   channels: ChannelStatus[];
 }
 
@@ -132,6 +141,7 @@ const SLAB_SIZE = 1 << 20;
  * channels, duplicate channel ids, invalid descriptors or config.
  */
 export class MConnection {
+  /** The effective settings (defaults filled in). */
   readonly config: Readonly<MConnConfig>;
   private readonly channels: Channel[];
   private readonly byId: (Channel | undefined)[] = new Array(256);

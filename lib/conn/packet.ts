@@ -27,9 +27,24 @@ export const MAX_PACKET_PAYLOAD_LIMIT = 1 << 20;
 
 /** A decoded packet. `data` of a msg packet is a view into the received bytes (not a copy). */
 export type Packet =
-  | { type: 'ping' }
-  | { type: 'pong' }
-  | { type: 'msg'; channelId: number; eof: boolean; data: Uint8Array };
+  | {
+      /** A keepalive ping. */
+      type: 'ping';
+    }
+  | {
+      /** The answer to a ping. */
+      type: 'pong';
+    }
+  | {
+      /** A message fragment. */
+      type: 'msg';
+      /** Channel id, 0..255. */
+      channelId: number;
+      /** Last fragment of its message. */
+      eof: boolean;
+      /** Fragment bytes. */
+      data: Uint8Array;
+    };
 
 /**
  * Write a msg packet header at `off` of `buf` (7 bytes).

@@ -868,6 +868,7 @@ export class SecretConnection extends Duplex {
     });
   }
 
+  /** Duplex implementation (called by the stream machinery, not by applications). */
   override _read(): void {
     if (this.pausedByUs) {
       this.pausedByUs = false;
@@ -888,10 +889,12 @@ export class SecretConnection extends Duplex {
     return super.write(chunk, encoding as BufferEncoding, cb);
   }
 
+  /** Duplex implementation (called by the stream machinery, not by applications). */
   override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.sendChunks([chunk], chunk.length, cb);
   }
 
+  /** Duplex implementation (called by the stream machinery): seals the chunks into frames. */
   override _writev(chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>, cb: (err?: Error | null) => void): void {
     const bufs: Buffer[] = new Array(chunks.length);
     let total = 0;
@@ -932,6 +935,7 @@ export class SecretConnection extends Duplex {
     cb?.(err);
   }
 
+  /** Duplex implementation (called by the stream machinery, not by applications). */
   override _final(cb: (err?: Error | null) => void): void {
     if (this.conn.destroyed || this.conn.writableFinished) {
       cb();
@@ -952,6 +956,7 @@ export class SecretConnection extends Duplex {
     this.conn.end();
   }
 
+  /** Duplex implementation (called by the stream machinery, not by applications). */
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.conn.off('data', this.onConnData);
     this.conn.off('end', this.onConnEnd);

@@ -66,8 +66,11 @@ export { groupKey } from './group-key.js';
  * reinstatements. Debug: saves.
  */
 export interface AddrBookLogger {
+  /** Log at warn level. */
   warn(obj: object, msg?: string): void;
+  /** Log at info level. */
   info(obj: object, msg?: string): void;
+  /** Log at debug level. */
   debug(obj: object, msg?: string): void;
 }
 

@@ -25,8 +25,11 @@ export type BucketType = 'new' | 'old';
 
 /** A persisted `{ id, host, port }`, as {@link NetAddress.toJSON}. */
 export interface NetAddressJSON {
+  /** Node ID (40 hex). */
   id: string;
+  /** IP literal or host name. */
   host: string;
+  /** TCP port. */
   port: number;
 }
 
@@ -35,13 +38,19 @@ export interface NetAddressJSON {
  * Times are ms since the epoch, 0 meaning "never".
  */
 export interface KnownAddressJSON {
+  /** The address. */
   addr: NetAddressJSON;
+  /** The peer that told us about it (ourselves for addresses we added). */
   src: NetAddressJSON;
+  /** `new` or `old` bucket. */
   bucketType: BucketType;
   /** Bucket indexes (new: 1..4 of 0..255; old: 1 of 0..63); empty in ban records. */
   buckets: number[];
+  /** Failed dial attempts since the last success. */
   attempts: number;
+  /** Last dial attempt, ms since the epoch (0: never). */
   lastAttempt: number;
+  /** Last successful connection, ms since the epoch (0: never). */
   lastSuccess: number;
   /** Ban expiry, ms since the epoch; 0 when not banned. */
   bannedUntil: number;

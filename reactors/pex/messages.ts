@@ -46,11 +46,13 @@ export const MAX_PEX_MESSAGE_SIZE = MAX_PEX_ADDRS * MAX_PEX_ADDRESS_SIZE + 64;
 
 /** Ask a peer for addresses (CometBFT's `PexRequest`). */
 export interface PexRequest {
+  /** Discriminator. */
   readonly type: 'request';
 }
 
 /** Addresses sent in answer to a {@link PexRequest} (CometBFT's `PexAddrs`). */
 export interface PexAddrs {
+  /** Discriminator. */
   readonly type: 'addrs';
   /** 0..250 addresses, each with a node ID, an IP literal host and a port 1..65535. */
   readonly addrs: readonly NetAddress[];

@@ -199,14 +199,23 @@ export class PEXReactor extends BaseReactor {
   readonly seeds: readonly NetAddress[];
   /** Effective settings (defaults filled in), ms. */
   readonly settings: Readonly<{
+    /** See {@link PEXReactorOptions.ensurePeersPeriodMs}. */
     ensurePeersPeriodMs: number;
+    /** See {@link PEXReactorOptions.requestIntervalMs}. */
     requestIntervalMs: number;
+    /** See {@link PEXReactorOptions.maxAddrsPerResponse} (a count). */
     maxAddrsPerResponse: number;
+    /** See {@link PEXReactorOptions.seedDisconnectWaitMs}. */
     seedDisconnectWaitMs: number;
+    /** See {@link PEXReactorOptions.crawlPeriodMs}. */
     crawlPeriodMs: number;
+    /** See {@link PEXReactorOptions.minTimeBetweenCrawlsMs}. */
     minTimeBetweenCrawlsMs: number;
+    /** See {@link PEXReactorOptions.dialBackoffBaseMs}. */
     dialBackoffBaseMs: number;
+    /** See {@link PEXReactorOptions.maxAttemptsToDial} (a count). */
     maxAttemptsToDial: number;
+    /** See {@link PEXReactorOptions.banMs}. */
     banMs: number;
   }>;
 

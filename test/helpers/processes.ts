@@ -1,4 +1,5 @@
 // Run `switchboard node` in child processes for tests; killed at teardown.
+import { childEnv } from './child-env.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -22,7 +23,7 @@ export async function startNodeProcess(
   t: Teardown,
   args: string[],
 ): Promise<{ child: ChildProcess; id: string; addr: string; lines: string[]; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'node', '--log-level', 'silent', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'node', '--log-level', 'silent', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
   t.teardown(() => child.kill('SIGKILL'));
   const lines: string[] = [];
   let stderr = '';

@@ -1,0 +1,232 @@
+/**
+ * `switchboard example echo|chat|chain`: run one of the example reactors of
+ * `reactors/examples/` as a node. Each prints what it sees on stdout, one
+ * line per event (`listening on <id@host:port>` first), logs to stderr, and
+ * stops on SIGINT/SIGTERM with exit code 0.
+ *
+ * Common options: `--listen` (default `127.0.0.1:0`, a free loopback port),
+ * `--peers id@host:port,…` (dialed at start and kept connected),
+ * `--home DIR` (keep the node key, and the chain, there; default: a new
+ * key each run), `--network`, `--moniker`, `--plaintext`, `--log-level`.
+ *
+ * @module
+ */
+import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import { NodeKey } from '../node-key.js';
+import type { Peer } from '../peer.js';
+import type { Reactor } from '../reactor.js';
+import { Switch, type NodeInfoSettings, type PeerFilter } from '../switch.js';
+import { SwitchboardError } from '../errors.js';
+import { nodeKeyPath } from './node.js';
+import { EchoReactor, encodeEcho, ECHO_CHANNEL } from '../../reactors/examples/echo/reactor.js';
+import { ChatReactor } from '../../reactors/examples/chat/reactor.js';
+import { ChainReactor, chainPeerFilter, CHAIN_GENESIS_KEY } from '../../reactors/examples/chain/reactor.js';
+import { loadChain, saveChain } from '../../reactors/examples/chain/store.js';
+
+/** Options every example takes. */
+export interface ExampleOptions {
+  /** Home directory for the node key (and the chain); default none: a fresh key. */
+  home?: string;
+  /** Listen address `host:port` (port 0: any free port). */
+  listen: string;
+  /** `id@host:port` of peers to dial and keep connected. */
+  peers: string[];
+  network: string;
+  moniker?: string;
+  plaintext?: boolean;
+  logLevel: string;
+}
+
+function int(min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new CommanderArgError(`must be an integer ${min}..${max}`);
+    return n;
+  };
+}
+
+function list(v: string): string[] {
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+/** A started example node: its Switch, and a function that stops it (idempotent). */
+interface ExampleNode {
+  sw: Switch;
+  stop(): Promise<void>;
+}
+
+/**
+ * Build a Switch with `reactors`, print peers coming and going, start it,
+ * print `listening on …`, and stop (then exit 0) on SIGINT/SIGTERM.
+ */
+async function startExample(
+  name: string,
+  o: ExampleOptions,
+  reactors: Record<string, Reactor>,
+  extra: { other?: Record<string, string>; peerFilters?: PeerFilter[]; listening?: (sw: Switch) => string; onStop?: () => void } = {},
+): Promise<ExampleNode> {
+  const key = o.home ? NodeKey.loadOrGen(nodeKeyPath(o.home)) : NodeKey.generate();
+  const moniker = o.moniker ?? `${name}-${key.id.slice(0, 6)}`;
+  const logger: Logger = pino(
+    { level: o.logLevel, base: { node: moniker } },
+    pretty({ destination: 2, colorize: process.stderr.isTTY, sync: true, ignore: 'pid,hostname' }),
+  );
+  const nodeInfo: NodeInfoSettings = { network: o.network, moniker, other: extra.other };
+  const sw = new Switch({
+    nodeKey: key,
+    nodeInfo,
+    logger,
+    peerFilters: extra.peerFilters,
+    config: { listenAddress: o.listen, persistentPeers: o.peers, plaintext: o.plaintext ?? false },
+  });
+  for (const [n, r] of Object.entries(reactors)) sw.addReactor(n, r);
+  sw.on('peer:add', (p) => out(`+ peer ${p.nodeInfo.moniker} (${p.id.slice(0, 8)}, ${p.isOutbound() ? 'outbound' : 'inbound'})`));
+  sw.on('peer:remove', (p, reason) => out(`- peer ${p.nodeInfo.moniker}${reason instanceof Error ? ` (${(reason as SwitchboardError).code ?? reason.name}: ${reason.message})` : ''}`));
+  await sw.start();
+  out(`listening on ${sw.listenAddr}${extra.listening ? ` ${extra.listening(sw)}` : ''}`);
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await sw.stop();
+      extra.onStop?.();
+      logger.flush();
+    })());
+  const onSignal = () => void stop().then(() => process.exit(0));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return { sw, stop };
+}
+
+/** Lines of stdin, one callback each; `onEnd` when stdin closes. */
+function readLines(onLine: (line: string) => void, onEnd?: () => void): void {
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  rl.on('line', (l) => {
+    const line = l.trim();
+    if (line) onLine(line);
+  });
+  if (onEnd) rl.on('close', onEnd);
+}
+
+const who = (p: Peer | undefined) => (p ? p.nodeInfo.moniker : 'local');
+
+/** echo: answer "foo" with "bar"; `--send TEXT` sends TEXT to every peer as it connects. */
+async function runEcho(o: ExampleOptions & { send?: string }): Promise<void> {
+  const echo = new EchoReactor();
+  echo.events.on('message', (text, from) => out(`received ${JSON.stringify(text)} from ${from.nodeInfo.moniker}`));
+  const node = await startExample('echo', o, { echo });
+  if (o.send !== undefined) {
+    const msg = encodeEcho(o.send);
+    const greet = (p: Peer) => void p.send(ECHO_CHANNEL, msg).then((ok) => ok && out(`sent ${JSON.stringify(o.send)} to ${p.nodeInfo.moniker}`));
+    node.sw.peers.list().forEach(greet);
+    node.sw.on('peer:add', greet);
+  }
+}
+
+/** chat: stdin lines are said to the room; messages of others are printed as `<nick> text`; EOF leaves. */
+async function runChat(o: ExampleOptions & { nick?: string }): Promise<void> {
+  const chat = new ChatReactor({ nick: o.nick ?? o.moniker });
+  chat.events.on('message', (m) => out(`<${m.nick}> ${m.text}`));
+  const node = await startExample('chat', o, { chat });
+  readLines(
+    (line) => {
+      try {
+        chat.say(line);
+      } catch (err) {
+        process.stderr.write(`! ${(err as Error).message}\n`);
+      }
+    },
+    () => void node.stop().then(() => process.exit(0)),
+  );
+}
+
+const CHAIN_HELP = 'commands: tx <to> <amount> | mine [n] | status';
+
+/**
+ * chain: a toy proof-of-work node. stdin commands: `tx <to> <amount>`,
+ * `mine [n]`, `status`. With `--home` the chain is kept in
+ * `<home>/data/chain.msgpack` across restarts.
+ */
+async function runChain(o: ExampleOptions & { difficulty: number; mine?: boolean; account?: string }): Promise<void> {
+  const path = o.home ? join(o.home, 'data', 'chain.msgpack') : undefined;
+  const stored = path ? loadChain(path) : [];
+  const chain = new ChainReactor({ difficulty: o.difficulty, blocks: stored });
+  if (path && stored.length > 0) {
+    out(`loaded ${chain.tip.height} blocks from ${path}${chain.droppedOnLoad ? ` (dropped ${chain.droppedOnLoad} invalid)` : ''}`);
+  }
+  let saveTimer: NodeJS.Timeout | undefined;
+  const save = () => {
+    clearTimeout(saveTimer);
+    saveTimer = undefined;
+    if (path) saveChain(path, chain.blocks());
+  };
+  chain.events.on('tip', (b, c) => {
+    const how = c.cause === 'mined' ? 'mined' : `${c.cause} from ${who(c.from)}`;
+    out(`tip ${b.height} ${b.hash} ${b.txs.length} txs (${how}${c.reorgDepth ? `, replaced ${c.reorgDepth} blocks` : ''})`);
+    if (path) saveTimer ??= setTimeout(save, 200);
+  });
+  chain.events.on('tx', (tx, hash, from) => out(`tx ${hash.slice(0, 16)} ${tx.from} -> ${tx.to} ${tx.amount} (${who(from)})`));
+  chain.events.on('sync', (p, from, to) => out(`sync ${from}..${to} from ${p.nodeInfo.moniker}`));
+  const node = await startExample('chain', o, { chain }, {
+    other: { [CHAIN_GENESIS_KEY]: chain.genesis.hash },
+    peerFilters: [chainPeerFilter(chain.genesis.hash)],
+    listening: () => `(difficulty ${chain.difficulty}, tip ${chain.tip.height} ${chain.tip.hash.slice(0, 16)})`,
+    onStop: save,
+  });
+  const account = (o.account ?? node.sw.nodeInfo.moniker).replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 32) || 'anon';
+  if (o.mine) chain.startMining();
+  readLines((line) => {
+    const [cmd, ...args] = line.split(/\s+/);
+    try {
+      if (cmd === 'tx' && args.length === 2) {
+        const { added } = chain.submitTx({ from: account, to: args[0], amount: Number(args[1]), nonce: Math.floor(Math.random() * 0x1_0000_0000) });
+        if (!added) out('tx already known');
+      } else if (cmd === 'mine' && args.length <= 1) {
+        const n = args.length ? Number(args[0]) : 1;
+        if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new Error('mine takes a count 1..10000');
+        if (o.mine) throw new Error('already mining continuously (--mine)');
+        void chain.mine(n);
+      } else if (cmd === 'status') {
+        out(`status height ${chain.tip.height} tip ${chain.tip.hash} mempool ${chain.pendingTxs().length} peers ${node.sw.peers.size}`);
+      } else {
+        out(`? ${CHAIN_HELP}`);
+      }
+    } catch (err) {
+      process.stderr.write(`! ${(err as Error).message}\n`);
+    }
+  });
+}
+
+/** The `example` command group (registered by `lib/cli/index.ts`). */
+export function exampleCommand(): Command {
+  const ex = new Command('example').description('run an example reactor from reactors/examples/ (echo, chat, chain)');
+  const common = (c: Command, network: string) =>
+    c
+      .option('--home <dir>', 'keep the node key (and data) in this directory (default: a new key each run)')
+      .option('--listen <host:port>', 'listen address; port 0 = any free port', '127.0.0.1:0')
+      .option('--peers <list>', 'comma-separated id@host:port to connect to and keep connected', list, [])
+      .option('--network <name>', 'network name; peers must match', network)
+      .option('--moniker <name>', 'node name shown to peers (default <example>-<id prefix>)')
+      .option('--plaintext', 'disable encryption (testing only)')
+      .addOption(new Option('--log-level <level>', 'pino log level (logs go to stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn'));
+
+  common(ex.command('echo').description('the smallest reactor: answers "foo" with "bar"'), 'echo')
+    .option('--send <text>', 'send this text to every peer as it connects (try "foo")')
+    .action((o) => runEcho(o));
+
+  common(ex.command('chat').description('a terminal chat room: stdin lines go to every node (flooded, de-duplicated); EOF leaves'), 'chat')
+    .option('--nick <name>', 'your name in the room (default the moniker)')
+    .action((o) => runChat(o));
+
+  common(ex.command('chain').description(`a toy proof-of-work blockchain node; stdin ${CHAIN_HELP}`), 'chain')
+    .option('--difficulty <bits>', 'proof-of-work difficulty in leading zero bits (a network parameter)', int(0, 32), 20)
+    .option('--mine', 'mine blocks continuously')
+    .option('--account <name>', 'account name for transactions typed on stdin (default the moniker)')
+    .action((o) => runChain(o));
+  return ex;
+}

@@ -1,0 +1,552 @@
+/**
+ * ChainReactor: a toy proof-of-work blockchain node on three channels (see
+ * `messages.ts` for the wire format and `block.ts` for the rules).
+ *
+ * - **Transactions** (channel 0x50, priority 1) go into a bounded mempool
+ *   and are relayed once to every other peer (best effort: `trySend`).
+ * - **Mined blocks** (channel 0x51, priority 10: they overtake transaction
+ *   and sync traffic) are announced to peers that do not have them yet. A
+ *   block that extends our tip is validated and adopted at once; one that is
+ *   ahead of us (a gap, or a longer fork) starts a sync. An announced block
+ *   must carry valid proof of work before it can make us do anything.
+ * - **Sync** (channel 0x52, priority 5): peers exchange their tip height on
+ *   connect; a node behind a peer asks it for the blocks it lacks by height
+ *   range, at most {@link MAX_SYNC_BATCH} per request, one request at a
+ *   time. When the answer does not extend our chain (a fork) it steps back
+ *   exponentially until it finds the common block, then downloads the
+ *   branch, validating every block, and adopts it only once it is longer
+ *   than ours (longest valid chain; ties keep the first seen). It never
+ *   fetches the whole chain because something changed.
+ *
+ * Serving a range returns the blocking `send` from `receive`, so a peer
+ * that asks faster than its connection drains is slowed down by
+ * backpressure instead of growing our queues.
+ *
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import type { ChannelDescriptor } from '../../../lib/conn/channel.js';
+import { InvalidArgumentError, MalformedPacketError } from '../../../lib/errors.js';
+import type { Peer } from '../../../lib/peer.js';
+import { BaseReactor, type Envelope } from '../../../lib/reactor.js';
+import type { PeerFilter } from '../../../lib/switch.js';
+import {
+  InvalidBlockError,
+  MAX_BLOCK_SIZE,
+  MAX_DIFFICULTY,
+  MAX_TXS_PER_BLOCK,
+  blockHash,
+  genesisBlock,
+  meetsDifficulty,
+  parseBlock,
+  parseTx,
+  searchNonce,
+  txHash,
+  txRoot,
+  validateBlock,
+  type Block,
+  type ChainBlock,
+  type Tx,
+  type ValidationContext,
+} from './block.js';
+import {
+  BLOCK_CHANNEL,
+  MAX_SYNC_BATCH,
+  MAX_SYNC_MESSAGE_SIZE,
+  MAX_TX_MESSAGE_SIZE,
+  SYNC_CHANNEL,
+  TX_CHANNEL,
+  decodeBlock,
+  decodeSync,
+  decodeTx,
+  encodeBlock,
+  encodeSync,
+  encodeTx,
+  type SyncMessage,
+} from './messages.js';
+
+/** Options of {@link ChainReactor}. */
+export interface ChainOptions {
+  /** Proof-of-work difficulty (leading zero bits), 0..32: a network parameter every node must share. */
+  difficulty: number;
+  /** A stored chain to start from (heights 1…n; genesis is implied). Validated like blocks from the wire; the valid prefix is kept. */
+  blocks?: readonly unknown[];
+  /** Blocks asked for per sync request, 1..{@link MAX_SYNC_BATCH}. Default {@link MAX_SYNC_BATCH}. */
+  syncBatchSize?: number;
+  /** How long to wait for a sync answer before giving up on that peer's claim (ms). Default 10000. */
+  syncTimeoutMs?: number;
+  /** Most transactions in the mempool; more are dropped. Default 5000. */
+  mempoolCapacity?: number;
+  /** Hashes tried per event-loop turn while mining. Default 2000. */
+  hashesPerSlice?: number;
+  /** Clock (ms since the epoch), for tests. */
+  now?: () => number;
+}
+
+/** Why the tip changed: mined here, a block announced by a peer, or a sync from a peer. */
+export interface TipChange {
+  cause: 'mined' | 'block' | 'sync';
+  /** The peer it came from (not for `mined`). */
+  from?: Peer;
+  /** Blocks of ours that were replaced (0 unless a longer fork won). */
+  reorgDepth: number;
+  /** Blocks added. */
+  added: number;
+}
+
+/** Events of a {@link ChainReactor}. */
+export interface ChainEvents {
+  /** The tip changed (once per adoption, not per block of a synced batch). */
+  tip: [tip: ChainBlock, change: TipChange];
+  /** A transaction entered the mempool (from a peer, or `from` undefined for ours). */
+  tx: [tx: Tx, hash: string, from: Peer | undefined];
+  /** We asked `peer` for blocks `from`…`to`. */
+  sync: [peer: Peer, from: number, to: number];
+}
+
+/** What we know of a peer's chain (stored with `peer.set`). */
+interface PeerChain {
+  /** The highest height the peer has shown us. */
+  height: number;
+}
+
+type BlocksMessage = Extract<SyncMessage, { type: 'blocks' }>;
+
+const PEER_KEY = 'chain';
+
+/** Key of the NodeInfo `other` entry holding a node's genesis hash (see {@link chainPeerFilter}). */
+export const CHAIN_GENESIS_KEY = 'chain_genesis';
+
+/**
+ * A Switch peer filter that refuses peers on another chain (another genesis
+ * block, i.e. another difficulty) before any reactor sees them. Pair it with
+ * `nodeInfo.other[CHAIN_GENESIS_KEY] = reactor.genesis.hash`.
+ */
+export function chainPeerFilter(genesisHash: string): PeerFilter {
+  return (info) => {
+    const theirs = info.other[CHAIN_GENESIS_KEY];
+    if (theirs !== genesisHash) throw new Error(`peer is on another chain (genesis ${theirs?.slice(0, 16) ?? 'unknown'}, ours ${genesisHash.slice(0, 16)})`);
+  };
+}
+
+/** The toy chain node. See the module doc. */
+export class ChainReactor extends BaseReactor {
+  /** Emits `tip`, `tx` and `sync` (see {@link ChainEvents}). */
+  readonly events = new EventEmitter<ChainEvents>();
+  /** The network's difficulty. */
+  readonly difficulty: number;
+  /** The genesis block (height 0), fixed by the difficulty. */
+  readonly genesis: ChainBlock;
+  /** Stored blocks that failed validation at construction and were dropped (with every block after them). */
+  readonly droppedOnLoad: number;
+  private readonly chain: ChainBlock[];
+  /** Hash → height of every transaction in the chain. */
+  private readonly txIndex = new Map<string, number>();
+  private readonly mempool = new Map<string, Tx>();
+  private mempoolVersion = 0;
+  private readonly batch: number;
+  private readonly syncTimeoutMs: number;
+  private readonly mempoolCapacity: number;
+  private readonly hashesPerSlice: number;
+  private readonly now: () => number;
+  private syncing = false;
+  private pending: { peerId: string; from: number; count: number; done: (m: BlocksMessage | undefined) => void } | undefined;
+  private minerQueue: Promise<unknown> = Promise.resolve();
+  private continuous = false;
+  private stopped = false;
+
+  /** @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a difficulty or batch size out of range. */
+  constructor(opts: ChainOptions) {
+    super('chain');
+    if (!Number.isInteger(opts.difficulty) || opts.difficulty < 0 || opts.difficulty > MAX_DIFFICULTY) throw new InvalidArgumentError(`difficulty must be an integer 0..${MAX_DIFFICULTY}`);
+    this.difficulty = opts.difficulty;
+    this.batch = opts.syncBatchSize ?? MAX_SYNC_BATCH;
+    if (!Number.isInteger(this.batch) || this.batch < 1 || this.batch > MAX_SYNC_BATCH) throw new InvalidArgumentError(`syncBatchSize must be an integer 1..${MAX_SYNC_BATCH}`);
+    this.syncTimeoutMs = opts.syncTimeoutMs ?? 10_000;
+    this.mempoolCapacity = opts.mempoolCapacity ?? 5000;
+    this.hashesPerSlice = opts.hashesPerSlice ?? 2000;
+    this.now = opts.now ?? Date.now;
+    this.genesis = genesisBlock(this.difficulty);
+    this.chain = [this.genesis];
+    const stored = opts.blocks ?? [];
+    let kept = 0;
+    try {
+      for (const raw of stored) {
+        const b = validateBlock(parseBlock(raw), this.tip, this.ctxAt(this.tip.height));
+        this.chain.push(b);
+        for (const tx of b.txs) this.txIndex.set(txHash(tx), b.height);
+        kept++;
+      }
+    } catch {
+      // keep the valid prefix: a damaged store must not stop the node
+    }
+    this.droppedOnLoad = stored.length - kept;
+  }
+
+  getChannels(): ChannelDescriptor[] {
+    return [
+      { id: TX_CHANNEL, priority: 1, sendQueueCapacity: 1000, recvMessageCapacity: MAX_TX_MESSAGE_SIZE, name: 'chain-tx' },
+      { id: BLOCK_CHANNEL, priority: 10, sendQueueCapacity: 64, recvMessageCapacity: MAX_BLOCK_SIZE, name: 'chain-block' },
+      { id: SYNC_CHANNEL, priority: 5, sendQueueCapacity: 16, recvMessageCapacity: MAX_SYNC_MESSAGE_SIZE, name: 'chain-sync' },
+    ];
+  }
+
+  /** The last block of our chain. */
+  get tip(): ChainBlock {
+    return this.chain[this.chain.length - 1];
+  }
+
+  /** Our block at `height`, or undefined. */
+  blockAt(height: number): ChainBlock | undefined {
+    return this.chain[height];
+  }
+
+  /** Our blocks from `from` (default 1: everything but genesis) to the tip. */
+  blocks(from = 1): ChainBlock[] {
+    return this.chain.slice(from);
+  }
+
+  /** The mempool: transactions not yet in a block, oldest first. */
+  pendingTxs(): Tx[] {
+    return [...this.mempool.values()];
+  }
+
+  /**
+   * Validate a transaction, add it to the mempool and send it to every peer.
+   * Returns its hash and whether it was new (false: already pending or in the chain).
+   * @throws MalformedPacketError for an invalid transaction.
+   */
+  submitTx(tx: Tx): { hash: string; added: boolean } {
+    const valid = parseTx(tx);
+    const hash = txHash(valid);
+    return { hash, added: this.addTx(valid, hash, undefined) };
+  }
+
+  /**
+   * Mine `count` blocks on our tip (restarting whenever the tip or the
+   * mempool changes), adopting and announcing each. Resolves with the blocks
+   * mined (fewer if the reactor stops). Calls queue behind each other.
+   */
+  mine(count: number): Promise<ChainBlock[]> {
+    const run = async () => {
+      const out: ChainBlock[] = [];
+      while (out.length < count && !this.stopped) {
+        const b = await this.mineOne(() => false);
+        if (b) out.push(b);
+      }
+      return out;
+    };
+    const p = this.minerQueue.then(run);
+    this.minerQueue = p.catch(() => {});
+    return p;
+  }
+
+  /** Mine continuously until {@link stopMining} or stop. */
+  startMining(): void {
+    if (this.continuous) return;
+    this.continuous = true;
+    const run = async () => {
+      while (this.continuous && !this.stopped) await this.mineOne(() => !this.continuous);
+    };
+    this.minerQueue = this.minerQueue.then(run).catch(() => {});
+  }
+
+  /** Stop continuous mining (a `mine(n)` in progress goes on). */
+  stopMining(): void {
+    this.continuous = false;
+  }
+
+  override stop(): void {
+    this.stopped = true;
+    this.continuous = false;
+    this.pending?.done(undefined);
+  }
+
+  override initPeer(peer: Peer): void {
+    peer.set(PEER_KEY, { height: 0 } satisfies PeerChain);
+  }
+
+  /** Tell the peer our tip, and hand it our pending transactions (as many as its queue takes). */
+  override addPeer(peer: Peer): void {
+    void peer.send(SYNC_CHANNEL, encodeSync({ type: 'status', height: this.tip.height, hash: this.tip.hash }));
+    for (const tx of this.mempool.values()) if (!peer.trySend(TX_CHANNEL, encodeTx(tx))) break;
+  }
+
+  override removePeer(peer: Peer): void {
+    if (this.pending?.peerId === peer.id) this.pending.done(undefined);
+  }
+
+  /** Decode and validate by channel. @throws MalformedPacketError / InvalidBlockError: the Switch disconnects the sender. */
+  override receive(e: Envelope): void | Promise<unknown> {
+    switch (e.channelId) {
+      case TX_CHANNEL: {
+        const tx = decodeTx(e.message);
+        this.addTx(tx, txHash(tx), e.src);
+        return;
+      }
+      case BLOCK_CHANNEL:
+        return this.onBlock(decodeBlock(e.message), e.src);
+      case SYNC_CHANNEL:
+        return this.onSync(decodeSync(e.message), e.src);
+    }
+  }
+
+  // ---- transactions ----------------------------------------------------
+
+  private addTx(tx: Tx, hash: string, from: Peer | undefined): boolean {
+    if (this.mempool.has(hash) || this.txIndex.has(hash) || this.mempool.size >= this.mempoolCapacity) return false;
+    this.mempool.set(hash, tx);
+    this.mempoolVersion++;
+    this.events.emit('tx', tx, hash, from);
+    const bytes = encodeTx(tx);
+    for (const p of this.switch.peers.list()) if (p !== from) p.trySend(TX_CHANNEL, bytes);
+    return true;
+  }
+
+  // ---- blocks ----------------------------------------------------------
+
+  private onBlock(b: Block, src: Peer): void {
+    const hash = blockHash(b);
+    if (this.chain[b.height]?.hash === hash) return; // known
+    // Proof of work first: an announcement must cost work before it can trigger anything.
+    if (b.difficulty !== this.difficulty || !meetsDifficulty(hash, b.difficulty)) throw new InvalidBlockError(b.height, 'no valid proof of work');
+    this.notePeerHeight(src, b.height);
+    const tip = this.tip;
+    if (b.height === tip.height + 1 && b.prevHash === tip.hash) {
+      const block = validateBlock(b, tip, this.ctxAt(tip.height));
+      this.adopt(tip.height, [block], { cause: 'block', from: src });
+      this.announce(block, src);
+    } else if (b.height > tip.height) {
+      this.maybeSync(); // a gap or a longer fork: fetch what we lack
+    }
+  }
+
+  /** Announce `block` to every peer (but `except`) not known to have it. */
+  private announce(block: ChainBlock, except: Peer | undefined): void {
+    const bytes = encodeBlock(block);
+    for (const p of this.switch.peers.list()) {
+      if (p !== except && this.peerChain(p).height < block.height) void p.send(BLOCK_CHANNEL, bytes);
+    }
+  }
+
+  /** Replace our blocks above `base` by `blocks` (already validated on top of block `base`). */
+  private adopt(base: number, blocks: ChainBlock[], change: Omit<TipChange, 'reorgDepth' | 'added'>): void {
+    const removed = this.chain.splice(base + 1);
+    for (const b of removed) for (const tx of b.txs) this.txIndex.delete(txHash(tx));
+    for (const b of blocks) {
+      this.chain.push(b);
+      for (const tx of b.txs) {
+        const h = txHash(tx);
+        this.txIndex.set(h, b.height);
+        if (this.mempool.delete(h)) this.mempoolVersion++;
+      }
+    }
+    // transactions of replaced blocks that the new chain lacks go back to the mempool
+    for (const b of removed) {
+      for (const tx of b.txs) {
+        const h = txHash(tx);
+        if (!this.txIndex.has(h) && !this.mempool.has(h) && this.mempool.size < this.mempoolCapacity) {
+          this.mempool.set(h, tx);
+          this.mempoolVersion++;
+        }
+      }
+    }
+    this.events.emit('tip', this.tip, { ...change, reorgDepth: removed.length, added: blocks.length });
+  }
+
+  private ctxAt(base: number, branchTxs?: Set<string>): ValidationContext {
+    return {
+      difficulty: this.difficulty,
+      now: this.now(),
+      hasTx: (h) => {
+        const at = this.txIndex.get(h);
+        return (at !== undefined && at <= base) || (branchTxs?.has(h) ?? false);
+      },
+    };
+  }
+
+  // ---- mining ----------------------------------------------------------
+
+  private async mineOne(shouldStop: () => boolean): Promise<ChainBlock | undefined> {
+    let template: Omit<Block, 'nonce'> | undefined;
+    let tip = this.tip;
+    let version = -1;
+    let nonce = 0;
+    for (;;) {
+      if (this.stopped || shouldStop()) return undefined;
+      if (!template || this.tip !== tip || version !== this.mempoolVersion) {
+        tip = this.tip;
+        version = this.mempoolVersion;
+        const txs = [...this.mempool.values()].slice(0, MAX_TXS_PER_BLOCK);
+        template = { height: tip.height + 1, prevHash: tip.hash, timestamp: Math.max(this.now(), tip.timestamp), difficulty: this.difficulty, txRoot: txRoot(txs), txs };
+        nonce = 0;
+      }
+      const found = searchNonce(template, nonce, this.hashesPerSlice);
+      nonce += this.hashesPerSlice;
+      if (found) {
+        const block = validateBlock(found, tip, this.ctxAt(tip.height));
+        this.adopt(tip.height, [block], { cause: 'mined' });
+        this.announce(block, undefined);
+        return block;
+      }
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  // ---- sync ------------------------------------------------------------
+
+  private peerChain(peer: Peer): PeerChain {
+    let s = peer.get<PeerChain>(PEER_KEY);
+    if (!s) peer.set(PEER_KEY, (s = { height: 0 }));
+    return s;
+  }
+
+  private notePeerHeight(peer: Peer, height: number): void {
+    const s = this.peerChain(peer);
+    if (height > s.height) s.height = height;
+  }
+
+  private onSync(m: SyncMessage, src: Peer): void | Promise<unknown> {
+    switch (m.type) {
+      case 'status':
+        this.notePeerHeight(src, m.height);
+        this.maybeSync();
+        return;
+      case 'getBlocks': {
+        const blocks = this.chain.slice(m.from, m.from + m.count);
+        // returning the blocking send applies backpressure to a peer that asks faster than it reads
+        return src.send(SYNC_CHANNEL, encodeSync({ type: 'blocks', from: m.from, height: this.tip.height, blocks }));
+      }
+      case 'blocks': {
+        const p = this.pending;
+        if (!p || p.peerId !== src.id || p.from !== m.from) return; // an answer we no longer wait for
+        if (m.blocks.length > p.count) throw new MalformedPacketError(`sync answer has ${m.blocks.length} blocks, ${p.count} were asked for`);
+        p.done(m);
+        return;
+      }
+    }
+  }
+
+  /** Start a sync with the highest peer that is ahead of us, unless one is running. */
+  private maybeSync(): void {
+    if (this.syncing || this.stopped) return;
+    let best: Peer | undefined;
+    for (const p of this.switch.peers.list()) {
+      if (this.peerChain(p).height > (best ? this.peerChain(best).height : this.tip.height)) best = p;
+    }
+    if (!best) return;
+    const peer = best;
+    this.syncing = true;
+    this.syncWith(peer)
+      .catch((err: unknown) => this.switch.stopPeerForError(peer, err))
+      .finally(() => {
+        this.syncing = false;
+        this.maybeSync();
+      });
+  }
+
+  /** Ask `peer` for one range; undefined on timeout, a full queue, or when it goes away. */
+  private request(peer: Peer, from: number, count: number): Promise<BlocksMessage | undefined> {
+    return new Promise((resolve) => {
+      const p = {
+        peerId: peer.id,
+        from,
+        count,
+        done: (m: BlocksMessage | undefined) => {
+          clearTimeout(timer);
+          if (this.pending === p) this.pending = undefined;
+          resolve(m);
+        },
+      };
+      const timer = setTimeout(() => p.done(undefined), this.syncTimeoutMs);
+      this.pending = p;
+      this.events.emit('sync', peer, from, from + count - 1);
+      void peer.send(SYNC_CHANNEL, encodeSync({ type: 'getBlocks', from, count })).then((ok) => ok || p.done(undefined));
+    });
+  }
+
+  /**
+   * Fetch from `peer` what we lack, one range at a time, and adopt its chain
+   * where it is longer. @throws InvalidBlockError when the peer sends an invalid block.
+   */
+  private async syncWith(peer: Peer): Promise<void> {
+    const state = this.peerChain(peer);
+    let branch: ChainBlock[] = [];
+    let branchTxs = new Set<string>();
+    let base = 0;
+    let baseHash = '';
+    let from = this.tip.height + 1;
+    let back = this.batch;
+    for (;;) {
+      if (this.stopped || this.switch.peers.get(peer.id) !== peer) return;
+      if (from > state.height) {
+        // the peer could not show a chain longer than ours: believe what it showed
+        if (branch.length > 0) state.height = base + branch.length;
+        return;
+      }
+      const count = Math.min(this.batch, state.height - from + 1);
+      const res = await this.request(peer, from, count);
+      if (!res) {
+        state.height = Math.min(state.height, this.tip.height); // unresponsive: stop asking it until it shows more
+        return;
+      }
+      state.height = res.height;
+      const blocks = res.blocks;
+      if (blocks.length === 0) {
+        state.height = Math.min(res.height, from - 1);
+        continue;
+      }
+      const hashes = blocks.map((b) => blockHash(b));
+      for (let j = 1; j < blocks.length; j++) {
+        if (blocks[j].prevHash !== hashes[j - 1]) throw new InvalidBlockError(blocks[j].height, 'prevHash is not the previous block of the batch');
+      }
+      let i = 0;
+      if (branch.length === 0) {
+        while (i < blocks.length && this.chain[blocks[i].height]?.hash === hashes[i]) i++; // blocks we have
+        if (i === blocks.length) {
+          from = blocks[i - 1].height + 1;
+          continue;
+        }
+        const parent = this.chain[blocks[i].height - 1];
+        if (!parent) {
+          from = this.tip.height + 1;
+          continue;
+        }
+        if (parent.hash !== blocks[i].prevHash) {
+          // a fork below `from`: step back (exponentially) to find the common block
+          if (from === 1) throw new InvalidBlockError(1, 'does not extend our genesis block');
+          from = Math.max(1, from - back);
+          back *= 2;
+          continue;
+        }
+        base = parent.height;
+        baseHash = parent.hash;
+      }
+      if (this.chain[base]?.hash !== baseHash) {
+        // our chain changed under the branch while we waited: start over from our tip
+        branch = [];
+        branchTxs = new Set();
+        from = this.tip.height + 1;
+        back = this.batch;
+        continue;
+      }
+      let parent = branch.at(-1) ?? this.chain[base];
+      for (; i < blocks.length; i++) {
+        const b = validateBlock(blocks[i], parent, this.ctxAt(base, branchTxs));
+        branch.push(b);
+        for (const tx of b.txs) branchTxs.add(txHash(tx));
+        parent = b;
+      }
+      if (base + branch.length > this.tip.height) {
+        this.adopt(base, branch, { cause: 'sync', from: peer });
+        this.announce(this.tip, peer);
+        branch = [];
+        branchTxs = new Set();
+        from = this.tip.height + 1;
+        back = this.batch;
+      } else {
+        from = base + branch.length + 1;
+      }
+    }
+  }
+}
