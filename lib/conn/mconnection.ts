@@ -283,10 +283,11 @@ export class MConnection {
    * there is room), false after `opts.timeoutMs` (default `sendTimeoutMs`,
    * 10 s), on abort, or when the connection is stopped or stopping.
    * The bytes are not copied: do not modify `msg` after sending it.
-   * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) synchronously for a channel id this connection does not have.
+   * Rejects with InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a channel id this connection does not have.
    */
   send(channelId: number, msg: Uint8Array, opts?: SendOptions): Promise<boolean> {
-    const ch = this.channel(channelId);
+    const ch = this.byId[channelId];
+    if (ch === undefined) return Promise.reject(new InvalidArgumentError(`unknown channel ${channelId}`));
     if (this.stopped || this.stopping || opts?.signal?.aborted) return Promise.resolve(false);
     if (this.enqueue(ch, msg)) return Promise.resolve(true);
     return ch.enqueueWait(msg, opts?.timeoutMs ?? this.config.sendTimeoutMs, opts?.signal);

@@ -116,6 +116,7 @@ t.test('an unknown local channel id is a typed argument error', async (t) => {
   const { a } = await pair(t);
   t.throws(() => a.trySend(9, Buffer.from('x')), { code: 'ERR_INVALID_ARGUMENT' });
   t.throws(() => a.canSend(9), { code: 'ERR_INVALID_ARGUMENT' });
+  await t.rejects(a.send(9, Buffer.from('x')), { code: 'ERR_INVALID_ARGUMENT' }, 'send rejects rather than throwing');
 });
 
 t.test('a message over recvMessageCapacity stops the receiver with ERR_MESSAGE_TOO_LARGE', async (t) => {
