@@ -28,14 +28,19 @@ export interface NodeInfoSettings {
   network?: string;
   /** Default: the first 8 characters of the node ID. */
   moniker?: string;
+  /** The application's version string. Default `''`. */
   version?: string;
+  /** Default `{ p2p: 1, block: 0, app: 0 }`. */
   protocolVersion?: ProtocolVersion;
+  /** Free-form string pairs peers can see (at most 16). Default `{}`. */
   other?: Record<string, string>;
 }
 
 /** Remote end of a connection. */
 export interface RemoteEndpoint {
+  /** Remote IP. */
   host: string;
+  /** Remote port. */
   port: number;
 }
 
@@ -55,7 +60,9 @@ export type PeerFilter = (info: NodeInfo, remote: RemoteEndpoint) => void | Prom
 
 /** Switch constructor options. */
 export interface SwitchOptions {
+  /** Our identity. */
   nodeKey: NodeKey;
+  /** What we tell peers about ourselves. */
   nodeInfo?: NodeInfoSettings;
   /** Any subset of {@link P2PConfig}; validated, defaults filled. */
   config?: P2PConfigInput;
@@ -63,17 +70,23 @@ export interface SwitchOptions {
   logger?: Logger;
   /** prom-client metrics; default none. */
   metrics?: P2PMetrics;
+  /** Run for each inbound connection before the handshake. */
   connFilters?: ConnFilter[];
+  /** Run for each peer after the handshake, before any reactor sees it. */
   peerFilters?: PeerFilter[];
 }
 
 /** What PEX's AddrBook offers the Switch (CometBFT's `AddrBook` interface, plus persisted bans). */
 export interface SwitchAddrBook {
+  /** The peer with this ID behaved well. */
   markGood(id: string): void;
+  /** Our own address: never gossip or dial it. */
   addOurAddress?(addr: NetAddress): void;
+  /** Forget an address (e.g. it turned out to be ourselves). */
   removeAddress?(addr: NetAddress): void;
   /** Persist a ban (the book survives restarts). */
   markBad?(addr: NetAddress, banMs: number): void;
+  /** True while a persisted ban of this address runs. */
   isBanned?(addr: NetAddress): boolean;
 }
 
@@ -103,10 +116,13 @@ export interface SwitchEvents {
  * ```
  */
 export class Switch extends EventEmitter<SwitchEvents> {
+  /** The effective p2p settings (validated, defaults filled in). */
   readonly config: Readonly<P2PConfig>;
+  /** Our identity. */
   readonly nodeKey: NodeKey;
   /** The connected peers. */
   readonly peers = new PeerSet();
+  /** The Switch's pino logger (silent unless one was passed). */
   readonly logger: Logger;
   private readonly reactors = new Map<string, Reactor>();
   private readonly reactorByCh: (Reactor | undefined)[] = new Array(256);
@@ -312,12 +328,30 @@ export class Switch extends EventEmitter<SwitchEvents> {
     return this.dialing.has(id);
   }
 
-  /** Outbound peers plus dials in progress, unconditional ones not counted (what `maxNumOutboundPeers` bounds). */
+  /**
+   * Outbound peers plus dials in progress, unconditional ones not counted,
+   * plus one slot held by each persistent peer without an outbound
+   * connection (connected inbound, or away and being redialed) — what
+   * `maxNumOutboundPeers` bounds. The held slots stop PEX from filling every
+   * outbound slot while a persistent peer is inbound or away, which would
+   * refuse its redial with `ERR_TOO_MANY_PEERS` for good.
+   */
   numOutboundPeersAndDials(): number {
     let n = 0;
     // a dial counts until it is an outbound peer (an inbound connection of the same node may be replaced by it)
     for (const id of this.dialing) if (!this.unconditionalIds.has(id) && !this.peers.get(id)?.isOutbound()) n++;
     for (const p of this.peers.list()) if (p.isOutbound() && !this.unconditionalIds.has(p.id)) n++;
+    return n + this.slotsHeldByPersistentPeers(true);
+  }
+
+  /** Outbound slots held by persistent peers connected inbound, and (with `away`) by those being redialed but not dialed right now. */
+  private slotsHeldByPersistentPeers(away: boolean): number {
+    let n = 0;
+    for (const id of this.persistentIds) {
+      if (this.unconditionalIds.has(id) || this.dialing.has(id)) continue;
+      const p = this.peers.get(id);
+      if (p ? !p.isOutbound() : away && this.reconnecting.has(id)) n++;
+    }
     return n;
   }
 
@@ -390,7 +424,9 @@ export class Switch extends EventEmitter<SwitchEvents> {
       if (this.peers.has(a.id)) throw new RejectedError('ERR_DUPLICATE_PEER', `already connected to ${a.id}`);
       if (this.dialing.has(a.id)) throw new RejectedError('ERR_DUPLICATE_PEER', `already dialing ${a.id}`);
       this.checkBanned(a.id, a.host, a.port);
-      if (!this.unconditionalIds.has(a.id) && this.numOutboundPeersAndDials() >= this.config.maxNumOutboundPeers) {
+      // a persistent peer's dial may use the slots held for persistent peers that are away (its own included)
+      const outbound = this.numOutboundPeersAndDials() - (this.persistentIds.has(a.id) ? this.slotsHeldByPersistentPeers(true) - this.slotsHeldByPersistentPeers(false) : 0);
+      if (!this.unconditionalIds.has(a.id) && outbound >= this.config.maxNumOutboundPeers) {
         throw new RejectedError('ERR_TOO_MANY_PEERS', `outbound limit ${this.config.maxNumOutboundPeers} reached`);
       }
       this.dialing.add(a.id);

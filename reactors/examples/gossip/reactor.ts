@@ -94,7 +94,11 @@ export class GossipReactor extends BaseReactor {
 
   /** Send the recent history to a new peer, so late joiners catch up. */
   override addPeer(peer: Peer): void {
-    for (const m of this.seen.values()) void peer.send(GOSSIP_CHANNEL, encode({ ...m, hops: m.origin === this.switch.nodeKey.id ? 0 : m.hops + 1 }));
+    for (const m of this.seen.values()) {
+      const hops = m.origin === this.switch.nodeKey.id ? 0 : m.hops + 1;
+      // a message that has travelled MAX_HOPS goes no further (the receiver would refuse hops > MAX_HOPS as malformed)
+      if (hops <= MAX_HOPS) void peer.send(GOSSIP_CHANNEL, encode({ ...m, hops }));
+    }
   }
 
   /** Decode, validate, de-duplicate, deliver and relay. @throws MalformedPacketError for an invalid message (the Switch disconnects the sender). */
