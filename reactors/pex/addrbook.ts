@@ -27,9 +27,9 @@
  * @module
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import writeFileAtomic from 'write-file-atomic';
 import { InvalidArgumentError, RejectedError } from '../../lib/errors.js';
@@ -590,6 +590,7 @@ export class AddrBook {
    */
   load(): void {
     this.#resetTables();
+    this.#removeStaleTempFiles();
     const main = this.#readFile(this.filePath);
     if (main.kind === 'missing') return;
     if (main.kind === 'ok') {
@@ -610,6 +611,31 @@ export class AddrBook {
   }
 
   // ================================================================ private
+
+  /**
+   * A process killed mid-save leaves write-file-atomic's temp files
+   * (`<file>.<digits>`, `<file>.bak.<digits>`) behind; nothing reads them, so
+   * clear them at load, when no save of ours runs.
+   */
+  #removeStaleTempFiles(): void {
+    const dir = dirname(this.filePath);
+    const name = basename(this.filePath);
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      return; // no directory yet
+    }
+    for (const f of entries) {
+      if (f.startsWith(`${name}.`) && /^(bak\.)?\d+$/.test(f.slice(name.length + 1))) {
+        try {
+          unlinkSync(join(dir, f));
+        } catch {
+          // another process may have taken it; harmless
+        }
+      }
+    }
+  }
 
   #bakPath(): string {
     return `${this.filePath}.bak`;

@@ -18,6 +18,7 @@ t.test(`AddrBook survives ${KILLS} SIGKILLs in the middle of saves`, async (t) =
   );
   t.equal(r.kills, KILLS, 'every round ended in a SIGKILL');
   t.same(r.problems, [], 'every reload loaded cleanly and lost nothing that a completed save held');
+  t.ok(r.tempFilesLeft <= 2, `load clears the temp files of killed saves (${r.tempFilesLeft} left by the last kill)`);
   t.ok(r.midSave > KILLS / 4, `kills landed in the middle of adding/saving (${r.midSave} of ${r.kills})`);
   t.ok(r.lastSaved > 0, 'saves completed between kills');
 });
