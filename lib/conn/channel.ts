@@ -15,8 +15,10 @@ import { InvalidArgumentError, MessageTooLargeError } from '../errors.js';
  *   proportional to it. Default 1.
  * - `sendQueueCapacity`: messages that may wait in the send queue (not counting
  *   the one being written). Default 1, as CometBFT.
- * - `recvBufferCapacity`: initial size (bytes) of the reassembly buffer for a
- *   message that arrives in several packets. Default 4096, as CometBFT.
+ * - `recvBufferCapacity`: accepted for CometBFT compatibility (default 4096)
+ *   but unused: a message that arrives in several packets is kept as views
+ *   of the received packets and copied once, into a buffer of its exact
+ *   size, when its last packet arrives.
  * - `recvMessageCapacity`: largest message (bytes) accepted on this channel;
  *   a larger one stops the connection with `ERR_MESSAGE_TOO_LARGE` before it
  *   is buffered. Default 22020096 (21 MiB), as CometBFT.
@@ -92,8 +94,8 @@ interface SendWaiter {
 export class Channel {
   /** The descriptor with defaults filled in. */
   readonly desc: FullChannelDescriptor;
-  /** Ring buffer of queued messages (capacity = sendQueueCapacity). */
-  private readonly ring: (Uint8Array | undefined)[];
+  /** Ring buffer of queued messages; grows by doubling up to sendQueueCapacity (an idle peer does not hold a large array). */
+  private ring: (Uint8Array | undefined)[];
   private head = 0;
   private count = 0;
   /** Message being cut into packets, and how far it has been sent. */
@@ -107,13 +109,13 @@ export class Channel {
   /** Total payload bytes received on this channel. */
   bytesRecv = 0;
   private waiters: SendWaiter[] = [];
-  /** Reassembly of a multi-packet message. */
-  private recvBuf: Buffer | null = null;
+  /** Fragments of a multi-packet message (views of received bytes, copied once at its end). */
+  private recvParts: Buffer[] = [];
   private recvLen = 0;
 
   constructor(desc: ChannelDescriptor) {
     this.desc = fillChannelDescriptor(desc);
-    this.ring = new Array(this.desc.sendQueueCapacity);
+    this.ring = new Array(Math.min(this.desc.sendQueueCapacity, 8));
   }
 
   /** Messages waiting in the queue (not counting the one being sent). */
@@ -128,15 +130,25 @@ export class Channel {
 
   /** True when the queue has room (against this channel's own capacity). */
   canEnqueue(): boolean {
-    return this.count < this.ring.length;
+    return this.count < this.desc.sendQueueCapacity;
   }
 
   /** Queue `msg` if there is room. */
   tryEnqueue(msg: Uint8Array): boolean {
-    if (this.count >= this.ring.length) return false;
+    if (this.count >= this.desc.sendQueueCapacity) return false;
+    if (this.count === this.ring.length) this.grow();
     this.ring[(this.head + this.count) % this.ring.length] = msg;
     this.count++;
     return true;
+  }
+
+  /** Double the ring (up to the capacity), unrolling it so the head is at 0. */
+  private grow(): void {
+    const old = this.ring;
+    const next: (Uint8Array | undefined)[] = new Array(Math.min(old.length * 2, this.desc.sendQueueCapacity));
+    for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) % old.length];
+    this.ring = next;
+    this.head = 0;
   }
 
   /**
@@ -180,7 +192,7 @@ export class Channel {
     this.count--;
     this.sending = msg;
     this.sendingOff = 0;
-    while (this.waiters.length > 0 && this.count < this.ring.length) {
+    while (this.waiters.length > 0 && this.count < this.desc.sendQueueCapacity) {
       const w = this.waiters.shift()!;
       this.tryEnqueue(w.msg);
       this.settle(w, true);
@@ -196,7 +208,8 @@ export class Channel {
     this.ring.fill(undefined);
     this.count = 0;
     this.sending = null;
-    this.recvBuf = null;
+    this.recvParts = [];
+    this.recvLen = 0;
   }
 
   /** Blocked senders (for status). */
@@ -217,19 +230,11 @@ export class Channel {
     }
     this.bytesRecv += data.length;
     if (this.recvLen === 0 && eof) return data;
-    let buf = this.recvBuf;
-    if (buf === null || buf.length < total) {
-      let size = Math.max(buf ? buf.length * 2 : this.desc.recvBufferCapacity, total);
-      size = Math.min(size, this.desc.recvMessageCapacity);
-      const grown = Buffer.allocUnsafe(size);
-      if (buf) buf.copy(grown, 0, 0, this.recvLen);
-      buf = this.recvBuf = grown;
-    }
-    data.copy(buf, this.recvLen);
+    this.recvParts.push(data);
     this.recvLen = total;
     if (!eof) return null;
-    const msg = buf.subarray(0, total);
-    this.recvBuf = null;
+    const msg = Buffer.concat(this.recvParts, total);
+    this.recvParts = [];
     this.recvLen = 0;
     return msg;
   }
