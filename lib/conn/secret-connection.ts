@@ -309,36 +309,36 @@ export class FrameSealer {
    */
   seal(plaintext: Uint8Array): Buffer {
     if (plaintext.length === 0) throw new InvalidArgumentError('cannot seal an empty frame');
-    return this.sealChunks([plaintext], plaintext.length);
+    return Buffer.concat(this.sealChunks([plaintext], plaintext.length));
   }
 
   /**
    * Seal the concatenation of `chunks` (`total` bytes, > 0) as
-   * ⌈total / maxFramePayload⌉ frames, written back to back into one new
-   * buffer of `total + frames × 20` bytes. A frame whose payload lies in one
+   * ⌈total / maxFramePayload⌉ frames, returned as the buffers to write in
+   * order — per frame its 4-byte length, its ciphertext and its 16-byte tag —
+   * so the ciphertext is never copied again. A frame whose payload lies in one
    * chunk is encrypted straight from it; one spanning several chunks is
    * gathered into a reused scratch buffer first (one update per frame
    * measured ~3.5x faster than one per 1 KiB piece).
    * @throws SwitchboardError `ERR_NONCE_EXHAUSTED` (nothing sealed).
    */
-  sealChunks(chunks: readonly Uint8Array[], total: number): Buffer {
+  sealChunks(chunks: readonly Uint8Array[], total: number): Buffer[] {
     const max = this.maxFramePayload;
     const frames = Math.ceil(total / max);
     if (BigInt(frames) > this.framesLeft) throw exhausted();
-    const out = Buffer.allocUnsafe(total + frames * FRAME_OVERHEAD);
-    let pos = 0;
+    // per frame: [length, ciphertext, tag], written with one gathered write (no copy of the ciphertext)
+    const out: Buffer[] = [];
     let ci = 0; // current chunk
     let co = 0; // offset in it
     let left = total;
     while (left > 0) {
       const len = left < max ? left : max;
       left -= len;
-      out.writeUInt32BE(len, pos);
-      const aad = out.subarray(pos, pos + FRAME_HEADER_SIZE);
-      pos += FRAME_HEADER_SIZE;
+      const head = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
+      head.writeUInt32BE(len, 0);
       this.nonce.writeBigUInt64LE(this.counter, 4);
       const cipher = createCipheriv(CIPHER, this.key, this.nonce, { authTagLength: FRAME_TAG_SIZE });
-      cipher.setAAD(aad, { plaintextLength: len });
+      cipher.setAAD(head, { plaintextLength: len });
       let chunk = chunks[ci]!;
       while (co === chunk.length) chunk = chunks[++ci]!, co = 0; // skip empty chunks
       let payload: Uint8Array;
@@ -359,17 +359,12 @@ export class FrameSealer {
         }
         payload = scratch.subarray(0, len);
       }
-      const enc = cipher.update(payload);
-      enc.copy(out, pos);
-      pos += enc.length;
-      const fin = cipher.final();
-      fin.copy(out, pos);
-      pos += fin.length;
-      cipher.getAuthTag().copy(out, pos);
-      pos += FRAME_TAG_SIZE;
+      out.push(head, cipher.update(payload));
+      const fin = cipher.final(); // empty for a stream cipher; kept in case it is not
+      if (fin.length > 0) out.push(fin);
+      out.push(cipher.getAuthTag());
       this.counter++;
     }
-    if (pos !== out.length) throw new SwitchboardError('ERR_BAD_FRAME', 'internal error: sealed length mismatch');
     return out;
   }
 }
@@ -915,14 +910,19 @@ export class SecretConnection extends Duplex {
       cb(new ConnectionClosedError('connection closed'));
       return;
     }
-    let sealed: Buffer;
+    let sealed: Buffer[];
     try {
       sealed = this.sealer.sealChunks(bufs, total);
     } catch (err) {
       cb(err as Error);
       return;
     }
-    if (this.conn.write(sealed)) {
+    // one gathered socket write for every frame of this flush
+    this.conn.cork();
+    let ok = true;
+    for (const b of sealed) ok = this.conn.write(b);
+    this.conn.uncork();
+    if (ok) {
       cb();
     } else {
       this.pendingWriteCb = cb;

@@ -308,12 +308,16 @@ t.test('property: random messages in both directions arrive intact', async (t) =
 
 t.test('writes in one tick become as few frames as possible, in one transport write', async (t) => {
   const { a, b, aSock } = await pair();
+  // count what reaches the socket's own write path: one _writev call is one gathered transport write
   const writes: number[] = [];
-  const orig = aSock.write.bind(aSock) as (...args: unknown[]) => boolean;
-  (aSock as unknown as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]) => {
-    writes.push((args[0] as Buffer).length);
-    return orig(...args);
+  const sock = aSock as unknown as {
+    _write: (c: Buffer, e: string, cb: () => void) => void;
+    _writev: (cs: { chunk: Buffer }[], cb: () => void) => void;
   };
+  const origWrite = sock._write.bind(aSock);
+  const origWritev = sock._writev.bind(aSock);
+  sock._write = (c, e, cb) => (writes.push(c.length), origWrite(c, e, cb));
+  sock._writev = (cs, cb) => (writes.push(cs.reduce((n, x) => n + x.chunk.length, 0)), origWritev(cs, cb));
 
   // 64 × 1 KiB in one tick → one 64 KiB frame in one write.
   let got = collect(b, 64 * 1024);
