@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { int, list } from './options.js';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pino, { type Logger } from 'pino';
@@ -39,18 +40,6 @@ export interface ExampleOptions {
   moniker?: string;
   plaintext?: boolean;
   logLevel: string;
-}
-
-function int(min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new CommanderArgError(`must be an integer ${min}..${max}`);
-    return n;
-  };
-}
-
-function list(v: string): string[] {
-  return v.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 const out = (line: string) => process.stdout.write(`${line}\n`);

@@ -4,24 +4,13 @@
  *
  * @module
  */
-import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { int, list } from './options.js';
 import { join } from 'node:path';
 import { NodeKey } from '../node-key.js';
 import { NODE_DEFAULTS, nodeKeyPath, runNode } from './node.js';
 import { runTestnet } from './testnet.js';
 import { exampleCommand } from './examples.js';
-
-function int(min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new CommanderArgError(`must be an integer ${min}..${max}`);
-    return n;
-  };
-}
-
-function list(v: string): string[] {
-  return v.split(',').map((s) => s.trim()).filter(Boolean);
-}
 
 /** Build the program (exported for tests). */
 export function program(): Command {
