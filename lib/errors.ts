@@ -11,7 +11,8 @@
  * Stable error codes. Grouped by layer:
  * - packet/connection: `ERR_MALFORMED_PACKET`, `ERR_UNKNOWN_CHANNEL`,
  *   `ERR_MESSAGE_TOO_LARGE`, `ERR_PONG_TIMEOUT`, `ERR_CONNECTION_CLOSED`, `ERR_SOCKET`,
- *   `ERR_RECEIVE_FAILED` (a receive handler threw or rejected)
+ *   `ERR_RECEIVE_FAILED` (a receive handler threw or rejected),
+ *   `ERR_FLOW_CONTROL` (the peer sent beyond its window, or overflowed ours)
  * - handshake/auth: `ERR_HANDSHAKE`, `ERR_HANDSHAKE_TIMEOUT`, `ERR_AUTH`,
  *   `ERR_BAD_FRAME`, `ERR_NONCE_EXHAUSTED`
  * - node info: `ERR_INCOMPATIBLE_PEER`, `ERR_INVALID_NODE_INFO`
@@ -30,6 +31,7 @@ export type ErrorCode =
   | 'ERR_CONNECTION_CLOSED'
   | 'ERR_SOCKET'
   | 'ERR_RECEIVE_FAILED'
+  | 'ERR_FLOW_CONTROL'
   | 'ERR_HANDSHAKE'
   | 'ERR_HANDSHAKE_TIMEOUT'
   | 'ERR_AUTH'
@@ -104,6 +106,17 @@ export class PongTimeoutError extends SwitchboardError {
 export class ConnectionClosedError extends SwitchboardError {
   constructor(message = 'connection closed by remote', options?: { cause?: unknown; code?: 'ERR_CONNECTION_CLOSED' | 'ERR_SOCKET' }) {
     super(options?.code ?? 'ERR_CONNECTION_CLOSED', message, options);
+  }
+}
+
+/**
+ * The peer broke flow control (`ERR_FLOW_CONTROL`): it sent more msg bytes
+ * than the window we granted, or granted us a window over 2^31−1 (RFC 9113
+ * §6.9.1's FLOW_CONTROL_ERROR).
+ */
+export class FlowControlError extends SwitchboardError {
+  constructor(message: string) {
+    super('ERR_FLOW_CONTROL', message);
   }
 }
 

@@ -23,10 +23,22 @@
  */
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { ConnectionClosedError, InvalidArgumentError, PongTimeoutError, ReceiveFailedError, SwitchboardError, UnknownChannelError } from '../errors.js';
+import { ConnectionClosedError, FlowControlError, InvalidArgumentError, PongTimeoutError, ReceiveFailedError, SwitchboardError, UnknownChannelError } from '../errors.js';
 import { Channel, type ChannelDescriptor } from './channel.js';
 import { FlowRate } from './flow-rate.js';
-import { MAX_PACKET_PAYLOAD_LIMIT, MSG_HEADER_SIZE, PACKET_PING, PACKET_PONG, PacketDecoder, type PacketHandler, writeMsgHeader } from './packet.js';
+import {
+  INITIAL_WINDOW,
+  MAX_PACKET_PAYLOAD_LIMIT,
+  MAX_WINDOW,
+  MSG_HEADER_SIZE,
+  PACKET_PING,
+  PACKET_PONG,
+  PACKET_WINDOW_UPDATE,
+  PacketDecoder,
+  WINDOW_UPDATE_SIZE,
+  type PacketHandler,
+  writeMsgHeader,
+} from './packet.js';
 
 /**
  * MConnection settings. Units: ms for times, bytes for sizes, bytes/s for rates.
@@ -52,6 +64,18 @@ export interface MConnConfig {
   flushThrottleMs: number;
   /** Bytes per socket write at most (a batch of packets). Default 65536. */
   maxBatchBytes: number;
+  /**
+   * Flow-control window we grant the peer (bytes of msg packets, headers
+   * included, that may be in flight to us unconsumed), 65536..2^31−1.
+   * Default 2097152. It bounds what sits in socket buffers ahead of a
+   * high-priority packet (so the priority scheduler keeps its meaning under
+   * bulk traffic) and what a peer can make us buffer. Credit is returned
+   * (HTTP/2-style window updates, RFC 9113 §6.9) each time an eighth of it
+   * has been consumed; a connection paused by its receive handler returns
+   * none. Smaller windows cut the wait of urgent packets behind bulk, larger
+   * ones raise bulk throughput (see benchmarks/README.md, W5).
+   */
+  recvWindowBytes: number;
   /** Interval between pings (ms). Default 60000, as CometBFT. */
   pingIntervalMs: number;
   /** Time to wait for a pong (ms) before failing with `ERR_PONG_TIMEOUT`. Default 45000, as CometBFT. */
@@ -69,6 +93,7 @@ export const DEFAULT_MCONN_CONFIG: Readonly<MConnConfig> = Object.freeze({
   maxPacketMsgPayloadSize: 16384,
   flushThrottleMs: 0,
   maxBatchBytes: 65536,
+  recvWindowBytes: 2 << 20,
   pingIntervalMs: 60_000,
   pongTimeoutMs: 45_000,
   sendTimeoutMs: 10_000,
@@ -128,6 +153,8 @@ const DECAY_PERIOD_MS = 2000;
 const DECAY_FACTOR = 0.8;
 /** Smallest fragment cut to fill the tail of a batch (bytes); below it the packet waits for the next batch. */
 const MIN_TAIL_FRAGMENT = 1024;
+/** Room kept in a batch for control packets: a pong, a ping and a window update. */
+const CONTROL_BYTES = 2 + WINDOW_UPDATE_SIZE;
 /** Batches written per event-loop turn before yielding to the loop. */
 const MAX_BATCHES_PER_TURN = 16;
 /**
@@ -165,6 +192,15 @@ export class MConnection {
   private waitingDrain = false;
   private pingPending = false;
   private pongPending = 0;
+  // flow control (RFC 9113 §6.9 semantics, one connection-level window per direction)
+  /** Bytes of msg packets we may still send. */
+  private sendCredit = INITIAL_WINDOW;
+  /** Bytes of msg packets the peer may still send us. */
+  private recvCredit = INITIAL_WINDOW;
+  /** Consumed bytes not yet returned to the peer. */
+  private consumed = 0;
+  /** Credit to grant in the next batch's window update. */
+  private grantPending = 0;
   private lastDecay = 0;
   private idleWaiters: (() => void)[] = [];
   // keepalive
@@ -178,6 +214,8 @@ export class MConnection {
   private receiveBlocked = false;
   private recvRateTimer: NodeJS.Timeout | undefined;
   private remoteEnded = false;
+  /** Set by flushStop while it waits for the peer to close after our FIN. */
+  private closeWaiter: (() => void) | undefined;
 
   /**
    * @param conn the stream to run over (owned by the connection from `start()`: it is destroyed on stop).
@@ -204,6 +242,7 @@ export class MConnection {
     this.recvFlow = new FlowRate(this.config.recvRate);
     const handler: PacketHandler = {
       onControl: (type) => this.onControl(type),
+      onWindowUpdate: (inc) => this.onWindowUpdate(inc),
       onMsg: (id, eof, data) => this.onMsg(id, eof, data),
     };
     this.decoder = new PacketDecoder(handler, this.config.maxPacketMsgPayloadSize);
@@ -221,6 +260,13 @@ export class MConnection {
     this.conn.on('close', this.onClose);
     this.pingTimer = setInterval(this.sendPing, this.config.pingIntervalMs);
     this.pingTimer.unref();
+    // open our receive window from the protocol's initial size to the configured one
+    const grant = this.config.recvWindowBytes - INITIAL_WINDOW;
+    if (grant > 0) {
+      this.recvCredit += grant;
+      this.grantPending += grant;
+      this.scheduleFlush();
+    }
     if (this.channels.some((c) => c.hasPending)) this.scheduleFlush();
   }
 
@@ -252,9 +298,11 @@ export class MConnection {
   }
 
   /**
-   * Write every queued message, then close, as CometBFT's `FlushStop`. New
-   * sends are refused (false) from the moment it is called. Closes anyway
-   * after `flushStopTimeoutMs` if the peer does not take the data.
+   * Write every queued message, then close, as CometBFT's `FlushStop`: once
+   * the queues are written it sends FIN and keeps reading until the peer
+   * closes too (so no reset can discard what the peer has not read yet). New
+   * sends are refused (false) from the moment it is called. Each of the two
+   * waits is bounded by `flushStopTimeoutMs`, after which it closes anyway.
    */
   async flushStop(): Promise<void> {
     if (this.stopped) return;
@@ -268,10 +316,17 @@ export class MConnection {
           this.checkIdle();
         });
         if (!this.stopped) {
-          // let the stream write out what it holds (a SecretConnection seals it), then FIN
+          // Let the stream write out what it holds (a SecretConnection seals it), send our FIN, and
+          // keep reading until the peer closes too: closing a socket with unread input (window
+          // updates, pings) makes the kernel send a reset, which can discard data the peer has not
+          // read yet.
           await new Promise<void>((resolve) => {
-            this.conn.end(resolve);
-            setTimeout(resolve, this.config.flushStopTimeoutMs).unref();
+            const timer = setTimeout(resolve, this.config.flushStopTimeoutMs);
+            this.closeWaiter = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            this.conn.end();
           });
         }
       } finally {
@@ -412,7 +467,7 @@ export class MConnection {
   /** Next batch of packets, or null when nothing is pending. */
   private buildBatch(): Buffer | null {
     const maxPayload = this.config.maxPacketMsgPayloadSize;
-    const size = Math.max(this.config.maxBatchBytes, maxPayload + MSG_HEADER_SIZE + 2);
+    const size = Math.max(this.config.maxBatchBytes, maxPayload + MSG_HEADER_SIZE + CONTROL_BYTES);
     if (slab.length - slabOff < size) {
       slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, size));
       slabOff = 0;
@@ -430,19 +485,31 @@ export class MConnection {
       this.pingPending = false;
       this.armPongTimer();
     }
+    if (this.grantPending > 0) {
+      buf[off] = PACKET_WINDOW_UPDATE;
+      buf.writeUInt32BE(this.grantPending, off + 1);
+      off += WINDOW_UPDATE_SIZE;
+      this.grantPending = 0;
+    }
     this.decay();
     const single = this.channels.length === 1 ? this.channels[0] : null;
     while (end - off > MSG_HEADER_SIZE) {
+      // flow control: a msg packet costs its header and data; without credit, wait for a window update
+      const credit = this.sendCredit - MSG_HEADER_SIZE;
+      if (credit < 0) break;
       const ch = single ? (single.nextToSend() ? single : null) : this.pick();
       if (ch === null) break;
       const msg = ch.sending!;
       const remaining = msg.length - ch.sendingOff;
       let n = remaining < maxPayload ? remaining : maxPayload;
       const room = end - off - MSG_HEADER_SIZE;
-      if (n > room) {
-        if (room < MIN_TAIL_FRAGMENT && off > start) break;
-        n = room;
+      const limit = room < credit ? room : credit;
+      if (n > limit) {
+        // no tiny fragments: to fill a batch's tail, or out of what little credit is left
+        if (limit < MIN_TAIL_FRAGMENT && (off > start || limit === credit)) break;
+        n = limit;
       }
+      this.sendCredit -= MSG_HEADER_SIZE + n;
       const eof = n === remaining;
       off = writeMsgHeader(buf, off, ch.desc.id, eof, n);
       if (n > 0) {
@@ -542,6 +609,13 @@ export class MConnection {
     }
   }
 
+  /** The peer granted more credit (RFC 9113 §6.9: the window may not exceed 2^31−1). */
+  private onWindowUpdate(increment: number): void {
+    this.sendCredit += increment;
+    if (this.sendCredit > MAX_WINDOW) throw new FlowControlError(`peer grew our send window to ${this.sendCredit} bytes, over ${MAX_WINDOW}`);
+    if (this.started && !this.flushScheduled && this.channels.some((c) => c.hasPending)) this.scheduleFlush();
+  }
+
   // ---- receive side ---------------------------------------------------
 
   private readonly onData = (chunk: Buffer): void => {
@@ -568,13 +642,38 @@ export class MConnection {
   private onMsg(channelId: number, eof: boolean, data: Buffer): boolean {
     const ch = this.byId[channelId];
     if (ch === undefined) throw new UnknownChannelError(channelId);
+    const cost = MSG_HEADER_SIZE + data.length;
+    this.recvCredit -= cost;
+    if (this.recvCredit < 0) throw new FlowControlError(`peer sent ${-this.recvCredit} bytes beyond the ${this.config.recvWindowBytes}-byte window`);
     const msg = ch.receive(eof, data);
+    this.returnCredit(cost);
     if (msg === null) return true;
     const r = this.onReceive(channelId, msg);
     if (r === undefined || typeof (r as Promise<unknown>).then !== 'function') return true;
     this.receiveBlocked = true;
     (r as Promise<unknown>).then(this.onReceiveSettled, (err: unknown) => this.fail(asSwitchboardError(err)));
     return false;
+  }
+
+  /** Count consumed bytes; grant them back once a quarter of the window has been consumed. */
+  private returnCredit(cost: number): void {
+    this.consumed += cost;
+    if (this.consumed < this.config.recvWindowBytes >>> 3) return;
+    this.recvCredit += this.consumed;
+    this.grantPending += this.consumed;
+    this.consumed = 0;
+    // Grant at once rather than at the end of the turn: a busy receiver may read many chunks in a
+    // turn while its peer sits idle waiting for credit. Behind a backed-up socket it waits its turn.
+    if (this.waitingDrain || this.stopped) return this.scheduleFlush();
+    const w = Buffer.allocUnsafe(WINDOW_UPDATE_SIZE);
+    w[0] = PACKET_WINDOW_UPDATE;
+    w.writeUInt32BE(this.grantPending, 1);
+    this.grantPending = 0;
+    this.sendFlow.record(WINDOW_UPDATE_SIZE);
+    if (!this.conn.write(w)) {
+      this.waitingDrain = true;
+      this.conn.once('drain', this.onDrain);
+    }
   }
 
   private readonly onReceiveSettled = (): void => {
@@ -613,11 +712,13 @@ export class MConnection {
 
   private readonly onEnd = (): void => {
     this.remoteEnded = true;
+    if (this.closeWaiter) return this.closeWaiter(); // flushStop: the peer closed after our FIN
     // messages still buffered behind a paused handler are delivered first
     if (!this.decoder.isPaused && !this.receiveBlocked) this.fail(new ConnectionClosedError());
   };
 
   private readonly onClose = (): void => {
+    if (this.closeWaiter) return this.closeWaiter();
     if (!this.remoteEnded) this.fail(new ConnectionClosedError());
   };
 
@@ -651,6 +752,9 @@ function validateConfig(c: MConnConfig): MConnConfig {
   for (const k of nonNeg) if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new InvalidArgumentError(`MConnConfig.${k} must be ≥ 0, got ${c[k]}`);
   for (const k of pos) if (!(Number.isFinite(c[k]) && c[k] > 0)) throw new InvalidArgumentError(`MConnConfig.${k} must be > 0, got ${c[k]}`);
   if (!(c.sendTimeoutMs >= 0)) throw new InvalidArgumentError(`MConnConfig.sendTimeoutMs must be ≥ 0, got ${c.sendTimeoutMs}`);
+  if (!Number.isInteger(c.recvWindowBytes) || c.recvWindowBytes < INITIAL_WINDOW || c.recvWindowBytes > MAX_WINDOW) {
+    throw new InvalidArgumentError(`MConnConfig.recvWindowBytes must be ${INITIAL_WINDOW}..${MAX_WINDOW}, got ${c.recvWindowBytes}`);
+  }
   const m = c.maxPacketMsgPayloadSize;
   if (!Number.isInteger(m) || m < 1 || m > MAX_PACKET_PAYLOAD_LIMIT) {
     throw new InvalidArgumentError(`MConnConfig.maxPacketMsgPayloadSize must be 1..${MAX_PACKET_PAYLOAD_LIMIT}, got ${m}`);

@@ -1,13 +1,17 @@
 /**
  * MConnection packets: the wire layout and a streaming decoder.
  *
- * Three packet kinds, as CometBFT's `PacketPing`, `PacketPong`, `PacketMsg`,
- * but in a fixed binary layout rather than protobuf (see docs/PROTOCOL.md §4):
+ * Ping, pong and msg as CometBFT's `PacketPing`, `PacketPong`, `PacketMsg`,
+ * but in a fixed binary layout rather than protobuf, plus a window update
+ * that grants the peer more flow-control credit, with the semantics of
+ * HTTP/2's connection-level WINDOW_UPDATE (RFC 9113 §6.9) — see
+ * docs/PROTOCOL.md §4:
  *
  * ```
- * ping: u8 0x01
- * pong: u8 0x02
- * msg:  u8 0x03 | u8 channelId | u8 flags (bit 0 = eof, others 0) | u32 BE length | bytes[length]
+ * ping:   u8 0x01
+ * pong:   u8 0x02
+ * msg:    u8 0x03 | u8 channelId | u8 flags (bit 0 = eof, others 0) | u32 BE length | bytes[length]
+ * window: u8 0x04 | u32 BE increment (1..2^31-1)
  * ```
  *
  * @module
@@ -20,8 +24,20 @@ export const PACKET_PING = 0x01;
 export const PACKET_PONG = 0x02;
 /** Packet type byte of a msg packet. */
 export const PACKET_MSG = 0x03;
+/** Packet type byte of a window update. */
+export const PACKET_WINDOW_UPDATE = 0x04;
 /** Bytes of a msg packet before its data: type, channel, flags, u32 length. */
 export const MSG_HEADER_SIZE = 7;
+/** Bytes of a window update packet: type, u32 increment. */
+export const WINDOW_UPDATE_SIZE = 5;
+/** Largest flow-control window and window increment (RFC 9113's 2^31−1). */
+export const MAX_WINDOW = 0x7fffffff;
+/**
+ * Flow-control credit each side starts with, in bytes of msg packets
+ * (header included), before the peer's first window update (as RFC 9113's
+ * initial window of 65,535).
+ */
+export const INITIAL_WINDOW = 65536;
 /** Upper bound on `maxPacketMsgPayloadSize` any connection accepts (1 MiB). */
 export const MAX_PACKET_PAYLOAD_LIMIT = 1 << 20;
 
@@ -34,6 +50,12 @@ export type Packet =
   | {
       /** The answer to a ping. */
       type: 'pong';
+    }
+  | {
+      /** More flow-control credit for the receiver of this packet. */
+      type: 'window';
+      /** Bytes of credit granted, 1..2^31−1. */
+      increment: number;
     }
   | {
       /** A message fragment. */
@@ -65,6 +87,12 @@ export function writeMsgHeader(buf: Buffer, off: number, channelId: number, eof:
 export function encodePacket(p: Packet): Buffer {
   if (p.type === 'ping') return Buffer.from([PACKET_PING]);
   if (p.type === 'pong') return Buffer.from([PACKET_PONG]);
+  if (p.type === 'window') {
+    const w = Buffer.allocUnsafe(WINDOW_UPDATE_SIZE);
+    w[0] = PACKET_WINDOW_UPDATE;
+    w.writeUInt32BE(p.increment, 1);
+    return w;
+  }
   const out = Buffer.allocUnsafe(MSG_HEADER_SIZE + p.data.length);
   writeMsgHeader(out, 0, p.channelId, p.eof, p.data.length);
   out.set(p.data, MSG_HEADER_SIZE);
@@ -79,6 +107,8 @@ export function encodePacket(p: Packet): Buffer {
 export interface PacketHandler {
   /** A ping (`type` 0x01) or pong (`type` 0x02) arrived. */
   onControl(type: typeof PACKET_PING | typeof PACKET_PONG): void;
+  /** A window update arrived (increment already checked to be 1..2^31−1). Ignored when absent. */
+  onWindowUpdate?(increment: number): void;
   /** A msg packet arrived; `data` is a view, valid as long as the caller keeps it. Return false to pause. */
   onMsg(channelId: number, eof: boolean, data: Buffer): boolean;
 }
@@ -180,6 +210,15 @@ export class PacketDecoder {
       } else if (type === PACKET_PING || type === PACKET_PONG) {
         this.pos = p + 1;
         h.onControl(type);
+      } else if (type === PACKET_WINDOW_UPDATE) {
+        if (avail < WINDOW_UPDATE_SIZE) {
+          chunk.copy(this.head, 0, p);
+          this.headLen = avail;
+          this.pos = chunk.length;
+          break;
+        }
+        this.pos = p + WINDOW_UPDATE_SIZE;
+        h.onWindowUpdate?.(checkIncrement(chunk, p));
       } else {
         throw new MalformedPacketError(`unknown packet type 0x${type.toString(16).padStart(2, '0')}`);
       }
@@ -189,12 +228,17 @@ export class PacketDecoder {
 
   /** Completes a split header; returns false when the chunk ran out. */
   private fillHead(chunk: Buffer): boolean {
-    const need = MSG_HEADER_SIZE - this.headLen;
-    const n = Math.min(need, chunk.length - this.pos);
+    const size = this.head[0] === PACKET_WINDOW_UPDATE ? WINDOW_UPDATE_SIZE : MSG_HEADER_SIZE;
+    const n = Math.min(size - this.headLen, chunk.length - this.pos);
     chunk.copy(this.head, this.headLen, this.pos, this.pos + n);
     this.headLen += n;
     this.pos += n;
-    if (this.headLen < MSG_HEADER_SIZE) return false;
+    if (this.headLen < size) return false;
+    if (size === WINDOW_UPDATE_SIZE) {
+      this.headLen = 0;
+      this.handler.onWindowUpdate?.(checkIncrement(this.head, 0));
+      return true;
+    }
     const len = this.checkHeader(this.head, 0);
     this.headLen = 0;
     this.partial = Buffer.allocUnsafe(MSG_HEADER_SIZE + len);
@@ -227,6 +271,13 @@ export class PacketDecoder {
   }
 }
 
+/** The increment of a window update at `off`, checked to be 1..2^31−1. */
+function checkIncrement(buf: Buffer, off: number): number {
+  const inc = buf.readUInt32BE(off + 1);
+  if (inc === 0 || inc > MAX_WINDOW) throw new MalformedPacketError(`window update increment ${inc} outside 1..${MAX_WINDOW}`);
+  return inc;
+}
+
 /**
  * Decode exactly one packet from `buf` (which must contain nothing else).
  * @throws MalformedPacketError for empty, truncated, trailing or invalid input.
@@ -239,6 +290,10 @@ export function decodePacket(buf: Uint8Array, maxPayload = MAX_PACKET_PAYLOAD_LI
       onControl(type) {
         count++;
         out = { type: type === PACKET_PING ? 'ping' : 'pong' };
+      },
+      onWindowUpdate(increment) {
+        count++;
+        out = { type: 'window', increment };
       },
       onMsg(channelId, eof, data) {
         count++;

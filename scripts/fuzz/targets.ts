@@ -139,6 +139,10 @@ function decodeStream(parts: readonly Buffer[], maxPayload: number, rng: Rng | u
   const dec = new PacketDecoder(
     {
       onControl: (type) => void packets.push({ type: type === 1 ? 'ping' : 'pong' }),
+      onWindowUpdate: (increment) => {
+        invariant(increment >= 1 && increment <= 0x7fffffff, `window increment ${increment} out of range`);
+        packets.push({ type: 'window', increment });
+      },
       onMsg: (channelId, eof, data) => {
         invariant(data.length <= maxPayload, `msg data of ${data.length} bytes exceeds maxPayload ${maxPayload}`);
         invariant(channelId >= 0 && channelId <= 255, 'channel id out of range');
@@ -165,6 +169,7 @@ const packetTarget = (): FuzzTarget => {
   const corpus = [...v.entries()].filter(([k]) => k.startsWith('packet-')).map(([, b]) => b);
   corpus.push(
     Buffer.concat([encodePacket({ type: 'ping' }), encodePacket({ type: 'msg', channelId: 0x20, eof: false, data: Buffer.alloc(300, 7) }), encodePacket({ type: 'pong' })]),
+    Buffer.concat([encodePacket({ type: 'window', increment: 983040 }), encodePacket({ type: 'msg', channelId: 0x20, eof: true, data: Buffer.alloc(9, 1) })]),
     encodePacket({ type: 'msg', channelId: 0, eof: true, data: Buffer.alloc(16384, 1) }),
   );
   return {

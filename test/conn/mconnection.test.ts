@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { MConnection, type MConnConfig } from '../../lib/conn/mconnection.js';
 import type { ChannelDescriptor } from '../../lib/conn/channel.js';
 import { SwitchboardError } from '../../lib/errors.js';
-import { MSG_HEADER_SIZE, PACKET_PING, PacketDecoder, encodePacket } from '../../lib/conn/packet.js';
+import { INITIAL_WINDOW, MAX_WINDOW, MSG_HEADER_SIZE, PACKET_PING, PacketDecoder, encodePacket } from '../../lib/conn/packet.js';
 import { Duplex } from 'node:stream';
 import { deferred, pattern, socketPair } from '../helpers/net.js';
 
@@ -166,8 +166,12 @@ t.test('pings are answered with pongs', async (t) => {
   b.start();
   t.teardown(() => b.stop());
   raw.write(encodePacket({ type: 'ping' }));
-  const [chunk] = (await once(raw, 'data')) as [Buffer];
-  t.equal(chunk[0], 0x02, 'pong');
+  const seen: number[] = [];
+  const pong = deferred();
+  const dec = new PacketDecoder({ onControl: (type) => (seen.push(type), pong.resolve()), onWindowUpdate: () => void seen.push(0x04), onMsg: () => true }, 1 << 20);
+  raw.on('data', (c: Buffer) => dec.push(c));
+  await pong.promise;
+  t.same(seen, [0x04, 0x02], 'the opening window update, then the pong');
   t.equal(PACKET_PING, 0x01);
 });
 
@@ -246,7 +250,7 @@ t.test('priority: with two channels saturated, bytes delivered follow the priori
 });
 
 /** An in-memory Duplex that records what the connection writes, always writable. */
-function recorder() {
+function recorder(opts: { credit?: boolean } = {}) {
   const chunks: Buffer[] = [];
   let total = 0;
   let onWrite: (() => void) | null = null;
@@ -259,6 +263,8 @@ function recorder() {
       cb();
     },
   });
+  // the peer a recorder stands for grants all the credit flow control allows
+  if (opts.credit !== false) d.push(encodePacket({ type: 'window', increment: MAX_WINDOW - INITIAL_WINDOW }));
   const written = (n: number) =>
     new Promise<void>((resolve) => {
       if (total >= n) return resolve();
@@ -269,7 +275,7 @@ function recorder() {
         }
       };
     });
-  return { d, chunks, written, total: () => total };
+  return { d, chunks, written, total: () => total, grant: (n: number) => d.push(encodePacket({ type: 'window', increment: n })) };
 }
 
 /** Decode recorded bytes into [channelId, length] per msg packet. */
@@ -380,4 +386,66 @@ t.test('invalid configuration and descriptors are typed errors', async (t) => {
   t.throws(() => new MConnection(s, [{ id: 1, priority: 0 }], () => {}, () => {}), { code: 'ERR_INVALID_ARGUMENT' });
   t.throws(() => new MConnection(s, [{ id: 1 }], () => {}, () => {}, { maxPacketMsgPayloadSize: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
   t.throws(() => new MConnection(s, [{ id: 1 }], () => {}, () => {}, { pingIntervalMs: -1 }), { code: 'ERR_INVALID_ARGUMENT' });
+});
+
+t.test('flow control: a sender writes no more than the window the receiver granted', async (t) => {
+  const rec = recorder({ credit: false });
+  const a = new MConnection(rec.d, [{ id: 1, sendQueueCapacity: 100 }], () => {}, () => {});
+  t.teardown(() => a.stop());
+  a.start();
+  for (let i = 0; i < 100; i++) a.trySend(1, pattern(16 * 1024, i + 1));
+  const opening = 5; // our own opening window update, written first (control packets cost no credit)
+  // a sender may leave under 1 KiB of credit unused rather than cut a tiny fragment
+  await rec.written(opening + INITIAL_WINDOW - 1024);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  const first = rec.total();
+  t.ok(first <= opening + INITIAL_WINDOW, `stops within the initial 64 KiB window (${first - opening} bytes)`);
+  rec.grant(32 * 1024);
+  await rec.written(first + 32 * 1024 - 1024);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  t.ok(rec.total() <= opening + INITIAL_WINDOW + 32 * 1024, `and goes on by no more than what was granted (${rec.total() - first} bytes)`);
+});
+
+t.test('flow control: a packet beyond the granted window, or a window over 2^31-1, stops the connection with ERR_FLOW_CONTROL', async (t) => {
+  const [raw, sb] = await socketPair(t);
+  const done = deferred<SwitchboardError>();
+  const b = new MConnection(sb, [{ id: 1 }], () => {}, done.resolve, { recvWindowBytes: INITIAL_WINDOW, maxPacketMsgPayloadSize: 1 << 20 });
+  b.start();
+  t.teardown(() => b.stop());
+  raw.write(encodePacket({ type: 'msg', channelId: 1, eof: true, data: Buffer.alloc(INITIAL_WINDOW) }));
+  t.equal((await done.promise).code, 'ERR_FLOW_CONTROL', 'a 64 KiB + 7 B packet against a 64 KiB window');
+
+  const [raw2, sc] = await socketPair(t);
+  const done2 = deferred<SwitchboardError>();
+  const c = new MConnection(sc, [{ id: 1 }], () => {}, done2.resolve);
+  c.start();
+  t.teardown(() => c.stop());
+  raw2.write(encodePacket({ type: 'window', increment: MAX_WINDOW }));
+  t.equal((await done2.promise).code, 'ERR_FLOW_CONTROL', 'a grant past 2^31-1');
+});
+
+t.test('flow control: a receiver paused by its handler stops the sender after the window', async (t) => {
+  const release = deferred();
+  let delivered = 0;
+  const all = deferred();
+  const { a } = await pair(t, {
+    chA: [{ id: 1, sendQueueCapacity: 400 }],
+    chB: [{ id: 1 }],
+    cfgB: { recvWindowBytes: 256 * 1024 },
+    onRecvB: () => {
+      if (++delivered === 400) all.resolve();
+      if (delivered === 1) return release.promise;
+    },
+  });
+  for (let i = 0; i < 400; i++) a.trySend(1, pattern(16 * 1024, i + 1));
+  // wait until the sender has used its window and gone quiet
+  let last = -1;
+  while (a.status().bytesSent !== last) {
+    last = a.status().bytesSent;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.ok(last <= 256 * 1024 + 64 * 1024, `sender stopped after ${last} bytes (window 256 KiB), not the 6.4 MB queued`);
+  release.resolve();
+  await all.promise;
+  t.equal(delivered, 400, 'everything arrives once the handler resumes');
 });

@@ -5,6 +5,7 @@ import { decodePacket, encodePacket, PacketDecoder, type Packet } from '../../li
 const packetArb: fc.Arbitrary<Packet> = fc.oneof(
   fc.constant<Packet>({ type: 'ping' }),
   fc.constant<Packet>({ type: 'pong' }),
+  fc.record({ type: fc.constant('window' as const), increment: fc.integer({ min: 1, max: 0x7fffffff }) }),
   fc.record({
     type: fc.constant('msg' as const),
     channelId: fc.integer({ min: 0, max: 255 }),
@@ -23,6 +24,7 @@ function decodeStream(chunks: Buffer[], max = 4096, pauseEvery = 0): Packet[] {
   const dec: PacketDecoder = new PacketDecoder(
     {
       onControl: (type) => out.push({ type: type === 1 ? 'ping' : 'pong' }),
+      onWindowUpdate: (increment) => out.push({ type: 'window', increment }),
       onMsg: (channelId, eof, data) => {
         out.push({ type: 'msg', channelId, eof, data: Buffer.from(data) });
         return pauseEvery === 0 || ++n % pauseEvery !== 0;
@@ -63,6 +65,9 @@ t.test('garbage and truncated input give typed errors, never a crash', async (t)
   t.throws(() => decodePacket(Buffer.from([0x03, 0x01, 0x01, 0, 0, 0, 5, 1, 2])), { code: 'ERR_MALFORMED_PACKET' }, 'truncated data');
   t.throws(() => decodePacket(Buffer.from([0x03, 0x01, 0x02, 0, 0, 0, 0])), { code: 'ERR_MALFORMED_PACKET' }, 'bad flags');
   t.throws(() => decodePacket(Buffer.from([0x01, 0x01])), { code: 'ERR_MALFORMED_PACKET' }, 'trailing bytes');
+  t.throws(() => decodePacket(Buffer.from([0x04, 0, 0, 0, 0])), { code: 'ERR_MALFORMED_PACKET' }, 'window increment 0');
+  t.throws(() => decodePacket(Buffer.from([0x04, 0x80, 0, 0, 0])), { code: 'ERR_MALFORMED_PACKET' }, 'window increment over 2^31-1');
+  t.throws(() => decodePacket(Buffer.from([0x04, 0, 0])), { code: 'ERR_MALFORMED_PACKET' }, 'truncated window update');
   t.throws(() => decodePacket(Buffer.from([0x03, 0x01, 0x01, 0xff, 0xff, 0xff, 0xff]), 16384), { code: 'ERR_MALFORMED_PACKET' }, 'length over the bound');
 });
 
