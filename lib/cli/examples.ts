@@ -87,8 +87,9 @@ async function startExample(
       logger.flush();
     })());
   const onSignal = () => void stop().then(() => process.exit(0));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // `on`, not `once`: a second signal (Ctrl-C reaches the whole process group) must not kill a stopping node
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   return { sw, stop };
 }
 

@@ -169,8 +169,10 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
     logger.flush();
   })());
   const onSignal = () => void stop().then(() => process.exit(0));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // `on`, not `once`: under `testnet`, Ctrl-C reaches the whole process group and the parent
+  // then sends SIGTERM too; a second signal must not kill a node that is stopping cleanly
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   process.once('disconnect', onSignal); // the testnet parent went away
   return stop;
 }

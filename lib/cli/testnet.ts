@@ -137,8 +137,9 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
 
   const exited = children.map((c) => new Promise<number>((res) => (c.exitCode !== null ? res(c.exitCode) : c.once('exit', (code) => res(code ?? 1)))));
   await new Promise<void>((res) => {
-    process.once('SIGINT', res);
-    process.once('SIGTERM', res);
+    // keep the handlers: a second Ctrl-C must not kill us while the nodes stop
+    process.on('SIGINT', res);
+    process.on('SIGTERM', res);
     void Promise.all(exited).then(() => res()); // every node died on its own
   });
   stopping = true;
