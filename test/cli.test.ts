@@ -14,19 +14,29 @@ const node = (args: string[]) => run(process.execPath, ['--import', 'tsx', cli, 
 
 t.test('switchboard testnet --nodes 4: a seed and three nodes find each other through PEX, every greeting reaches every node, exit 0 on SIGINT', async (t) => {
   const home = t.testdir();
+  // its own process group, so that the SIGINT below reaches every node as a terminal's Ctrl-C does
   const child = spawn(process.execPath, ['--import', 'tsx', cli, 'testnet', '--nodes', '4', '--base-port', '0', '--home', home], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: childEnv(),
+    detached: true,
   });
-  t.teardown(() => child.kill('SIGKILL'));
+  t.teardown(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
   const heard: string[] = [];
   let stderr = '';
+  const out: string[] = [];
   let targets = false;
   let gossip = false;
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
+      out.push(line);
       if (/^node\d +heard "hello from node\d"/.test(line)) heard.push(line);
       if (line.startsWith('✓ every node reached its outbound target (1) through PEX')) targets = true;
       if (line.startsWith('✓ all 3 nodes heard all 3 greetings')) gossip = true;
@@ -34,8 +44,9 @@ t.test('switchboard testnet --nodes 4: a seed and three nodes find each other th
     });
     void exited.then(() => reject(new Error(`testnet exited early: ${stderr}`)));
   });
-  child.kill('SIGINT');
-  t.equal(await exited, 0, 'exits 0 when told to stop');
+  process.kill(-child.pid!, 'SIGINT');
+  t.equal(await exited, 0, 'exits 0 on Ctrl-C (SIGINT to the whole process group)');
+  t.equal(out.at(-1), 'all nodes stopped', 'every node stopped cleanly (exit 0)');
   for (const i of [1, 2, 3]) {
     for (const j of [1, 2, 3].filter((j) => j !== i)) {
       t.equal(heard.filter((l) => l.startsWith(`node${i} `) && l.includes(`"hello from node${j}"`)).length, 1, `node${i} heard node${j} exactly once`);
