@@ -295,6 +295,7 @@ export class MConnection {
     this.conn.off('close', this.onClose);
     this.conn.destroy();
     this.releaseIdleWaiters();
+    this.closeWaiter?.();
   }
 
   /**
@@ -327,6 +328,7 @@ export class MConnection {
               resolve();
             };
             this.conn.end();
+            if (this.remoteEnded) this.closeWaiter(); // the peer had already finished
           });
         }
       } finally {
