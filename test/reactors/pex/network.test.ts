@@ -1,55 +1,11 @@
 // PEX networks over loopback, driven by the reactors' own loops (short periods):
 // nodes with partial books find each other; a node that knows only a seed finds the network.
-import { join } from 'node:path';
 import t from 'tap';
-import type { NetAddress } from '../../../lib/net-address.js';
-import { NodeKey } from '../../../lib/node-key.js';
-import { Switch } from '../../../lib/switch.js';
-import { AddrBook, PEXReactor, type AddrBookLogger, type PEXReactorOptions } from '../../../reactors/pex/index.js';
+import type { Switch } from '../../../lib/switch.js';
+import { pexCluster as cluster } from '../../helpers/pex.js';
 
-/** The Switch's config input, whatever its declared name. */
-type SwitchConfigInput = NonNullable<ConstructorParameters<typeof Switch>[0]['config']>;
-
-type TapTest = { teardown(fn: () => unknown): void; testdir: typeof t.testdir };
-
-const quietBook: AddrBookLogger = { warn() {}, info() {}, debug() {} };
-
-interface PexNode {
-  sw: Switch;
-  pex: PEXReactor;
-  book: AddrBook;
-  addr: NetAddress;
-  id: string;
-  /** IDs of the peers added, in order. */
-  added: string[];
-  /** Most outbound peers seen at once. */
-  maxOutbound: number;
-}
-
-/** PEX nodes with books in one testdir; all stopped (books saved) before the testdir is removed. */
-function pexCluster(t: TapTest): { start(opts?: { pex?: PEXReactorOptions; config?: SwitchConfigInput }): Promise<PexNode> } {
-  const nodes: PexNode[] = [];
-  t.teardown(() => Promise.all(nodes.map((n) => n.sw.stop())));
-  const dir = t.testdir();
-  return {
-    async start(opts = {}) {
-      const nodeKey = NodeKey.generate();
-      const book = new AddrBook(join(dir, `${nodeKey.id}.json`), { routabilityStrict: false, logger: quietBook });
-      const pex = new PEXReactor(book, { ensurePeersPeriodMs: 250, dialBackoffBaseMs: 50, crawlPeriodMs: 600_000, ...opts.pex });
-      const sw = new Switch({ nodeKey, nodeInfo: { network: 'test' }, config: { listenAddress: '127.0.0.1:0', ...opts.config } });
-      sw.addReactor('pex', pex);
-      const node = { sw, pex, book, id: nodeKey.id, added: [], maxOutbound: 0 } as unknown as PexNode;
-      sw.on('peer:add', (p) => {
-        node.added.push(p.id);
-        node.maxOutbound = Math.max(node.maxOutbound, sw.peers.numOutbound());
-      });
-      nodes.push(node);
-      await sw.start();
-      node.addr = sw.listenAddr;
-      return node;
-    },
-  };
-}
+/** Nodes driven by the reactors' own loops, with short periods. */
+const pexCluster = (t: Parameters<typeof cluster>[0]) => cluster(t, { ensurePeersPeriodMs: 250, dialBackoffBaseMs: 50, crawlPeriodMs: 600_000 });
 
 /** Resolves once `pred()` holds, re-checked whenever `sw` adds or removes a peer. */
 function until(sw: Switch, pred: () => boolean): Promise<void> {

@@ -2,71 +2,29 @@
 // dial backoff, abuse control (played by a raw Switch on channel 0x00), seed mode.
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import t from 'tap';
 import { NetAddress } from '../../../lib/net-address.js';
 import { NodeKey } from '../../../lib/node-key.js';
 import type { Peer } from '../../../lib/peer.js';
 import type { SwitchboardError } from '../../../lib/errors.js';
-import { Switch } from '../../../lib/switch.js';
 import {
-  AddrBook,
   decodePexMessage,
   encodePexAddrs,
   encodePexRequest,
   PEX_CHANNEL,
   PexAbuseError,
   PexDialRefusedError,
-  PEXReactor,
-  type AddrBookLogger,
-  type PEXReactorOptions,
 } from '../../../reactors/pex/index.js';
 import { peerAdded, peerRemoved, startSwitch } from '../../helpers/switches.js';
+import { pexCluster as cluster } from '../../helpers/pex.js';
 
 // ------------------------------------------------------------------ helpers
 
-/** The Switch's config input, whatever its declared name. */
-type SwitchConfigInput = NonNullable<ConstructorParameters<typeof Switch>[0]['config']>;
-
-type TapTest = { teardown(fn: () => unknown): void; testdir: typeof t.testdir };
-
-const quietBook: AddrBookLogger = { warn() {}, info() {}, debug() {} };
-
-interface PexNode {
-  sw: Switch;
-  pex: PEXReactor;
-  book: AddrBook;
-  addr: NetAddress;
-  id: string;
-}
-
-/**
- * Starts PEX nodes with books in one testdir. The teardown that stops them is
- * registered before the testdir, so it runs first (books save on stop).
- */
-function pexCluster(t: TapTest): { start(opts?: { pex?: PEXReactorOptions; config?: SwitchConfigInput }): Promise<PexNode> } {
-  const nodes: PexNode[] = [];
-  t.teardown(() => Promise.all(nodes.map((n) => n.sw.stop())));
-  const dir = t.testdir();
-  return {
-    async start(opts = {}) {
-      const nodeKey = NodeKey.generate();
-      const book = new AddrBook(join(dir, `${nodeKey.id}.json`), { routabilityStrict: false, logger: quietBook });
-      // long periods by default: tests drive ensurePeers()/crawlPeersOnce() themselves
-      const pex = new PEXReactor(book, { ensurePeersPeriodMs: 600_000, crawlPeriodMs: 600_000, ...opts.pex });
-      const sw = new Switch({ nodeKey, nodeInfo: { network: 'test' }, config: { listenAddress: '127.0.0.1:0', ...opts.config } });
-      sw.addReactor('pex', pex);
-      const node = { sw, pex, book, id: nodeKey.id } as PexNode;
-      nodes.push(node);
-      await sw.start();
-      node.addr = sw.listenAddr;
-      return node;
-    },
-  };
-}
+/** Long periods: tests drive ensurePeers()/crawlPeersOnce() themselves. */
+const pexCluster = (t: Parameters<typeof cluster>[0]) => cluster(t, { ensurePeersPeriodMs: 600_000, crawlPeriodMs: 600_000 });
 
 /** A raw Switch with a recording reactor on channel 0x00: plays a (mis)behaving PEX peer. */
-const startRaw = (t: TapTest) => startSwitch(t, { channels: [{ id: PEX_CHANNEL, sendQueueCapacity: 10 }] });
+const startRaw = (t: Parameters<typeof cluster>[0]) => startSwitch(t, { channels: [{ id: PEX_CHANNEL, sendQueueCapacity: 10 }] });
 
 /** An address on 127.0.0.1 where nothing listens (ECONNREFUSED at once). */
 async function deadAddress(): Promise<NetAddress> {
