@@ -265,18 +265,19 @@ function exhausted(): SwitchboardError {
 }
 
 /**
- * Seals frames for one direction: `u32 BE L ‖ ChaCha20-Poly1305(key, nonce,
- * plaintext, aad = the 4 length bytes) ‖ 16-byte tag`, nonce = 4 zero bytes ‖
- * u64 LE counter, the counter starting at `initialCounter` (default 0) and
- * incremented per frame.
+ * The state one direction of frames shares between its two ends: the
+ * ChaCha20-Poly1305 key, the payload bound, and the 64-bit nonce counter
+ * (nonce = 4 zero bytes ‖ u64 LE counter, as CometBFT's SecretConnection).
  */
-export class FrameSealer {
-  /** Payload bound per frame, bytes. */
+export abstract class FrameCipherState {
+  /** Payload bound per frame, bytes: larger frames are not sealed, and their length prefix is refused before anything is allocated. */
   readonly maxFramePayload: number;
-  private readonly key: Buffer;
-  private readonly nonce = Buffer.alloc(12);
-  private counter: bigint;
-  private scratch: Buffer | undefined;
+  /** 32-byte key of this direction. */
+  protected readonly key: Buffer;
+  /** 12-byte nonce buffer, rewritten per frame by {@link FrameCipherState.nonceFor}. */
+  protected readonly nonce = Buffer.alloc(12);
+  /** Counter of the next frame (2^64 once exhausted). */
+  protected counter: bigint;
 
   /**
    * @param key 32-byte ChaCha20-Poly1305 key.
@@ -291,10 +292,26 @@ export class FrameSealer {
     this.counter = checkCounter(initialCounter);
   }
 
-  /** The counter the next frame will use (2^64 once exhausted). */
+  /** The counter the next frame is (to be) sealed with; 2^64 once exhausted. */
   get nextCounter(): bigint {
     return this.counter;
   }
+
+  /** The nonce of the next frame (the shared 12-byte buffer). */
+  protected nonceFor(): Buffer {
+    this.nonce.writeBigUInt64LE(this.counter, 4);
+    return this.nonce;
+  }
+}
+
+/**
+ * Seals frames for one direction: `u32 BE L ‖ ChaCha20-Poly1305(key, nonce,
+ * plaintext, aad = the 4 length bytes) ‖ 16-byte tag`, nonce = 4 zero bytes ‖
+ * u64 LE counter, the counter starting at `initialCounter` (default 0) and
+ * incremented per frame.
+ */
+export class FrameSealer extends FrameCipherState {
+  private scratch: Buffer | undefined;
 
   /** How many more frames this direction may seal. */
   get framesLeft(): bigint {
@@ -336,8 +353,7 @@ export class FrameSealer {
       left -= len;
       const head = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
       head.writeUInt32BE(len, 0);
-      this.nonce.writeBigUInt64LE(this.counter, 4);
-      const cipher = createCipheriv(CIPHER, this.key, this.nonce, { authTagLength: FRAME_TAG_SIZE });
+      const cipher = createCipheriv(CIPHER, this.key, this.nonceFor(), { authTagLength: FRAME_TAG_SIZE });
       cipher.setAAD(head, { plaintextLength: len });
       let chunk = chunks[ci]!;
       while (co === chunk.length) chunk = chunks[++ci]!, co = 0; // skip empty chunks
@@ -374,12 +390,7 @@ export class FrameSealer {
  * frame at a time ({@link FrameOpener.open}) or incrementally from a byte
  * stream ({@link FrameOpener.feed}); both share the nonce counter.
  */
-export class FrameOpener {
-  /** Largest payload accepted per frame, bytes. */
-  readonly maxFramePayload: number;
-  private readonly key: Buffer;
-  private readonly nonce = Buffer.alloc(12);
-  private counter: bigint;
+export class FrameOpener extends FrameCipherState {
   // incremental state
   private readonly header = Buffer.alloc(FRAME_HEADER_SIZE);
   private readonly tag = Buffer.alloc(FRAME_TAG_SIZE);
@@ -388,25 +399,6 @@ export class FrameOpener {
   private bodyLeft = 0;
   private decipher: DecipherChaCha20Poly1305 | undefined;
   private pieces: Buffer[] = [];
-
-  /**
-   * @param key 32-byte ChaCha20-Poly1305 key.
-   * @param maxFramePayload payload bound (default 65536); a longer length
-   *   prefix is refused before anything is allocated for it.
-   * @param initialCounter first nonce counter (default 0; tests only).
-   * @throws InvalidArgumentError on a bad key length, bound or counter.
-   */
-  constructor(key: Uint8Array, maxFramePayload = DEFAULT_MAX_FRAME_PAYLOAD, initialCounter = 0n) {
-    if (key.length !== 32) throw new InvalidArgumentError(`frame key must be 32 bytes, got ${key.length}`);
-    this.key = Buffer.from(key);
-    this.maxFramePayload = checkMaxPayload(maxFramePayload);
-    this.counter = checkCounter(initialCounter);
-  }
-
-  /** The counter the next frame must have been sealed with. */
-  get nextCounter(): bigint {
-    return this.counter;
-  }
 
   /** True while part of a frame has been fed but not the whole frame. */
   get midFrame(): boolean {
@@ -427,8 +419,7 @@ export class FrameOpener {
 
   private startFrame(): DecipherChaCha20Poly1305 {
     if (this.counter > MAX_NONCE_COUNTER) throw exhausted();
-    this.nonce.writeBigUInt64LE(this.counter, 4);
-    const d = createDecipheriv(CIPHER, this.key, this.nonce, { authTagLength: FRAME_TAG_SIZE });
+    const d = createDecipheriv(CIPHER, this.key, this.nonceFor(), { authTagLength: FRAME_TAG_SIZE });
     d.setAAD(this.header, { plaintextLength: this.header.readUInt32BE(0) });
     return d;
   }
