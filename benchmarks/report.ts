@@ -16,7 +16,7 @@ import type { CryptoCeiling } from './crypto-ceiling.js';
 import { BUSY_THRESHOLD_PCT } from './host-load.js';
 import { BENCH_SEND_QUEUE_CAPACITY } from './link.js';
 import { type Summary, summarize } from './stats.js';
-import type { BenchCase, BenchOptions, MetricDef, Sample, WorkloadId } from './workloads.js';
+import type { BenchCase, BenchOptions, MetricDef, Sample } from './workloads.js';
 
 /** CPU and peak RSS of one process role across the runs. */
 export interface ProcSummary {
@@ -25,15 +25,8 @@ export interface ProcSummary {
   maxRssMiB: Summary;
 }
 
-/** The results of one case. */
-export interface CaseResult {
-  id: string;
-  workload: WorkloadId;
-  title: string;
-  link: string;
-  params: Record<string, number | string>;
-  metrics: MetricDef[];
-  baselineId?: string;
+/** The results of one case: its definition (without the runner) and what its runs measured. */
+export interface CaseResult extends Omit<BenchCase, 'run'> {
   samples: Sample[];
   /** Messages of failed runs. */
   errors: string[];
