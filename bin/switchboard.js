@@ -4,11 +4,11 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const built = fileURLToPath(new URL('../dist/lib/cli/index.js', import.meta.url));
+const built = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
 if (existsSync(built)) {
   await import(pathToFileURL(built).href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  await import('../lib/cli/index.ts');
+  await import('../cli/index.ts');
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, startNodeProcess } from './helpers/processes.js';
 
-const cli = fileURLToPath(new URL('../lib/cli/index.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../cli/index.ts', import.meta.url));
 const run = promisify(execFile);
 
 t.test('the config file sets the node up, flags override it, and --metrics serves Prometheus text', async (t) => {

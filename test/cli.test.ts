@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const cli = fileURLToPath(new URL('../lib/cli/index.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../cli/index.ts', import.meta.url));
 const run = promisify(execFile);
 const node = (args: string[]) => run(process.execPath, ['--import', 'tsx', cli, ...args], { env: childEnv() });
 

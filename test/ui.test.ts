@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { serveUi, TestnetView, RECENTLY_CLOSED_MS, UI_PAGE, type ViewState } from '../lib/cli/ui.js';
-import type { PeerStats } from '../lib/cli/node.js';
+import { serveUi, TestnetView, RECENTLY_CLOSED_MS, UI_PAGE, type ViewState } from '../cli/ui.js';
+import type { PeerStats } from '../cli/node.js';
 import { freePort } from './helpers/processes.js';
 
 // the bits of the DOM the page functions below use (the project's lib has no DOM types)
 declare const document: { querySelectorAll(s: string): { length: number }; getElementById(id: string): { textContent: string | null } | null };
 
-const cli = fileURLToPath(new URL('../lib/cli/index.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../cli/index.ts', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 const ids = ['a', 'b', 'c'].map((c) => c.repeat(40));
 

@@ -19,7 +19,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { NodeKey } from '../../lib/node-key.js';
 
-const CLI = fileURLToPath(new URL('../../lib/cli/index.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../../../lib/cli/index.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../../../cli/index.ts', import.meta.url));
 
 type Teardown = { teardown(fn: () => unknown): void };
 

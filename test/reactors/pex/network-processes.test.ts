@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../../../lib/cli/index.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../../../cli/index.ts', import.meta.url));
 
 t.test('20 node processes (a seed and 19 nodes that know only the seed) all reach their outbound target', { timeout: 180_000 }, async (t) => {
   const child = spawn(process.execPath, ['--import', 'tsx', cli, 'testnet', '--nodes', '20', '--base-port', '0', '--home', t.testdir()], {

@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join, resolve, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NodeKey } from '../node-key.js';
+import { NodeKey } from '../lib/node-key.js';
 import { nodeKeyPath, type NodeReport } from './node.js';
 import { DEFAULT_UI_PORT, serveUi, TestnetView } from './ui.js';
 

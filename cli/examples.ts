@@ -17,16 +17,16 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { NodeKey } from '../node-key.js';
-import type { Peer } from '../peer.js';
-import type { Reactor } from '../reactor.js';
-import { Switch, type NodeInfoSettings, type PeerFilter } from '../switch.js';
-import { SwitchboardError } from '../errors.js';
+import { NodeKey } from '../lib/node-key.js';
+import type { Peer } from '../lib/peer.js';
+import type { Reactor } from '../lib/reactor.js';
+import { Switch, type NodeInfoSettings, type PeerFilter } from '../lib/switch.js';
+import { SwitchboardError } from '../lib/errors.js';
 import { nodeKeyPath } from './node.js';
-import { EchoReactor, encodeEcho, ECHO_CHANNEL } from '../../reactors/examples/echo/reactor.js';
-import { ChatReactor } from '../../reactors/examples/chat/reactor.js';
-import { ChainReactor, chainPeerFilter, CHAIN_GENESIS_KEY } from '../../reactors/examples/chain/reactor.js';
-import { loadChain, saveChain } from '../../reactors/examples/chain/store.js';
+import { EchoReactor, encodeEcho, ECHO_CHANNEL } from '../reactors/examples/echo/reactor.js';
+import { ChatReactor } from '../reactors/examples/chat/reactor.js';
+import { ChainReactor, chainPeerFilter, CHAIN_GENESIS_KEY } from '../reactors/examples/chain/reactor.js';
+import { loadChain, saveChain } from '../reactors/examples/chain/store.js';
 
 /** Options every example takes. */
 export interface ExampleOptions {

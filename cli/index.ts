@@ -7,7 +7,7 @@
 import { Command, Option } from 'commander';
 import { int, list } from './options.js';
 import { join } from 'node:path';
-import { NodeKey } from '../node-key.js';
+import { NodeKey } from '../lib/node-key.js';
 import { NODE_DEFAULTS, nodeKeyPath, runNode } from './node.js';
 import { runTestnet } from './testnet.js';
 import { exampleCommand } from './examples.js';

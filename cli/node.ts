@@ -15,13 +15,13 @@ import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from '../config.js';
-import { InvalidArgumentError } from '../errors.js';
-import { P2PMetrics } from '../metrics.js';
-import { NodeKey } from '../node-key.js';
-import { Switch } from '../switch.js';
-import { AddrBook, PEXReactor } from '../../reactors/pex/index.js';
-import { GossipReactor } from '../../reactors/examples/gossip/reactor.js';
+import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from '../lib/config.js';
+import { InvalidArgumentError } from '../lib/errors.js';
+import { P2PMetrics } from '../lib/metrics.js';
+import { NodeKey } from '../lib/node-key.js';
+import { Switch } from '../lib/switch.js';
+import { AddrBook, PEXReactor } from '../reactors/pex/index.js';
+import { GossipReactor } from '../reactors/examples/gossip/reactor.js';
 
 /** Options of {@link runNode}: the command-line flags (undefined = from the config file, else the default). */
 export interface NodeOptions {
