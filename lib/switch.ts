@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
-import type { ChannelDescriptor } from './conn/channel.js';
+import { channelIdHex, type ChannelDescriptor } from './conn/channel.js';
 import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from './config.js';
 import { InvalidArgumentError, ListenError, PeerError, PeerStoppedError, RejectedError, SwitchboardError } from './errors.js';
 import type { P2PMetrics } from './metrics.js';
@@ -183,7 +183,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
     const seen = new Set<number>();
     for (const ch of chs) {
       if (this.reactorByCh[ch.id] || seen.has(ch.id)) {
-        throw new InvalidArgumentError(`channel 0x${ch.id.toString(16).padStart(2, '0')} of reactor ${name} is already taken`, 'ERR_CHANNEL_TAKEN');
+        throw new InvalidArgumentError(`channel ${channelIdHex(ch.id)} of reactor ${name} is already taken`, 'ERR_CHANNEL_TAKEN');
       }
       seen.add(ch.id);
     }
@@ -622,7 +622,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
         const r = reactorByCh[channelId]!;
         const e = { channelId, src: peer, message };
         if (r.filterMessage && !r.filterMessage(e)) {
-          throw new RejectedError('ERR_MESSAGE_REJECTED', `message on channel 0x${channelId.toString(16)} refused by its reactor's filter`);
+          throw new RejectedError('ERR_MESSAGE_REJECTED', `message on channel ${channelIdHex(channelId)} refused by its reactor's filter`);
         }
         return r.receive(e);
       },
