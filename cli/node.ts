@@ -126,7 +126,6 @@ function readConfigText(path: string): string {
     if (!isSystemError(err)) throw err;
     const why =
       err.code === 'ENOENT' ? 'does not exist (check the path given to --config)'
-      : err.code === 'EISDIR' ? 'is a directory: --config takes a JSON file'
       : err.code === 'EACCES' || err.code === 'EPERM' ? 'cannot be read: permission denied (check its owner and mode)'
       : `cannot be read: ${systemErrorText(err)}`;
     throw new InvalidArgumentError(`config file ${path} ${why}`, 'ERR_INVALID_ARGUMENT', { cause: err });

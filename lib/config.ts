@@ -187,7 +187,7 @@ function suggestion(key: string, known: readonly string[]): string {
     const d = editDistance(norm(key), norm(k));
     if (d < bestD) [best, bestD] = [k, d];
   }
-  // a typo, a missing letter, swapped letters: at most 2 edits, and fewer than a third of the key
+  // a typo, a missing letter, swapped letters: at most 2 edits, and at most a third of the key
   return best !== undefined && bestD <= Math.min(2, Math.floor(norm(key).length / 3)) ? ` (did you mean ${best}?)` : '';
 }
 
