@@ -6,15 +6,15 @@
  */
 import { Command, Option } from 'commander';
 import { int, list } from './options.js';
-import { join } from 'node:path';
 import { NodeKey } from '../lib/node-key.js';
+import { cliErrorLine, isSystemError } from './errors.js';
 import { NODE_DEFAULTS, nodeKeyPath, runNode } from './node.js';
 import { runTestnet } from './testnet.js';
 import { exampleCommand } from './examples.js';
 
 /** Build the program (exported for tests). */
 export function program(): Command {
-  const p = new Command('switchboard').description('peer-to-peer nodes in the Tendermint/CometBFT style').showHelpAfterError();
+  const p = new Command('switchboard').description('peer-to-peer nodes in the Tendermint/CometBFT style');
   const logLevel = () => new Option('--log-level <level>', 'pino log level (logs go to stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default(NODE_DEFAULTS.logLevel);
 
   p.command('node')
@@ -71,12 +71,17 @@ export function program(): Command {
     });
 
   p.command('keygen')
-    .description('create a node key in <home>/config/node_key.json (refuses to overwrite) and print its ID')
+    .description('create a node key in <home>/config/node_key.json and print its ID; if a key is there already, print its ID in an error and exit 1 (never overwrites)')
     .option('--home <dir>', 'home directory', NODE_DEFAULTS.home)
     .action((o: { home: string }) => {
       const path = nodeKeyPath(o.home);
       const key = NodeKey.generate();
-      key.save(path); // flag 'wx': never overwrites an existing key
+      try {
+        key.save(path); // flag 'wx': never overwrites an existing key
+      } catch (err) {
+        if (!isSystemError(err) || err.code !== 'EEXIST') throw err;
+        throw new Error(`${existingKey(path)}; keygen never overwrites a key: use another --home, or move the file away to make a new node ID`);
+      }
       process.stdout.write(`${key.id}\n`);
     });
 
@@ -84,15 +89,47 @@ export function program(): Command {
     .description('print the node ID of the key in <home>/config/node_key.json')
     .option('--home <dir>', 'home directory', NODE_DEFAULTS.home)
     .action((o: { home: string }) => {
-      process.stdout.write(`${NodeKey.load(join(o.home, 'config', 'node_key.json')).id}\n`);
+      const path = nodeKeyPath(o.home);
+      let key: NodeKey;
+      try {
+        key = NodeKey.load(path);
+      } catch (err) {
+        if (!isSystemError(err) || err.code !== 'ENOENT') throw err;
+        throw new Error(`there is no node key at ${path}: run \`switchboard keygen --home ${o.home}\` to create one`);
+      }
+      process.stdout.write(`${key.id}\n`);
     });
   p.addCommand(exampleCommand());
+  oneLineUsageErrors(p);
   return p;
+}
+
+/** What is at `path`, where keygen found a file: a key and its ID, or a file that is not a valid key. */
+function existingKey(path: string): string {
+  try {
+    return `a node key already exists at ${path} (node ID ${NodeKey.load(path).id})`;
+  } catch {
+    return `a file already exists at ${path}, and it is not a valid node key`;
+  }
+}
+
+/**
+ * Usage errors (unknown option or command, bad option value) print one line
+ * (commander's message with its "did you mean" suggestion) and a pointer to
+ * `--help`, not the whole help; on `cmd` and every subcommand.
+ */
+function oneLineUsageErrors(cmd: Command, parents = ''): void {
+  const name = `${parents}${cmd.name()}`;
+  cmd
+    .showSuggestionAfterError()
+    .showHelpAfterError(`run \`${name} --help\` for the ${cmd.commands.length > 0 ? 'commands' : 'options'}`)
+    .configureOutput({ outputError: (str, write) => write(`${str.trim().replace(/^error: /, 'switchboard: ').replace(/\s*\n\s*\(Did you mean/g, ' (did you mean').replace(/\s*\n\s*/g, ' ')}\n`) });
+  for (const c of cmd.commands) oneLineUsageErrors(c, `${name} `);
 }
 
 program()
   .parseAsync(process.argv)
-  .catch((err: Error & { code?: string }) => {
-    process.stderr.write(`switchboard: ${err.code ? `${err.code}: ` : ''}${err.message}\n`);
+  .catch((err: unknown) => {
+    process.stderr.write(`switchboard: ${cliErrorLine(err)}\n`);
     process.exit(1);
   });

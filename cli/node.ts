@@ -9,14 +9,16 @@
  *
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from '../lib/config.js';
+import { z } from 'zod';
+import { parseConfig, parseP2PConfig, P2PConfigSchema, type P2PConfig, type P2PConfigInput } from '../lib/config.js';
 import { InvalidArgumentError } from '../lib/errors.js';
+import { isSystemError, systemErrorText } from './errors.js';
 import { P2PMetrics } from '../lib/metrics.js';
 import { NodeKey } from '../lib/node-key.js';
 import { Switch } from '../lib/switch.js';
@@ -73,30 +75,108 @@ export function nodeKeyPath(home: string): string {
   return join(home, 'config', 'node_key.json');
 }
 
+/** What a config file may hold: unknown keys are errors (typos do not pass silently). */
+const ConfigFileSchema = z
+  .object({
+    moniker: z.string().optional(),
+    network: z.string().optional(),
+    p2p: P2PConfigSchema.optional(),
+  })
+  .strict();
+
 /** What a config file may hold. */
-interface ConfigFile {
-  moniker?: string;
-  network?: string;
-  p2p?: P2PConfigInput;
+type ConfigFile = z.input<typeof ConfigFileSchema>;
+
+/** Largest config file read (bytes). */
+const MAX_CONFIG_FILE_BYTES = 1 << 20;
+
+/**
+ * Read and validate a config file (the whole file: top-level keys and `p2p`).
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`), one line naming the
+ *   file: it does not exist, cannot be read, is a directory, is over 1 MiB,
+ *   is not valid JSON (with the line and column, never the file's bytes), or
+ *   lists every invalid or unknown key at its full path (`p2p.maxNumInboundPeer:
+ *   unknown key (did you mean maxNumInboundPeers?)`).
+ */
+export function readConfigFile(path: string): ConfigFile {
+  const text = readConfigText(path);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidArgumentError(`config file ${path} is not valid JSON: ${jsonProblem(text, err)}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`config file ${path} must hold a JSON object {"moniker", "network", "p2p"}`);
+  parseConfig(ConfigFileSchema, parsed, `invalid config file ${path}`);
+  return parsed as ConfigFile;
+}
+
+/** The file's text, read at most 1 MiB + 1 bytes; fs errors become one line naming the file. */
+function readConfigText(path: string): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    if (fstatSync(fd).isDirectory()) throw new InvalidArgumentError(`config file ${path} is a directory: --config takes a JSON file`);
+    const buf = Buffer.alloc(MAX_CONFIG_FILE_BYTES + 1);
+    let n = 0;
+    for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
+    if (n > MAX_CONFIG_FILE_BYTES) throw new InvalidArgumentError(`config file ${path} is larger than 1 MiB: is it the right file?`);
+    return buf.toString('utf8', 0, n);
+  } catch (err) {
+    if (!isSystemError(err)) throw err;
+    const why =
+      err.code === 'ENOENT' ? 'does not exist (check the path given to --config)'
+      : err.code === 'EACCES' || err.code === 'EPERM' ? 'cannot be read: permission denied (check its owner and mode)'
+      : `cannot be read: ${systemErrorText(err)}`;
+    throw new InvalidArgumentError(`config file ${path} ${why}`, 'ERR_INVALID_ARGUMENT', { cause: err });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**
- * Read a config file. @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`)
- * for unreadable JSON, unknown top-level keys, or files over 1 MiB.
+ * What is wrong with `text` as JSON and where (`line 3, column 7`), from
+ * JSON.parse's error without the excerpt of the input V8 puts in some messages
+ * (a binary file would be echoed). Where V8 gives no position, the first
+ * position no JSON can continue from is found by bisection over prefixes.
  */
-export function readConfigFile(path: string): ConfigFile {
-  const raw = readFileSync(path);
-  if (raw.length > 1 << 20) throw new InvalidArgumentError(`config file ${path} is larger than 1 MiB`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw.toString('utf8'));
-  } catch (err) {
-    throw new InvalidArgumentError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+function jsonProblem(text: string, err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const at = / (?:in|after) JSON at position (\d+)/.exec(msg);
+  let what: string;
+  let pos: number;
+  if (at) [what, pos] = [at[0].startsWith(' after') ? 'unexpected text after the JSON value' : msg.slice(0, at.index), Number(at[1])];
+  else if (msg.startsWith('Unexpected end of JSON input')) [what, pos] = ['the file ends inside a JSON value', text.length];
+  else [what, pos] = ['unexpected character', firstNonJsonPosition(text)];
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const column = pos - before.lastIndexOf('\n');
+  const c = text.charCodeAt(pos);
+  const binary = c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d ? ` (byte 0x${c.toString(16).padStart(2, '0')}: not a text file?)` : c === 0xfffd ? ' (not UTF-8 text: not a text file?)' : '';
+  return `${what.charAt(0).toLowerCase()}${what.slice(1)} at line ${line}, column ${column}${binary}`;
+}
+
+/** The index of the first character of `text` after which no JSON document can continue (`text` itself is not JSON). */
+function firstNonJsonPosition(text: string): number {
+  const viable = (k: number): boolean => {
+    const prefix = text.slice(0, k);
+    try {
+      JSON.parse(prefix);
+      return true;
+    } catch (err) {
+      const m = (err as Error).message;
+      const at = / (?:in|after) JSON at position (\d+)/.exec(m);
+      return m.startsWith('Unexpected end of JSON input') || (at !== null && Number(at[1]) >= k);
+    }
+  };
+  let lo = 0; // viable
+  let hi = text.length; // not viable
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (viable(mid)) lo = mid;
+    else hi = mid;
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`config file ${path} must hold a JSON object`);
-  const unknown = Object.keys(parsed).filter((k) => !['moniker', 'network', 'p2p'].includes(k));
-  if (unknown.length) throw new InvalidArgumentError(`config file ${path}: unknown keys ${unknown.join(', ')} (allowed: moniker, network, p2p)`);
-  return parsed as ConfigFile;
+  return lo;
 }
 
 /** The effective settings: defaults < config file < flags. */

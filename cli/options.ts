@@ -13,7 +13,7 @@ import { InvalidArgumentError as CommanderArgError } from 'commander';
 export function int(min: number, max: number): (v: string) => number {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new CommanderArgError(`must be an integer ${min}..${max}`);
+    if (!Number.isInteger(n) || n < min || n > max) throw new CommanderArgError(`Expected an integer ${min}..${max}.`);
     return n;
   };
 }

@@ -20,7 +20,13 @@
  *   `ERR_TOO_MANY_PEERS`, `ERR_DIAL`, `ERR_DIAL_TIMEOUT`, `ERR_SWITCH_STOPPED`,
  *   `ERR_CHANNEL_TAKEN`, `ERR_REJECTED`, `ERR_FILTER`, `ERR_FILTER_TIMEOUT`,
  *   `ERR_DUPLICATE_IP`, `ERR_MESSAGE_REJECTED` (a reactor's message filter refused
- *   a message), `ERR_BANNED`
+ *   a message), `ERR_BANNED`, `ERR_LISTEN` (`Switch.start()` could not listen)
+ * - peer removal (the `reason` of `peer:remove`, `peer:error` and
+ *   `Reactor.removePeer`): any code above, plus `ERR_PEER_STOPPED` (we stopped
+ *   the peer without an error: `Switch.stop`, `stopPeerGracefully`, or a
+ *   simultaneous connection replaced it) and `ERR_PEER_ERROR`
+ *   (`stopPeerForError` was given something that is not a SwitchboardError;
+ *   the original is the `cause`). A remote close is `ERR_CONNECTION_CLOSED`.
  * - input: `ERR_INVALID_ADDRESS`, `ERR_INVALID_ARGUMENT`, `ERR_INVALID_KEY_FILE`
  */
 export type ErrorCode =
@@ -53,6 +59,9 @@ export type ErrorCode =
   | 'ERR_DUPLICATE_IP'
   | 'ERR_MESSAGE_REJECTED'
   | 'ERR_BANNED'
+  | 'ERR_LISTEN'
+  | 'ERR_PEER_STOPPED'
+  | 'ERR_PEER_ERROR'
   | 'ERR_INVALID_ADDRESS'
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_INVALID_KEY_FILE';
@@ -168,6 +177,76 @@ export type RejectCode =
 export class RejectedError extends SwitchboardError {
   constructor(code: RejectCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
+  }
+}
+
+/** Why we stopped a peer without an error, see {@link PeerStoppedError}. */
+export type PeerStopReason =
+  /** `Switch.stop()`: every peer is stopped. */
+  | 'switch-stop'
+  /** `Switch.stopPeerGracefully(peer)`: queued messages were written first. */
+  | 'graceful'
+  /** A simultaneous connection to the same node won the tie-break and replaced this one. */
+  | 'replaced';
+
+const STOP_MESSAGES: Record<PeerStopReason, string> = {
+  'switch-stop': 'stopped: the Switch is stopping',
+  graceful: 'stopped gracefully: queued messages written, then closed',
+  replaced: 'replaced by a simultaneous connection to the same node',
+};
+
+/**
+ * We disconnected the peer ourselves, with no error (`ERR_PEER_STOPPED`):
+ * the `reason` of `peer:remove` and `Reactor.removePeer` for a local stop.
+ * The remote sees `ERR_CONNECTION_CLOSED`.
+ */
+export class PeerStoppedError extends SwitchboardError {
+  /** Which local stop: `'switch-stop'`, `'graceful'` or `'replaced'`. */
+  readonly reason: PeerStopReason;
+  constructor(reason: PeerStopReason) {
+    super('ERR_PEER_STOPPED', STOP_MESSAGES[reason]);
+    this.reason = reason;
+  }
+}
+
+/**
+ * `Switch.stopPeerForError` was given a reason that is not a
+ * SwitchboardError, e.g. an Error thrown inside a reactor (`ERR_PEER_ERROR`).
+ * The original is the `cause`; the message is `stopped for an error: <its message>`.
+ */
+export class PeerError extends SwitchboardError {
+  constructor(cause: unknown) {
+    super('ERR_PEER_ERROR', `stopped for an error: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** What each listen errno means, and what to do about it. */
+const LISTEN_ERRNO: Record<string, string> = {
+  EADDRINUSE: 'the address is in use (another node running? pick another listen port, or port 0 for any free one)',
+  EACCES: 'permission denied (ports below 1024 need privileges: pick a port from 1024 up, or port 0)',
+  EADDRNOTAVAIL: 'no interface of this host has that address (listen on 0.0.0.0, 127.0.0.1 or one of its own addresses)',
+  ENOTFOUND: 'the host name does not resolve (use an IP address or a name this host resolves)',
+  EAI_AGAIN: 'the host name does not resolve right now (use an IP address)',
+};
+
+/**
+ * `Switch.start()` could not listen on its `listenAddress` (`ERR_LISTEN`).
+ * `cause` is the system error (its `code`: `EADDRINUSE`, `EACCES`,
+ * `EADDRNOTAVAIL`, …); the message is one line naming the address, what went
+ * wrong and what to do, e.g. `cannot listen on 127.0.0.1:26656: the address is
+ * in use (another node running? pick another listen port, or port 0 for any free one)`.
+ */
+export class ListenError extends SwitchboardError {
+  /** The host we tried to listen on. */
+  readonly host: string;
+  /** The port we tried to listen on (0 = any). */
+  readonly port: number;
+  constructor(host: string, port: number, cause: unknown) {
+    const errno = (cause as { code?: unknown } | undefined)?.code;
+    const why = (typeof errno === 'string' && LISTEN_ERRNO[errno]) || (cause instanceof Error ? cause.message : String(cause));
+    super('ERR_LISTEN', `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why}`, { cause });
+    this.host = host;
+    this.port = port;
   }
 }
 

@@ -93,8 +93,8 @@ export class NodeKey {
    * `{"priv_key":{"type":"ed25519","value":"<base64 of 64 bytes>"}}`.
    * @throws InvalidArgumentError (`ERR_INVALID_KEY_FILE`) when the file is
    *   larger than `MAX_KEY_FILE_BYTES` (4096), not JSON, of another shape, the
-   *   key is not 64 bytes, or its public half does not match its seed. The
-   *   file is never replaced.
+   *   key is not 64 bytes, or its public half does not match its seed; the
+   *   message names the file, the problem and the fix. The file is never replaced.
    * @throws the fs error (ENOENT, EACCES) when it cannot be read.
    */
   static load(path: string): NodeKey {
@@ -164,5 +164,5 @@ export function verifySignature(pubKey: Uint8Array, msg: Uint8Array, sig: Uint8A
 }
 
 function keyFileError(path: string, why: string, cause?: unknown): InvalidArgumentError {
-  return new InvalidArgumentError(`invalid node key file ${path}: ${why}`, 'ERR_INVALID_KEY_FILE', { cause });
+  return new InvalidArgumentError(`invalid node key file ${path}: ${why} (restore it from a backup, or move it away to create a new key: a new node ID)`, 'ERR_INVALID_KEY_FILE', { cause });
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { ChannelDescriptor } from './conn/channel.js';
+import type { SwitchboardError } from './errors.js';
 import type { Peer } from './peer.js';
 import type { Switch } from './switch.js';
 
@@ -38,11 +39,15 @@ export interface Reactor {
   /** The peer is connected and may be sent to. */
   addPeer(peer: Peer): void;
   /**
-   * The peer is gone; `reason` is the error that stopped it, or undefined for
-   * a graceful stop. May return a Promise: a reconnect of the same ID waits
-   * for it before its `initPeer`.
+   * The peer is gone; `reason.code` says why: `ERR_PEER_STOPPED` when we
+   * stopped it without an error (`Switch.stop`, `stopPeerGracefully`, a
+   * replaced duplicate connection: `PeerStoppedError.reason`),
+   * `ERR_CONNECTION_CLOSED` when the remote closed it, otherwise the error
+   * that stopped it (`ERR_PEER_ERROR` wraps a non-switchboard error given to
+   * `stopPeerForError`, as its `cause`). May return a Promise: a reconnect of
+   * the same ID waits for it before its `initPeer`.
    */
-  removePeer(peer: Peer, reason: unknown): void | Promise<void>;
+  removePeer(peer: Peer, reason: SwitchboardError): void | Promise<void>;
   /**
    * Optional: look at a message's raw bytes before `receive` decodes them;
    * return false to refuse it — the sender is disconnected with
@@ -84,6 +89,6 @@ export abstract class BaseReactor implements Reactor {
   stop(): Promise<void> | void {}
   initPeer(_peer: Peer): void {}
   addPeer(_peer: Peer): void {}
-  removePeer(_peer: Peer, _reason: unknown): void | Promise<void> {}
+  removePeer(_peer: Peer, _reason: SwitchboardError): void | Promise<void> {}
   receive(_e: Envelope): void | Promise<unknown> {}
 }

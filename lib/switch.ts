@@ -11,9 +11,9 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
-import type { ChannelDescriptor } from './conn/channel.js';
+import { channelIdHex, type ChannelDescriptor } from './conn/channel.js';
 import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from './config.js';
-import { InvalidArgumentError, RejectedError, SwitchboardError } from './errors.js';
+import { InvalidArgumentError, ListenError, PeerError, PeerStoppedError, RejectedError, SwitchboardError } from './errors.js';
 import type { P2PMetrics } from './metrics.js';
 import { NetAddress } from './net-address.js';
 import { NodeInfo, type ProtocolVersion } from './node-info.js';
@@ -94,10 +94,16 @@ export interface SwitchAddrBook {
 export interface SwitchEvents {
   /** A peer passed the handshake, the filters and every reactor's `addPeer`. */
   'peer:add': [peer: Peer];
-  /** A peer was removed; `reason` is the error, or undefined for a graceful stop. */
-  'peer:remove': [peer: Peer, reason: unknown];
-  /** A peer was stopped for an error (after `peer:remove`). */
-  'peer:error': [peer: Peer, err: unknown];
+  /**
+   * A peer was removed. `reason.code` says why: `ERR_PEER_STOPPED` for a
+   * local stop without an error (`Switch.stop`, `stopPeerGracefully`, a
+   * replaced duplicate connection; see {@link PeerStoppedError}),
+   * `ERR_CONNECTION_CLOSED` when the remote closed it, otherwise the error
+   * that stopped it (`ERR_PONG_TIMEOUT`, `ERR_BANNED`, a reactor's error, …).
+   */
+  'peer:remove': [peer: Peer, reason: SwitchboardError];
+  /** A peer was stopped for an error (after `peer:remove`, with the same `err`). */
+  'peer:error': [peer: Peer, err: SwitchboardError];
   /**
    * A dial failed, or an inbound connection was refused. `addr` is the dialed
    * `id@host:port`, or the remote `host:port` (with `id@` once known).
@@ -177,7 +183,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
     const seen = new Set<number>();
     for (const ch of chs) {
       if (this.reactorByCh[ch.id] || seen.has(ch.id)) {
-        throw new InvalidArgumentError(`channel 0x${ch.id.toString(16).padStart(2, '0')} of reactor ${name} is already taken`, 'ERR_CHANNEL_TAKEN');
+        throw new InvalidArgumentError(`channel ${channelIdHex(ch.id)} of reactor ${name} is already taken`, 'ERR_CHANNEL_TAKEN');
       }
       seen.add(ch.id);
     }
@@ -223,7 +229,9 @@ export class Switch extends EventEmitter<SwitchEvents> {
 
   /**
    * Start reactors, listen, and dial the persistent peers.
-   * Rejects with the listen error (EADDRINUSE…), or InvalidArgumentError when started twice.
+   * Rejects with ListenError (`ERR_LISTEN`, the system error as `cause`:
+   * `EADDRINUSE`, `EACCES`, …) when it cannot listen on `listenAddress`, or
+   * InvalidArgumentError when started twice.
    */
   async start(): Promise<void> {
     if (this.running || this.stopped) throw new InvalidArgumentError('a Switch can be started once');
@@ -249,7 +257,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
     } catch (err) {
       this.running = false;
       await this.transport.close();
-      throw err;
+      throw new ListenError(host, port, err);
     }
     const adv = this.config.externalAddress ? parseListen(this.config.externalAddress) : bound;
     this.info = NodeInfo.create({
@@ -267,14 +275,18 @@ export class Switch extends EventEmitter<SwitchEvents> {
     for (const addr of this.persistentAddrs) this.reconnectToPeer(addr, true);
   }
 
-  /** Stop listening, stop every peer (reactors get `removePeer`), then stop reactors. Idempotent. */
+  /**
+   * Stop listening, stop every peer (reactors get `removePeer` with a
+   * PeerStoppedError, `ERR_PEER_STOPPED`, reason `'switch-stop'`), then stop
+   * reactors. Idempotent.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.running = false;
     for (const ac of this.reconnecting.values()) ac.abort();
     this.reconnecting.clear();
-    for (const p of this.peers.list()) this.stopAndRemovePeer(p, undefined);
+    for (const p of this.peers.list()) this.stopAndRemovePeer(p, new PeerStoppedError('switch-stop'));
     await this.transport?.close();
     await Promise.allSettled(this.removals.values());
     for (const r of this.reactors.values()) await r.stop();
@@ -588,7 +600,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
       const existingInitiator = existing.isOutbound() ? this.nodeKey.id : id;
       if (!(initiator < existingInitiator)) throw new RejectedError('ERR_DUPLICATE_PEER', `already connected to ${id}`);
       // The new connection wins the tie-break: replace the old one quietly (no redial).
-      this.stopAndRemovePeer(existing, new RejectedError('ERR_DUPLICATE_PEER', 'replaced by a simultaneous connection'));
+      this.stopAndRemovePeer(existing, new PeerStoppedError('replaced'));
       return this.addPeer(up, dialedAddr);
     }
     if (!up.outbound && !this.unconditionalIds.has(id) && this.numInboundCounted() >= this.config.maxNumInboundPeers) {
@@ -610,7 +622,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
         const r = reactorByCh[channelId]!;
         const e = { channelId, src: peer, message };
         if (r.filterMessage && !r.filterMessage(e)) {
-          throw new RejectedError('ERR_MESSAGE_REJECTED', `message on channel 0x${channelId.toString(16)} refused by its reactor's filter`);
+          throw new RejectedError('ERR_MESSAGE_REJECTED', `message on channel ${channelIdHex(channelId)} refused by its reactor's filter`);
         }
         return r.receive(e);
       },
@@ -649,10 +661,14 @@ export class Switch extends EventEmitter<SwitchEvents> {
    * every reactor's `removePeer` runs once, `peer:remove` then `peer:error`
    * are emitted, and a persistent peer is redialed with backoff (inbound
    * ones at their self-reported address). No-op for a peer already removed.
+   * @param reason a SwitchboardError is passed on as it is; anything else
+   *   (an Error thrown in a reactor, a string) is wrapped in a PeerError
+   *   (`ERR_PEER_ERROR`) with the original as its `cause`.
    */
   stopPeerForError(peer: Peer, reason: unknown): void {
-    if (!this.stopAndRemovePeer(peer, reason)) return;
-    this.emit('peer:error', peer, reason);
+    const err = reason instanceof SwitchboardError ? reason : new PeerError(reason);
+    if (!this.stopAndRemovePeer(peer, err)) return;
+    this.emit('peer:error', peer, err);
     if (peer.isPersistent() && this.running) {
       const addr = peer.isOutbound() ? peer.remoteAddr : peer.nodeInfo.netAddress();
       this.reconnectToPeer(addr);
@@ -661,13 +677,13 @@ export class Switch extends EventEmitter<SwitchEvents> {
 
   /**
    * Write everything queued to `peer`, then disconnect it without an error,
-   * as CometBFT's `StopPeerGracefully`. Reactors get `removePeer(peer, undefined)`.
-   * Not redialed.
+   * as CometBFT's `StopPeerGracefully`. Reactors get `removePeer` with a
+   * PeerStoppedError (`ERR_PEER_STOPPED`, reason `'graceful'`). Not redialed.
    */
   async stopPeerGracefully(peer: Peer): Promise<void> {
     if (this.peers.get(peer.id) !== peer) return;
     await peer.mconn.flushStop();
-    this.stopAndRemovePeer(peer, undefined);
+    this.stopAndRemovePeer(peer, new PeerStoppedError('graceful'));
   }
 
   /** Tell the AddrBook the peer behaved well (CometBFT's `MarkPeerAsGood`). */
@@ -685,7 +701,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
   }
 
   /** Remove from the set, stop the connection, run reactors' removePeer. False if it was not in the set. */
-  private stopAndRemovePeer(peer: Peer, reason: unknown): boolean {
+  private stopAndRemovePeer(peer: Peer, reason: SwitchboardError): boolean {
     peer.mconn.stop();
     if (!this.peers.remove(peer)) return false;
     this.metrics?.peerGone(peer);
@@ -705,7 +721,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
       });
       this.removals.set(peer.id, done);
     }
-    this.logger.info({ peer: peer.id, reason: reason instanceof Error ? reason.message : reason }, 'peer removed');
+    this.logger.info({ peer: peer.id, reason: reason.message, code: reason.code }, 'peer removed');
     this.emit('peer:remove', peer, reason);
     return true;
   }

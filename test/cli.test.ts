@@ -63,7 +63,7 @@ t.test('keygen creates a 0600 key and refuses to overwrite; show-node-id prints 
   t.match(id, /^[0-9a-f]{40}$/);
   t.equal(statSync(join(home, 'config', 'node_key.json')).mode & 0o777, 0o600);
   t.equal((await node(['show-node-id', '--home', home])).stdout.trim(), id);
-  await t.rejects(node(['keygen', '--home', home]), /EEXIST/);
+  await t.rejects(node(['keygen', '--home', home]), { code: 1, stderr: new RegExp(`a node key already exists at .*\\(node ID ${id}\\)`) }, 'a second keygen refuses and names the existing key');
 });
 
 t.test('show-node-id on a malformed key file fails with ERR_INVALID_KEY_FILE', async (t) => {

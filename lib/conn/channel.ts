@@ -55,6 +55,15 @@ export const CHANNEL_DEFAULTS = {
 } as const;
 
 /**
+ * A channel id as every message, log and label writes it: `0x` and two hex
+ * digits (`0x40`, `0x00`); a value that is not an integer 0..255 (a caller's
+ * mistake) as `String(id)`.
+ */
+export function channelIdHex(id: number): string {
+  return Number.isInteger(id) && id >= 0 && id <= 255 ? `0x${id.toString(16).padStart(2, '0')}` : String(id);
+}
+
+/**
  * Fill defaults and validate a descriptor.
  * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an id outside
  *   0..255, a priority ≤ 0, or a non-positive-integer capacity.
@@ -66,14 +75,14 @@ export function fillChannelDescriptor(d: ChannelDescriptor): FullChannelDescript
     sendQueueCapacity: d.sendQueueCapacity ?? CHANNEL_DEFAULTS.sendQueueCapacity,
     recvBufferCapacity: d.recvBufferCapacity ?? CHANNEL_DEFAULTS.recvBufferCapacity,
     recvMessageCapacity: d.recvMessageCapacity ?? CHANNEL_DEFAULTS.recvMessageCapacity,
-    name: d.name ?? `0x${d.id?.toString(16).padStart(2, '0')}`,
+    name: d.name ?? channelIdHex(d.id),
   };
   if (!Number.isInteger(full.id) || full.id < 0 || full.id > 255) throw new InvalidArgumentError(`channel id must be 0..255, got ${d.id}`);
   if (!(typeof full.priority === 'number' && full.priority > 0 && Number.isFinite(full.priority))) {
-    throw new InvalidArgumentError(`channel 0x${full.id.toString(16)}: priority must be > 0, got ${d.priority}`);
+    throw new InvalidArgumentError(`channel ${channelIdHex(full.id)}: priority must be > 0, got ${d.priority}`);
   }
   for (const k of ['sendQueueCapacity', 'recvBufferCapacity', 'recvMessageCapacity'] as const) {
-    if (!Number.isInteger(full[k]) || full[k] < 1) throw new InvalidArgumentError(`channel 0x${full.id.toString(16)}: ${k} must be a positive integer, got ${d[k]}`);
+    if (!Number.isInteger(full[k]) || full[k] < 1) throw new InvalidArgumentError(`channel ${channelIdHex(full.id)}: ${k} must be a positive integer, got ${d[k]}`);
   }
   return full;
 }
@@ -226,7 +235,7 @@ export class Channel {
   receive(eof: boolean, data: Buffer): Buffer | null {
     const total = this.recvLen + data.length;
     if (total > this.desc.recvMessageCapacity) {
-      throw new MessageTooLargeError(`message on channel 0x${this.desc.id.toString(16)} exceeds recvMessageCapacity ${this.desc.recvMessageCapacity} bytes`);
+      throw new MessageTooLargeError(`message on channel ${channelIdHex(this.desc.id)} exceeds recvMessageCapacity ${this.desc.recvMessageCapacity} bytes`);
     }
     this.bytesRecv += data.length;
     if (this.recvLen === 0 && eof) return data;

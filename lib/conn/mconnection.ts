@@ -24,7 +24,7 @@
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { ConnectionClosedError, FlowControlError, InvalidArgumentError, PongTimeoutError, ReceiveFailedError, SwitchboardError, UnknownChannelError } from '../errors.js';
-import { Channel, type ChannelDescriptor } from './channel.js';
+import { Channel, channelIdHex, type ChannelDescriptor } from './channel.js';
 import { FlowRate } from './flow-rate.js';
 import {
   INITIAL_WINDOW,
@@ -235,7 +235,7 @@ export class MConnection {
     if (channels.length === 0) throw new InvalidArgumentError('an MConnection needs at least one channel');
     this.channels = channels.map((d) => new Channel(d));
     for (const ch of this.channels) {
-      if (this.byId[ch.desc.id]) throw new InvalidArgumentError(`duplicate channel id 0x${ch.desc.id.toString(16)}`);
+      if (this.byId[ch.desc.id]) throw new InvalidArgumentError(`duplicate channel id ${channelIdHex(ch.desc.id)}`);
       this.byId[ch.desc.id] = ch;
     }
     this.sendFlow = new FlowRate(this.config.sendRate);
@@ -348,7 +348,7 @@ export class MConnection {
    */
   send(channelId: number, msg: Uint8Array, opts?: SendOptions): Promise<boolean> {
     const ch = this.byId[channelId];
-    if (ch === undefined) return Promise.reject(new InvalidArgumentError(`unknown channel ${channelId}`));
+    if (ch === undefined) return Promise.reject(new InvalidArgumentError(`unknown channel ${channelIdHex(channelId)}`));
     if (this.stopped || this.stopping || opts?.signal?.aborted) return Promise.resolve(false);
     if (this.enqueue(ch, msg)) return Promise.resolve(true);
     return ch.enqueueWait(msg, opts?.timeoutMs ?? this.config.sendTimeoutMs, opts?.signal);
@@ -398,7 +398,7 @@ export class MConnection {
 
   private channel(id: number): Channel {
     const ch = this.byId[id];
-    if (ch === undefined) throw new InvalidArgumentError(`unknown channel ${id}`);
+    if (ch === undefined) throw new InvalidArgumentError(`unknown channel ${channelIdHex(id)}`);
     return ch;
   }
 

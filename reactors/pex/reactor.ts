@@ -358,7 +358,7 @@ export class PEXReactor extends BaseReactor {
   }
 
   /** A peer left: forget its request bookkeeping (CometBFT's `RemovePeer`). */
-  override removePeer(peer: Peer, _reason: unknown): void {
+  override removePeer(peer: Peer, _reason: SwitchboardError): void {
     this.#peers.delete(peer);
   }
 

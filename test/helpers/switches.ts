@@ -6,6 +6,7 @@ import { Switch } from '../../lib/switch.js';
 import type { P2PConfigInput } from '../../lib/config.js';
 import type { Peer } from '../../lib/peer.js';
 import type { ChannelDescriptor } from '../../lib/conn/channel.js';
+import type { SwitchboardError } from '../../lib/errors.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
 
@@ -13,6 +14,8 @@ type Teardown = { teardown(fn: () => unknown): void };
 export class RecordingReactor extends BaseReactor {
   readonly calls: string[] = [];
   readonly received: { ch: number; from: string; msg: Buffer }[] = [];
+  /** The `reason` of each `removePeer` call, in order. */
+  readonly removeReasons: SwitchboardError[] = [];
   private waiters: { n: number; resolve: () => void }[] = [];
   constructor(private readonly chs: ChannelDescriptor[] = [{ id: 0x20, sendQueueCapacity: 100 }]) {
     super('recording');
@@ -26,8 +29,9 @@ export class RecordingReactor extends BaseReactor {
   override addPeer(p: Peer): void {
     this.calls.push(`add:${p.id}`);
   }
-  override removePeer(p: Peer): void {
+  override removePeer(p: Peer, reason: SwitchboardError): void {
     this.calls.push(`remove:${p.id}`);
+    this.removeReasons.push(reason);
   }
   override receive(e: Envelope): void {
     this.calls.push(`receive:${e.src.id}`);
@@ -73,9 +77,9 @@ export function peerAdded(sw: Switch, id: string): Promise<Peer> {
 }
 
 /** Resolves when `sw` removes the peer with `id`. */
-export async function peerRemoved(sw: Switch, id: string): Promise<unknown> {
+export async function peerRemoved(sw: Switch, id: string): Promise<SwitchboardError> {
   for (;;) {
-    const [peer, reason] = (await once(sw, 'peer:remove')) as [Peer, unknown];
+    const [peer, reason] = (await once(sw, 'peer:remove')) as [Peer, SwitchboardError];
     if (peer.id === id) return reason;
   }
 }

@@ -206,7 +206,7 @@ t.test('seed mode answers a request, then disconnects the requester', { timeout:
   const removedAtR = peerRemoved(r.sw, s.id);
   const p = await r.sw.dialPeerWithAddress(s.addr);
   await p.send(PEX_CHANNEL, encodePexRequest());
-  t.equal(await removedAtSeed, undefined, 'the seed stopped the peer gracefully');
+  t.match(await removedAtSeed, { code: 'ERR_PEER_STOPPED', reason: 'graceful' }, 'the seed stopped the peer gracefully');
   await removedAtR;
   t.equal(r.reactor.received.length, 1, 'the answer was flushed before the disconnect');
   const m = decodePexMessage(r.reactor.received[0]!.msg);
@@ -225,7 +225,7 @@ t.test('seed crawl: dial book addresses, learn theirs, disconnect after the answ
   const removed = peerRemoved(s.sw, p1.id);
   s.book.addAddress(p1.addr, p1.addr);
   await s.pex.crawlPeersOnce();
-  t.equal(await removed, undefined, 'the crawled peer was disconnected gracefully once it answered');
+  t.match(await removed, { code: 'ERR_PEER_STOPPED', reason: 'graceful' }, 'the crawled peer was disconnected gracefully once it answered');
   t.ok(s.book.hasAddress(x), 'the seed learnt the crawled peer’s addresses');
   t.ok(s.book.isGood(p1.addr), 'the crawled peer is good');
 });
