@@ -3,7 +3,8 @@
  * message size (W1 64 B, W3 1 KiB, W2 256 KiB; MConnection next to the raw
  * TCP baseline W8) and ping latency (W8 and W4 on an idle link, W5 on the
  * idle link and under bulk load; p50 and p99 on a log scale, with the 2 ms
- * W5 target).
+ * W5 target as a dashed line, labelled in the legend below the plot so that
+ * no bar covers the label).
  *
  * @module
  */
@@ -11,7 +12,7 @@ import type { BenchReport, CaseResult } from './report.js';
 import { fmt } from './report.js';
 
 const W = 980;
-const H = 440;
+const H = 460;
 const PANEL_W = 440;
 const PLOT_TOP = 70;
 const PLOT_H = 280;
@@ -87,25 +88,27 @@ function panel(x0: number, title: string, unit: string, groups: Group[], log: bo
       if (!Number.isFinite(b.value) || b.value <= 0) return;
       const bx = gx + bi * bw;
       const by = y(b.value);
-      out.push(`<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(bw - 3).toFixed(1)}" height="${(bottom - by).toFixed(1)}" fill="${b.color}"><title>${esc(`${g.label} · ${b.label}: ${fmt(b.value, unit)} ${unit}`)}</title></rect>`);
-      out.push(text(bx + (bw - 3) / 2, by - 4, fmt(b.value, unit), 'text-anchor="middle" font-size="10"'));
-      if (b.note) out.push(text(bx + (bw - 3) / 2, by - 15, b.note, 'text-anchor="middle" font-size="9" fill="#555"'));
+      out.push(`<rect class="bar" x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(bw - 3).toFixed(1)}" height="${(bottom - by).toFixed(1)}" fill="${b.color}"><title>${esc(`${g.label} · ${b.label}: ${fmt(b.value, unit)} ${unit}`)}</title></rect>`);
+      out.push(text(bx + (bw - 3) / 2, by - 4, fmt(b.value, unit), 'class="bar-label" text-anchor="middle" font-size="10"'));
+      if (b.note) out.push(text(bx + (bw - 3) / 2, by - 15, b.note, 'class="bar-label" text-anchor="middle" font-size="9" fill="#555"'));
     });
     out.push(text(left + gi * gw + gw / 2, bottom + 18, g.label, 'text-anchor="middle" font-size="12"'));
+  });
+  // legend: two entries a row below the plot, the reference line's last (its label there, clear of the bars)
+  const legend = [...new Map(groups.flatMap((g) => g.bars).map((b) => [b.label, b.color])).entries()];
+  const slot = (i: number) => ({ lx: left + (i % 2) * (plotW / 2), ly: bottom + 40 + Math.floor(i / 2) * 18 });
+  legend.forEach(([label, color], i) => {
+    const { lx, ly } = slot(i);
+    out.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${color}"/>`);
+    out.push(text(lx + 18, ly, label, 'font-size="12"'));
   });
   if (refLine) {
     const ry = y(refLine.value);
     out.push(`<line x1="${left}" x2="${left + plotW}" y1="${ry.toFixed(1)}" y2="${ry.toFixed(1)}" stroke="#c23b3b" stroke-dasharray="6 4"/>`);
-    out.push(text(left + plotW - 4, ry - 5, refLine.label, 'text-anchor="end" font-size="11" fill="#c23b3b"'));
+    const { lx, ly } = slot(legend.length);
+    out.push(`<line x1="${lx}" x2="${lx + 12}" y1="${ly - 4}" y2="${ly - 4}" stroke="#c23b3b" stroke-dasharray="4 2" stroke-width="2"/>`);
+    out.push(text(lx + 18, ly, refLine.label, 'class="target-label" font-size="12" fill="#c23b3b"'));
   }
-  // legend
-  const legend = [...new Map(groups.flatMap((g) => g.bars).map((b) => [b.label, b.color])).entries()];
-  legend.forEach(([label, color], i) => {
-    const lx = left + (i % 2) * (plotW / 2);
-    const ly = bottom + 40 + Math.floor(i / 2) * 18;
-    out.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${color}"/>`);
-    out.push(text(lx + 18, ly, label, 'font-size="12"'));
-  });
   return out.join('\n');
 }
 

@@ -49,6 +49,7 @@ export interface TargetCheck {
 
 /** Where and how the benchmarks ran. */
 export interface BenchMeta {
+  /** When the session started (ISO 8601, UTC): the time the report files are named after. */
   date: string;
   host: { cpu: string; cores: number; memGiB: number; os: string; node: string };
   git?: { commit: string; dirty: boolean };
@@ -158,8 +159,8 @@ export function checkTargets(rs: CaseResult[], plaintext: boolean): TargetCheck[
   return out;
 }
 
-/** Gather host, git and configuration facts. */
-export function collectMeta(o: BenchOptions, durationS: number, crypto: CryptoCeiling, background: BenchMeta['background']): BenchMeta {
+/** Gather host, git and configuration facts; `startedAt` is when the session began (the report's date and file names). */
+export function collectMeta(o: BenchOptions, startedAt: Date, durationS: number, crypto: CryptoCeiling, background: BenchMeta['background']): BenchMeta {
   const sh = (cmd: string, args: string[]) => {
     try {
       return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -176,7 +177,7 @@ export function collectMeta(o: BenchOptions, durationS: number, crypto: CryptoCe
     }
   };
   return {
-    date: new Date().toISOString(),
+    date: startedAt.toISOString(),
     host: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), os: `${process.platform} ${release()}`, node: process.version },
     git: commit ? { commit, dirty: (sh('git', ['status', '--porcelain']) ?? '') !== '' } : undefined,
     mode: o.plaintext ? 'plaintext' : 'encrypted',
@@ -212,31 +213,67 @@ function fmtRatio(r: CaseResult): string {
   return r.metrics[0]!.better === 'higher' ? `${fmt(100 * r.ratio, '%')} %` : `${fmt(r.ratio, '×')}×`;
 }
 
-/** The cells of one results row. */
-function rowCells(r: CaseResult): string[] {
-  const p = r.metrics[0]!;
-  const ok = r.samples.length > 0;
-  let result = ok ? r.metrics.map((m) => fmtMetric(m, r.summary[m.key]?.median ?? NaN)).join(' · ') : 'FAILED';
-  if (r.errors.length > 0) result += ` (${r.errors.length} run${r.errors.length > 1 ? 's' : ''} failed: ${r.errors[0]!.split('\n')[0]!.slice(0, 120)})`;
-  const s = r.summary[p.key];
-  const range = ok && s && r.samples.length > 1 ? `${fmt(s.min, p.unit)}–${fmt(s.max, p.unit)} ${p.unit}` : '';
-  const cpu = r.procs.map((x) => `${x.role} ${fmt(x.cpuPct.median, '%')}`).join(' · ');
-  const rss = r.procs.map((x) => `${x.role} ${fmt(x.maxRssMiB.median, 'MiB')}`).join(' · ');
-  const id = r.backgroundBusyPct > BUSY_THRESHOLD_PCT ? `${r.id} ⚠` : r.id;
-  return [id, r.title, r.link, result, range, fmtRatio(r), cpu, rss];
+/** The Range cell of a case with a single successful run (explained under the table). */
+const ONE_RUN = '—';
+
+const caseId = (r: CaseResult) => (r.backgroundBusyPct > BUSY_THRESHOLD_PCT ? `${r.id} ⚠` : r.id);
+
+/**
+ * The results table: one row per case with its primary figure (every figure
+ * of a case is in the Markdown report's Details). Kept narrow (about 110
+ * columns as Markdown) so it reads in a terminal and in a raw file.
+ */
+function resultsTable(rs: CaseResult[]): string[][] {
+  const rows = rs.map((r) => {
+    const p = r.metrics[0]!;
+    const ok = r.samples.length > 0;
+    const s = r.summary[p.key];
+    let median = ok ? fmtMetric(p, s?.median ?? NaN) : 'FAILED';
+    if (ok && r.errors.length > 0) median += ` (${r.errors.length} of ${r.samples.length + r.errors.length} runs failed)`;
+    const range = !ok || !s ? '' : r.samples.length === 1 ? ONE_RUN : `${fmt(s.min, p.unit)}–${fmt(s.max, p.unit)}`;
+    return [caseId(r), r.title, r.link, median, range, fmtRatio(r)];
+  });
+  return [['ID', 'Workload', 'Link', 'Median', 'Range (min–max)', 'vs W8'], ...rows];
+}
+
+/** The processes table: CPU and peak RSS of each process role, medians over the runs. */
+function processTable(rs: CaseResult[]): string[][] {
+  const rows = rs
+    .filter((r) => r.procs.length > 0)
+    .map((r) => [caseId(r), r.procs.map((x) => `${x.role} ${fmt(x.cpuPct.median, '%')}`).join(' · '), r.procs.map((x) => `${x.role} ${fmt(x.maxRssMiB.median, 'MiB')}`).join(' · ')]);
+  return [['ID', 'CPU % of one core', 'Peak RSS MiB'], ...rows];
+}
+
+/** The note under the results table when some case has a single run, else undefined. */
+function oneRunNote(rep: BenchReport): string | undefined {
+  if (!rep.cases.some((r) => r.samples.length === 1)) return undefined;
+  return rep.meta.runs === 1
+    ? `${ONE_RUN} in Range: 1 run per case${rep.meta.quick ? ' (quick mode)' : ''}, so no range; \`--runs N\` measures one`
+    : `${ONE_RUN} in Range: only 1 of the runs of that case succeeded, so no range`;
 }
 
 /** Caveat printed with the targets of a quick run. */
 const QUICK_NOTE = 'quick mode, indicative only: runs of tens of milliseconds are dominated by JIT warm-up';
 
-const HEADERS = ['ID', 'Workload', 'Link', 'Result (median)', 'Range (min–max)', 'vs W8', 'CPU %', 'Peak RSS MiB'];
-
-/** Plain-text table with aligned columns. */
-export function renderTerminal(rep: BenchReport): string {
-  const rows = [HEADERS, ...rep.cases.map(rowCells)];
-  const widths = HEADERS.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+/** Plain-text tables with aligned columns. */
+function alignedTable(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  const out = [headerLine(rep), '', line(rows[0]!), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
+  return [line(rows[0]!), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
+}
+
+/** A Markdown table (cells escaped). */
+function markdownTable(rows: string[][]): string[] {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  return [`| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map(() => '---').join('|')}|`, ...rows.slice(1).map((r) => `| ${r.map(esc).join(' | ')} |`)];
+}
+
+/** The terminal rendering: header, results and processes tables, failed runs, targets. */
+export function renderTerminal(rep: BenchReport): string {
+  const note = oneRunNote(rep);
+  const out = [headerLine(rep), '', ...alignedTable(resultsTable(rep.cases)), ...(note ? [note] : []), '', ...alignedTable(processTable(rep.cases))];
+  const failed = rep.cases.flatMap((r) => r.errors.map((e) => `  ${r.id}: ${e.split('\n')[0]!.slice(0, 160)}`));
+  if (failed.length > 0) out.push('', 'Failed runs:', ...failed);
   if (rep.targets.length > 0) {
     out.push('', rep.meta.quick ? `Targets (${QUICK_NOTE}):` : 'Targets:');
     for (const t of rep.targets) out.push(`  ${t.pass === undefined ? '  ?  ' : t.pass ? ' PASS' : ' MISS'}  ${t.target}: ${t.measured}`);
@@ -267,36 +304,71 @@ function headerLine(rep: BenchReport): string {
   ].join('\n');
 }
 
-/** The Markdown report. `chartFile` is linked when given. */
+/** Widest line of the Markdown report (tables, and prose wrapped to it), so a raw report reads in a terminal. */
+export const MARKDOWN_WIDTH = 120;
+
+/** A Markdown list item of `text`, wrapped at spaces to {@link MARKDOWN_WIDTH} with continuation lines indented. */
+function bullet(text: string): string[] {
+  const lines: string[] = [];
+  let line = '-';
+  for (const word of text.split(' ')) {
+    if (line.length + 1 + word.length > MARKDOWN_WIDTH && line.trim() !== '-') {
+      lines.push(line);
+      line = ' ';
+    }
+    line += ` ${word}`;
+  }
+  return [...lines, line];
+}
+
+/** A configuration object as `key=value` pairs (one code span each, so a line can wrap between them). */
+const pairs = (o: object) =>
+  Object.entries(o)
+    .map(([k, v]) => `\`${k}=${v}\``)
+    .join(' ');
+
+/** The unit of a figure in the Details tables. */
+function unitOf(k: string, md: MetricDef | undefined): string {
+  return md?.unit ?? (k === 'seconds' ? 's' : k.endsWith('Pct') ? '%' : k.endsWith('KiB') ? 'KiB' : k.endsWith('Us') ? 'µs' : '');
+}
+
+/**
+ * The Markdown report. `chartFile` is linked when given. Every line outside
+ * code blocks and the CPU-profile section fits {@link MARKDOWN_WIDTH}
+ * columns given the workloads' titles: the results are split into a results
+ * table (primary figure, range, ratio) and a processes table (CPU, RSS),
+ * and every figure of a case is in its Details table. Dates are the
+ * session's start, as the file names.
+ */
 export function renderMarkdown(rep: BenchReport, chartFile?: string): string {
   const m = rep.meta;
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   const out: string[] = [];
   out.push(`# switchboard benchmarks — ${m.mode}${m.quick ? ' (quick)' : ''}`, '');
-  out.push(
-    `- Date: ${m.date}; total time ${Math.round(m.durationS)} s`,
-    `- Host: ${m.host.cpu}, ${m.host.cores} cores, ${m.host.memGiB} GiB RAM, ${m.host.os}, Node ${m.host.node}`,
-    m.git ? `- Commit: ${m.git.commit}${m.git.dirty ? ' (working tree dirty)' : ''}` : '- Commit: unknown',
-    `- Runs per case: ${m.runs} (medians shown, min–max of the primary figure in "Range")`,
+  const bullets = [
+    `Started: ${m.date}; took ${Math.round(m.durationS)} s`,
+    `Host: ${m.host.cpu}, ${m.host.cores} cores, ${m.host.memGiB} GiB RAM, ${m.host.os}, Node ${m.host.node}`,
+    m.git ? `Commit: ${m.git.commit}${m.git.dirty ? ' (working tree dirty)' : ''}` : 'Commit: unknown',
+    `Runs per case: ${m.runs} (medians shown${m.runs > 1 ? ', min–max of the primary figure in "Range"' : ''})`,
     m.pinned
-      ? '- CPU pinning (taskset): W1–W3, W5 and their W8 sender on CPU 0, receiver on CPU 1; W4 and W8/W4 both on CPU 0 (cross-CPU wake-ups would dominate the latency); W6/W7 not pinned'
-      : '- CPU pinning: none (the OS places the processes)',
-    `- Sending: \`trySend\` while it returns true, \`await send\` when it does not; every benchmark channel has sendQueueCapacity **${m.sendQueueCapacity}** (W7 keeps CometBFT's default of 1)`,
+      ? 'CPU pinning (taskset): W1–W3, W5 and their W8 sender on CPU 0, receiver on CPU 1; W4 and W8/W4 both on CPU 0 (cross-CPU wake-ups would dominate the latency); W6/W7 not pinned'
+      : 'CPU pinning: none (the OS places the processes)',
+    `Sending: \`trySend\` while it returns true, \`await send\` when it does not; every benchmark channel has sendQueueCapacity **${m.sendQueueCapacity}** (W7 keeps CometBFT's default of 1)`,
     Object.keys(m.mconnOverrides).length > 0
-      ? `- MConnection config: \`${JSON.stringify(m.mconnConfig)}\` — **changed from the shipped defaults by --mconn: \`${JSON.stringify(m.mconnOverrides)}\`**`
-      : `- MConnection config as shipped: \`${JSON.stringify(m.mconnConfig)}\``,
-    `- Time = sender's first send → receiver's last message (process.hrtime.bigint in both processes); MB = 10^6 bytes; CPU % is of one core over each process's measured window; peak RSS is \`process.resourceUsage().maxRSS\``,
-    `- Kernel TCP buffers: rmem ${m.tcp.rmem}, wmem ${m.tcp.wmem}`,
-    `- Encryption ceiling (one core, node:crypto ChaCha20-Poly1305, ${m.crypto.frameBytes / 1024} KiB frames): seal ${fmt(m.crypto.sealMBps, 'MB/s')} MB/s, open ${fmt(m.crypto.openMBps, 'MB/s')} MB/s`,
-    `- Other work on the machine (measured before each run, and during it as machine busy time minus our processes' CPU): median ${fmt(m.background.medianBusyPct, '%')} %, highest ${fmt(m.background.maxBusyPct, '%')} % of all cores; cases above ${BUSY_THRESHOLD_PCT} % are marked ⚠`,
-    '',
-  );
+      ? `MConnection config: ${pairs(m.mconnConfig)} — **changed from the shipped defaults by --mconn: ${pairs(m.mconnOverrides)}**`
+      : `MConnection config as shipped: ${pairs(m.mconnConfig)}`,
+    `Time = sender's first send → receiver's last message (process.hrtime.bigint in both processes); MB = 10^6 bytes; CPU % is of one core over each process's measured window; peak RSS is \`process.resourceUsage().maxRSS\``,
+    `Kernel TCP buffers: rmem ${m.tcp.rmem}, wmem ${m.tcp.wmem}`,
+    `Encryption ceiling (one core, node:crypto ChaCha20-Poly1305, ${m.crypto.frameBytes / 1024} KiB frames): seal ${fmt(m.crypto.sealMBps, 'MB/s')} MB/s, open ${fmt(m.crypto.openMBps, 'MB/s')} MB/s`,
+    `Other work on the machine (measured before each run, and during it as machine busy time minus our processes' CPU): median ${fmt(m.background.medianBusyPct, '%')} %, highest ${fmt(m.background.maxBusyPct, '%')} % of all cores; cases above ${BUSY_THRESHOLD_PCT} % are marked ⚠`,
+  ];
+  out.push(...bullets.flatMap(bullet), '');
   const warn = busyWarning(rep);
-  if (warn) out.push(`> **${warn}**`, '');
-  out.push('## Results', '');
-  out.push(`| ${HEADERS.join(' | ')} |`, `|${HEADERS.map(() => '---').join('|')}|`);
-  for (const r of rep.cases) out.push(`| ${rowCells(r).map(esc).join(' | ')} |`);
-  out.push('');
+  if (warn) out.push(...bullet(`**${warn}**`).map((l) => `> ${l.slice(2)}`), '');
+  out.push('## Results', '', ...markdownTable(resultsTable(rep.cases)));
+  const note = oneRunNote(rep);
+  if (note) out.push('', `_${note}._`);
+  out.push('', 'Every figure of each case is under Details; failed runs too.', '', '### Processes (medians)', '', ...markdownTable(processTable(rep.cases)), '');
   if (rep.targets.length > 0) {
     out.push('## Targets', '', ...(rep.meta.quick ? [`_${QUICK_NOTE}._`, ''] : []), '| | Target | Measured |', '|---|---|---|');
     for (const t of rep.targets) out.push(`| ${t.pass === undefined ? '?' : t.pass ? '✅' : '❌'} | ${esc(t.target)} | ${esc(t.measured)} |`);
@@ -306,17 +378,23 @@ export function renderMarkdown(rep: BenchReport, chartFile?: string): string {
   out.push('## Details', '');
   for (const r of rep.cases) {
     out.push(`### ${r.id} — ${r.title} (${r.link})`, '');
-    out.push(`Parameters: ${Object.entries(r.params).map(([k, v]) => `${k}=${typeof v === 'number' ? v.toLocaleString('en-US') : v}`).join(', ')}`, '');
+    out.push(...bullet(`Parameters: ${Object.entries(r.params).map(([k, v]) => `${k}=${typeof v === 'number' ? v.toLocaleString('en-US') : v}`).join(', ')}`).map((l) => l.slice(2)), '');
     if (r.samples.length > 0) {
-      out.push('| figure | median | min | max |', '|---|---:|---:|---:|');
+      // one run: one value per figure (a min and max equal to it would only repeat it)
+      const one = r.samples.length === 1;
+      const row = (name: string, unit: string, x: { median: number; min: number; max: number }) =>
+        one ? `| ${name} | ${fmt(x.median, unit)} |` : `| ${name} | ${fmt(x.median, unit)} | ${fmt(x.min, unit)} | ${fmt(x.max, unit)} |`;
+      out.push(...(one ? ['| figure | value (1 run) |', '|---|---:|'] : ['| figure | median | min | max |', '|---|---:|---:|---:|']));
       for (const [k, s] of Object.entries(r.summary)) {
         const md = r.metrics.find((x) => x.key === k);
-        const unit = md?.unit ?? (k === 'seconds' ? 's' : k.endsWith('Pct') ? '%' : k.endsWith('KiB') ? 'KiB' : k.endsWith('Us') ? 'µs' : '');
-        out.push(`| ${md ? md.label : k}${unit ? ` (${unit})` : ''} | ${fmt(s.median, unit)} | ${fmt(s.min, unit)} | ${fmt(s.max, unit)} |`);
+        const unit = unitOf(k, md);
+        const name = md ? md.label : k;
+        // a label that is its unit (`msgs/s`) is not followed by it again
+        out.push(row(`${name}${unit && unit !== name ? ` (${unit})` : ''}`, unit, s));
       }
       for (const p of r.procs) {
-        out.push(`| ${p.role} CPU (%) | ${fmt(p.cpuPct.median, '%')} | ${fmt(p.cpuPct.min, '%')} | ${fmt(p.cpuPct.max, '%')} |`);
-        out.push(`| ${p.role} peak RSS (MiB) | ${fmt(p.maxRssMiB.median, 'MiB')} | ${fmt(p.maxRssMiB.min, 'MiB')} | ${fmt(p.maxRssMiB.max, 'MiB')} |`);
+        out.push(row(`${p.role} CPU (%)`, '%', p.cpuPct));
+        out.push(row(`${p.role} peak RSS (MiB)`, 'MiB', p.maxRssMiB));
       }
       out.push('');
     }

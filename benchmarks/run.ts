@@ -108,7 +108,9 @@ async function main(argv: string[]): Promise<number> {
     pin: boolean;
     out: string;
   }>();
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  // one time for the file names and the report's date: the start
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
   const name = `${stamp}-${a.plaintext ? 'plaintext' : 'encrypted'}${a.quick ? '-quick' : ''}${a.mconn ? '-custom' : ''}`;
   const opts: BenchOptions = {
     quick: a.quick,
@@ -157,7 +159,7 @@ async function main(argv: string[]): Promise<number> {
 
   attachRatios(results);
   const report: BenchReport = {
-    meta: collectMeta(opts, (Date.now() - started) / 1000, crypto, { maxBusyPct: summarize(allBusy).max, medianBusyPct: median(allBusy) }),
+    meta: collectMeta(opts, startedAt, (Date.now() - started) / 1000, crypto, { maxBusyPct: summarize(allBusy).max, medianBusyPct: median(allBusy) }),
     cases: results,
     targets: checkTargets(results, opts.plaintext),
   };

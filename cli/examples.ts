@@ -4,19 +4,31 @@
  * line per event (`listening on <id@host:port>` first), logs to stderr, and
  * stops on SIGINT/SIGTERM with exit code 0.
  *
- * Common options: `--listen` (default `127.0.0.1:0`, a free loopback port),
+ * Common options: `--listen` (default: see {@link EXAMPLE_PORTS}),
  * `--peers id@host:port,…` (dialed at start and kept connected),
- * `--home DIR` (keep the node key, and the chain, there; default: a new
- * key each run), `--network`, `--moniker`, `--plaintext`, `--log-level`.
+ * `--home DIR` (keep the node key, its listen address, and the chain, there;
+ * default: a new key each run), `--network`, `--moniker`, `--plaintext`,
+ * `--log-level`.
+ *
+ * Without `--listen` a node listens on 127.0.0.1 at its example's port, or,
+ * with `--home`, where that home listened last time
+ * (`<home>/config/listen_address`): with the node key kept in the same home,
+ * its `id@host:port` (what other nodes' `--peers` take) stays valid across
+ * restarts. When that port is taken (a second node of the same example on
+ * this machine) it takes a free port and says so on stderr. `--listen
+ * host:0` asks for a free port explicitly.
  *
  * @module
  */
 import { Command, Option } from 'commander';
 import { int, list } from './options.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import writeFileAtomic from 'write-file-atomic';
 import { NodeKey } from '../lib/node-key.js';
 import type { Peer } from '../lib/peer.js';
 import type { Reactor } from '../lib/reactor.js';
@@ -28,12 +40,21 @@ import { ChatReactor } from '../reactors/examples/chat/reactor.js';
 import { ChainReactor, chainPeerFilter, CHAIN_GENESIS_KEY } from '../reactors/examples/chain/reactor.js';
 import { loadChain, saveChain } from '../reactors/examples/chain/store.js';
 
+/**
+ * The default listen port of each example on 127.0.0.1 (used when neither
+ * `--listen` nor a saved address in `--home` says otherwise).
+ */
+export const EXAMPLE_PORTS = { echo: 26670, chat: 26671, chain: 26672 } as const;
+
+/** The examples' names. */
+type ExampleName = keyof typeof EXAMPLE_PORTS;
+
 /** Options every example takes. */
 export interface ExampleOptions {
-  /** Home directory for the node key (and the chain); default none: a fresh key. */
+  /** Home directory for the node key, its listen address (and the chain); default none: a fresh key. */
   home?: string;
-  /** Listen address `host:port` (port 0: any free port). */
-  listen: string;
+  /** Listen address `host:port` (port 0: any free port); default: see {@link EXAMPLE_PORTS}. */
+  listen?: string;
   /** `id@host:port` of peers to dial and keep connected. */
   peers: string[];
   network: string;
@@ -50,12 +71,49 @@ interface ExampleNode {
   stop(): Promise<void>;
 }
 
+/** Where a home keeps its node's last listen address (`host:port` and a newline). */
+const listenAddressPath = (home: string) => join(home, 'config', 'listen_address');
+
+/** The listen address saved in `home`, if there is a well-formed one (a bad file is reported and ignored). */
+function savedListen(home: string): string | undefined {
+  const path = listenAddressPath(home);
+  if (!existsSync(path)) return undefined;
+  // our own small file: anything larger or not `host:port` is not ours to trust
+  const v = statSync(path).size <= 300 ? readFileSync(path, 'utf8').trim() : '';
+  const m = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v);
+  if (m && Number(m[1]) >= 1 && Number(m[1]) <= 65535) return v;
+  process.stderr.write(`note: ignoring ${path} (not host:port); listening on the default address\n`);
+  return undefined;
+}
+
+/** Whether a TCP listener could bind `host:port` now (false only for EADDRINUSE: other errors are the Switch's to report). */
+function portFree(addr: string): Promise<boolean> {
+  const i = addr.lastIndexOf(':');
+  const host = addr.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(addr.slice(i + 1));
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => resolve(err.code !== 'EADDRINUSE'));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** The listen address of an example node: `--listen`, else the home's saved one or the example's port, else a free port. */
+async function chooseListen(name: ExampleName, o: ExampleOptions): Promise<string> {
+  if (o.listen !== undefined) return o.listen;
+  const preferred = (o.home ? savedListen(o.home) : undefined) ?? `127.0.0.1:${EXAMPLE_PORTS[name]}`;
+  if (await portFree(preferred)) return preferred;
+  const host = preferred.slice(0, preferred.lastIndexOf(':'));
+  process.stderr.write(`note: ${preferred} is in use (another node?): listening on a free port instead; --listen chooses one\n`);
+  return `${host}:0`;
+}
+
 /**
  * Build a Switch with `reactors`, print peers coming and going, start it,
  * print `listening on …`, and stop (then exit 0) on SIGINT/SIGTERM.
  */
 async function startExample(
-  name: string,
+  name: ExampleName,
   o: ExampleOptions,
   reactors: Record<string, Reactor>,
   extra: { other?: Record<string, string>; peerFilters?: PeerFilter[]; listening?: (sw: Switch) => string; onStop?: () => void } = {},
@@ -72,12 +130,16 @@ async function startExample(
     nodeInfo,
     logger,
     peerFilters: extra.peerFilters,
-    config: { listenAddress: o.listen, persistentPeers: o.peers, plaintext: o.plaintext ?? false },
+    config: { listenAddress: await chooseListen(name, o), persistentPeers: o.peers, plaintext: o.plaintext ?? false },
   });
   for (const [n, r] of Object.entries(reactors)) sw.addReactor(n, r);
   sw.on('peer:add', (p) => out(`+ peer ${p.nodeInfo.moniker} (${p.id.slice(0, 8)}, ${p.isOutbound() ? 'outbound' : 'inbound'})`));
   sw.on('peer:remove', (p, reason) => out(`- peer ${p.nodeInfo.moniker}${reason instanceof Error ? ` (${(reason as SwitchboardError).code ?? reason.name}: ${reason.message})` : ''}`));
   await sw.start();
+  if (o.home) {
+    const { host, port } = sw.listenAddr;
+    writeFileAtomic.sync(listenAddressPath(o.home), `${host.includes(':') ? `[${host}]` : host}:${port}\n`);
+  }
   out(`listening on ${sw.listenAddr}${extra.listening ? ` ${extra.listening(sw)}` : ''}`);
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -105,24 +167,52 @@ function readLines(onLine: (line: string) => void, onEnd?: () => void): void {
 
 const who = (p: Peer | undefined) => (p ? p.nodeInfo.moniker : 'local');
 
-/** echo: answer "foo" with "bar"; `--send TEXT` sends TEXT to every peer as it connects. */
-async function runEcho(o: ExampleOptions & { send?: string }): Promise<void> {
+/**
+ * echo: answer "foo" with "bar". `--send TEXT` makes a one-shot client: it
+ * sends TEXT to every peer as it connects, prints the first answer, and
+ * exits 0; with no answer within `--timeout` ms it says so on stderr and
+ * exits 1.
+ */
+async function runEcho(o: ExampleOptions & { send?: string; timeout: number }): Promise<void> {
+  const text = o.send;
+  const msg = text === undefined ? undefined : encodeEcho(text); // a bad --send fails before the node starts
   const echo = new EchoReactor();
-  echo.events.on('message', (text, from) => out(`received ${JSON.stringify(text)} from ${from.nodeInfo.moniker}`));
-  const node = await startExample('echo', o, { echo });
-  if (o.send !== undefined) {
-    const msg = encodeEcho(o.send);
-    const greet = (p: Peer) => void p.send(ECHO_CHANNEL, msg).then((ok) => ok && out(`sent ${JSON.stringify(o.send)} to ${p.nodeInfo.moniker}`));
-    node.sw.peers.list().forEach(greet);
-    node.sw.on('peer:add', greet);
-  }
+  const sentTo = new Map<string, string>(); // peer id → moniker
+  let node: ExampleNode | undefined;
+  let finished = false;
+  const finish = (code: number) => {
+    if (finished || !node) return;
+    finished = true;
+    void node.stop().then(() => process.exit(code));
+  };
+  echo.events.on('message', (t, from) => {
+    out(`received ${JSON.stringify(t)} from ${from.nodeInfo.moniker}`);
+    if (sentTo.has(from.id)) finish(0);
+  });
+  node = await startExample('echo', o, { echo });
+  if (msg === undefined) return;
+  const greet = (p: Peer) =>
+    void p.send(ECHO_CHANNEL, msg).then((ok) => {
+      if (!ok) return;
+      sentTo.set(p.id, p.nodeInfo.moniker);
+      out(`sent ${JSON.stringify(text)} to ${p.nodeInfo.moniker}`);
+    });
+  node.sw.peers.list().forEach(greet);
+  node.sw.on('peer:add', greet);
+  setTimeout(() => {
+    const to = sentTo.size > 0 ? `from ${[...sentTo.values()].join(', ')}` : '(no peer connected)';
+    const hint = text === 'foo' ? '' : ' (the echo reactor answers only "foo")';
+    process.stderr.write(`switchboard example echo: no answer to ${JSON.stringify(text)} within ${o.timeout} ms ${to}${hint}\n`);
+    finish(1);
+  }, o.timeout).unref();
 }
 
 /** chat: stdin lines are said to the room; messages of others are printed as `<nick> text`; EOF leaves. */
 async function runChat(o: ExampleOptions & { nick?: string }): Promise<void> {
   const chat = new ChatReactor({ nick: o.nick ?? o.moniker });
   chat.events.on('message', (m) => out(`<${m.nick}> ${m.text}`));
-  const node = await startExample('chat', o, { chat });
+  // the nick is also the moniker peers show (`+ peer alice`) unless --moniker says otherwise
+  const node = await startExample('chat', { ...o, moniker: o.moniker ?? o.nick }, { chat });
   readLines(
     (line) => {
       try {
@@ -195,10 +285,13 @@ async function runChain(o: ExampleOptions & { difficulty: number; mine?: boolean
 /** The `example` command group (registered by `lib/cli/index.ts`). */
 export function exampleCommand(): Command {
   const ex = new Command('example').description('run an example reactor from reactors/examples/ (echo, chat, chain)');
-  const common = (c: Command, network: string) =>
+  const common = (c: Command, network: ExampleName) =>
     c
-      .option('--home <dir>', 'keep the node key (and data) in this directory (default: a new key each run)')
-      .option('--listen <host:port>', 'listen address; port 0 = any free port', '127.0.0.1:0')
+      .option('--home <dir>', 'keep the node key, its listen address (and data) in this directory (default: a new key each run)')
+      .option(
+        '--listen <host:port>',
+        `listen address; port 0 = any free port (default: where --home listened last, else 127.0.0.1:${EXAMPLE_PORTS[network]}, or a free port when that is taken)`,
+      )
       .option('--peers <list>', 'comma-separated id@host:port to connect to and keep connected', list, [])
       .option('--network <name>', 'network name; peers must match', network)
       .option('--moniker <name>', 'node name shown to peers (default <example>-<id prefix>)')
@@ -206,11 +299,12 @@ export function exampleCommand(): Command {
       .addOption(new Option('--log-level <level>', 'pino log level (logs go to stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn'));
 
   common(ex.command('echo').description('the smallest reactor: answers "foo" with "bar"'), 'echo')
-    .option('--send <text>', 'send this text to every peer as it connects (try "foo")')
+    .option('--send <text>', 'send this text to every peer as it connects (try "foo"), print the first answer and exit 0')
+    .option('--timeout <ms>', 'with --send: exit 1 when no answer came within this time', int(1, 3_600_000), 10_000)
     .action((o) => runEcho(o));
 
   common(ex.command('chat').description('a terminal chat room: stdin lines go to every node (flooded, de-duplicated); EOF leaves'), 'chat')
-    .option('--nick <name>', 'your name in the room (default the moniker)')
+    .option('--nick <name>', 'your name in the room, and the moniker peers see unless --moniker is given (default the moniker)')
     .action((o) => runChat(o));
 
   common(ex.command('chain').description(`a toy proof-of-work blockchain node; stdin ${CHAIN_HELP}`), 'chain')

@@ -6,6 +6,13 @@
  * (anti-entropy), so every node ends up with every message whatever the
  * order in which nodes connect.
  *
+ * A node never delivers a message whose origin is itself: after a restart
+ * its peers' history holds its own earlier messages, which are not news to
+ * it (they are remembered, not shown, not relayed); and history sent to a
+ * peer leaves out the messages that peer wrote. Sequence numbers start at the
+ * clock (ms since the epoch), so the ids of a restarted node do not repeat
+ * the ids of its earlier run, which its peers would drop as already seen.
+ *
  * Wire format on channel 0x20: a MessagePack map
  * `{ id: str, origin: str(40 hex), moniker: str, text: str, hops: uint }`,
  * every field validated on receipt (docs/PROTOCOL.md, "Example reactors").
@@ -31,7 +38,7 @@ export const MAX_HOPS = 64;
 
 /** One gossiped message. */
 export interface GossipMessage {
-  /** Unique: `<origin id>:<sequence>`. */
+  /** Unique: `<origin id>:<sequence>`; the sequence is strictly increasing and at least the author's clock (ms since the epoch). */
   id: string;
   /** Node ID of the author. */
   origin: string;
@@ -42,7 +49,12 @@ export interface GossipMessage {
   hops: number;
 }
 
-/** Events: `message` for each message seen the first time (own ones included), with the peer it came from (undefined for our own). */
+/**
+ * Events: `message` for each message seen the first time, with the peer it
+ * came from. Our own {@link GossipReactor.publish} emits it too, with
+ * `from` undefined; a message of our own origin that comes back from a peer
+ * (our earlier run's, in their history) is never emitted.
+ */
 export interface GossipEvents {
   message: [msg: GossipMessage, from: Peer | undefined];
 }
@@ -74,12 +86,15 @@ export class GossipReactor extends BaseReactor {
   }
 
   /**
-   * Author a message and flood it to every peer.
+   * Author a message and flood it to every peer. Its sequence number is the
+   * clock in ms, or one more than the last when that is not larger (ids stay
+   * unique across restarts as long as the clock does not go back).
    * @throws MalformedPacketError (`ERR_MALFORMED_PACKET`) when `text` is longer than {@link MAX_TEXT_LENGTH}.
    */
   publish(text: string): GossipMessage {
     const sw = this.switch;
-    const msg: GossipMessage = { id: `${sw.nodeKey.id}:${++this.seq}`, origin: sw.nodeKey.id, moniker: sw.nodeInfo.moniker, text, hops: 0 };
+    this.seq = Math.max(this.seq + 1, Date.now());
+    const msg: GossipMessage = { id: `${sw.nodeKey.id}:${this.seq}`, origin: sw.nodeKey.id, moniker: sw.nodeInfo.moniker, text, hops: 0 };
     validate(msg);
     this.remember(msg);
     this.events.emit('message', msg, undefined);
@@ -92,20 +107,26 @@ export class GossipReactor extends BaseReactor {
     return [...this.seen.values()];
   }
 
-  /** Send the recent history to a new peer, so late joiners catch up. */
+  /** Send the recent history to a new peer, so late joiners catch up; never the peer's own messages back to it. */
   override addPeer(peer: Peer): void {
     for (const m of this.seen.values()) {
+      if (m.origin === peer.id) continue;
       const hops = m.origin === this.switch.nodeKey.id ? 0 : m.hops + 1;
       // a message that has travelled MAX_HOPS goes no further (the receiver would refuse hops > MAX_HOPS as malformed)
       if (hops <= MAX_HOPS) void peer.send(GOSSIP_CHANNEL, encode({ ...m, hops }));
     }
   }
 
-  /** Decode, validate, de-duplicate, deliver and relay. @throws MalformedPacketError for an invalid message (the Switch disconnects the sender). */
+  /**
+   * Decode, validate, de-duplicate, deliver and relay. A message of our own
+   * origin is remembered but neither delivered nor relayed.
+   * @throws MalformedPacketError for an invalid message (the Switch disconnects the sender).
+   */
   override receive(e: Envelope): void {
     const msg = decodeGossip(e.message);
     if (this.seen.has(msg.id)) return;
     this.remember(msg);
+    if (msg.origin === this.switch.nodeKey.id) return;
     this.events.emit('message', msg, e.src);
     if (msg.hops < MAX_HOPS) this.relay({ ...msg, hops: msg.hops + 1 }, e.src);
   }

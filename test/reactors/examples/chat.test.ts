@@ -13,10 +13,12 @@ import { connect, peerAdded, peerRemoved, startSwitch } from '../../helpers/swit
 import { startExample } from './processes.js';
 
 t.test('three processes in a line: stdin lines reach every node once, relayed through the middle; EOF leaves', async (t) => {
-  const alice = await startExample(t, 'alice', 'chat', []);
+  // alice gives only --nick: that is also the name her peers show (no `chat-<id>`)
+  const alice = await startExample(t, 'alice', 'chat', ['--nick', 'alice'], { moniker: false });
   const bob = await startExample(t, 'bob', 'chat', ['--peers', alice.addr]);
   const carol = await startExample(t, 'carol', 'chat', ['--peers', bob.addr, '--nick', 'carol']);
   await Promise.all([alice.waitFor(/^\+ peer bob /), bob.waitFor(/^\+ peer carol /), carol.waitFor(/^\+ peer bob /)]);
+  await bob.waitFor(/^\+ peer alice \(/); // bob shows alice by her --nick
 
   alice.write('hello from alice');
   await Promise.all([bob.waitFor(/^<alice> hello from alice$/), carol.waitFor(/^<alice> hello from alice$/)]);
@@ -32,7 +34,8 @@ t.test('three processes in a line: stdin lines reach every node once, relayed th
 
   alice.child.stdin.end();
   t.equal(await alice.exited, 0, 'EOF on stdin leaves the room with exit 0');
-  await bob.waitFor(/^- peer alice/);
+  await bob.waitFor(/^- peer alice( |$)/);
+  t.equal(bob.count(/chat-[0-9a-f]{6}/), 0, 'no generated moniker anywhere in bob\'s output');
 });
 
 /** A ChatReactor that counts raw deliveries, so the test can wait for the duplicates to arrive. */

@@ -1,5 +1,7 @@
-// The echo example: "foo" is answered with "bar" across two processes;
-// anything but a short MessagePack string disconnects the sender.
+// The echo example: "foo" is answered with "bar" across two processes, and
+// the one-shot `--send` client exits by itself; a node with a home keeps its
+// address across restarts; anything but a short MessagePack string
+// disconnects the sender.
 import t from 'tap';
 import { encode } from '@msgpack/msgpack';
 import { ECHO_CHANNEL, EchoReactor, MAX_ECHO_TEXT_LENGTH, decodeEcho, encodeEcho } from '../../../reactors/examples/echo/reactor.js';
@@ -7,16 +9,48 @@ import { MalformedPacketError, SwitchboardError } from '../../../lib/errors.js';
 import { NodeKey } from '../../../lib/node-key.js';
 import { Switch } from '../../../lib/switch.js';
 import { peerAdded, peerRemoved, startSwitch } from '../../helpers/switches.js';
-import { startExample } from './processes.js';
+import { privateDir, startExample } from './processes.js';
 
-t.test('two processes: the one that sends "foo" hears "bar"', async (t) => {
+/** The echo example's documented default port (README, "Examples"; `EXAMPLE_PORTS` in cli/examples.ts). */
+const ECHO_PORT = 26670;
+
+t.test('two processes: `--send foo` prints the answer "bar" and exits 0 by itself', async (t) => {
   const a = await startExample(t, 'alice', 'echo', []);
   const b = await startExample(t, 'bob', 'echo', ['--peers', a.addr, '--send', 'foo']);
   await a.waitFor(/^received "foo" from bob$/);
-  await b.waitFor(/^received "bar" from alice$/);
-  t.equal(await b.stop('SIGINT'), 0, 'exits 0 on SIGINT');
+  t.equal(await b.exited, 0, 'bob exits 0 once answered, with no signal');
+  t.ok(b.lines.includes('received "bar" from alice'), 'after printing the answer');
   await a.waitFor(/^- peer bob/);
   t.equal(await a.stop(), 0, 'exits 0 on SIGTERM');
+});
+
+t.test('`--send` with no answer within `--timeout`: one line on stderr, exit 1', async (t) => {
+  const a = await startExample(t, 'alice', 'echo', []);
+  const b = await startExample(t, 'bob', 'echo', ['--peers', a.addr, '--send', 'hello', '--timeout', '1000']);
+  await a.waitFor(/^received "hello" from bob$/);
+  t.equal(await b.exited, 1);
+  t.match(b.stderr, /^switchboard example echo: no answer to "hello" within 1000 ms from alice \(the echo reactor answers only "foo"\)$/m);
+  t.equal(b.count(/^received/), 0);
+  t.equal(await a.stop('SIGINT'), 0, 'exits 0 on SIGINT');
+});
+
+t.test('with --home, a restarted node keeps its key and listen address (the others\' --peers stay valid)', async (t) => {
+  const home = privateDir(t);
+  const first = await startExample(t, 'alice', 'echo', ['--home', home, '--listen', '127.0.0.1:0']);
+  t.equal(await first.stop(), 0);
+  const again = await startExample(t, 'alice', 'echo', ['--home', home], { listen: false });
+  t.equal(again.addr, first.addr, 'same id@host:port without --listen');
+  const b = await startExample(t, 'bob', 'echo', ['--peers', first.addr, '--send', 'foo']);
+  t.equal(await b.exited, 0, 'the old --peers line reaches it');
+  t.equal(await again.stop(), 0);
+});
+
+t.test(`without --listen or --home: 127.0.0.1:${ECHO_PORT}, or a free port with a note when that is taken`, async (t) => {
+  const a = await startExample(t, 'alice', 'echo', [], { listen: false });
+  const port = Number(a.addr.split(':').pop());
+  if (port === ECHO_PORT) t.pass(`listens on the echo port ${port}`);
+  else t.match(a.stderr, new RegExp(`^note: 127\\.0\\.0\\.1:${ECHO_PORT} is in use`, 'm'), `port ${port}: says the default was taken`);
+  t.equal(await a.stop(), 0);
 });
 
 t.test('wire format: a MessagePack string of bounded length', async (t) => {

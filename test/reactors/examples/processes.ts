@@ -90,9 +90,15 @@ export class ExampleProcess {
   }
 }
 
-/** Start `switchboard example <example> …args` and wait until it listens. */
-export async function startExample(t: Teardown, name: string, example: string, args: string[]): Promise<ExampleProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'example', example, '--moniker', name, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
+/**
+ * Start `switchboard example <example> …args` and wait until it listens.
+ * Adds `--moniker <name>` unless `opts.moniker` is false, and `--listen
+ * 127.0.0.1:0` (no fixed port shared with other test runs) unless `args`
+ * has `--listen` or `opts.listen` is false.
+ */
+export async function startExample(t: Teardown, name: string, example: string, args: string[], opts: { moniker?: boolean; listen?: boolean } = {}): Promise<ExampleProcess> {
+  const extra = [...(opts.moniker === false ? [] : ['--moniker', name]), ...(opts.listen === false || args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'])];
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'example', example, ...extra, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
   t.teardown(() => {
     child.kill('SIGKILL');
   });
