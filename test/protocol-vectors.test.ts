@@ -1,7 +1,7 @@
 // The byte-exact examples of docs/PROTOCOL.md §3–§4 against the implementation.
 import t from 'tap';
 import { decodePacket, encodePacket, type Packet } from '../lib/conn/packet.js';
-import { NodeInfo } from '../lib/node-info.js';
+import { NodeInfo, P2P_PROTOCOL_VERSION } from '../lib/node-info.js';
 import { protocolVectors } from './helpers/vectors.js';
 import { NetAddress } from '../lib/net-address.js';
 import { decodePexMessage, encodePexAddrs, encodePexRequest } from '../reactors/pex/messages.js';
@@ -37,12 +37,15 @@ t.test('the NodeInfo vector encodes and decodes byte for byte', async (t) => {
     network: 'testnet',
     version: '0.1.0',
     channels: Uint8Array.from([0x00, 0x20]),
+    channelVersions: [[1], [1, 2]],
     moniker: 'alice',
   });
   t.equal(Buffer.from(ni.encode()).toString('hex'), v.toString('hex'));
   const back = NodeInfo.decode(v);
   t.equal(back.moniker, 'alice');
   t.same(Array.from(back.channels), [0x00, 0x20]);
+  t.same(back.channelVersions, [[1], [1, 2]]);
+  t.equal(back.protocolVersion.p2p, P2P_PROTOCOL_VERSION);
 });
 
 t.test('the PEX vectors encode and decode byte for byte', async (t) => {
