@@ -66,6 +66,8 @@ export interface PeerStats {
   bytesSent: number;
   bytesRecv: number;
   channels: { id: number; name: string; bytesSent: number; bytesRecv: number }[];
+  /** Keepalive round-trip time (ms): latest sample and SRTT; absent until the first pong. */
+  rttMs?: { latest: number; smoothed: number };
 }
 
 /** Path of a home directory's node key. */
@@ -155,7 +157,7 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
         const peers = sw.peers.list().map((p): PeerStats => {
           const s = p.status();
           const channels = s.channels.map((c) => ({ id: c.id, name: c.name, bytesSent: c.bytesSent, bytesRecv: c.bytesRecv }));
-          return { peer: p.id, outbound: p.isOutbound(), sendRate: s.sendRate, recvRate: s.recvRate, bytesSent: s.bytesSent, bytesRecv: s.bytesRecv, channels };
+          return { peer: p.id, outbound: p.isOutbound(), sendRate: s.sendRate, recvRate: s.recvRate, bytesSent: s.bytesSent, bytesRecv: s.bytesRecv, channels, ...(s.rttMs ? { rttMs: s.rttMs } : {}) };
         });
         if (process.connected) report({ type: 'stats', at: Date.now(), peers });
       }, 1000).unref()

@@ -630,6 +630,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
         this.stopPeerForError(peer, err);
       },
     });
+    if (this.metrics) peer.mconn.onRtt = this.metrics.observeRtt;
     for (const r of this.reactors.values()) r.initPeer(peer);
     this.peers.add(peer);
     for (const r of this.reactors.values()) {
