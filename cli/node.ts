@@ -20,6 +20,7 @@ import { InvalidArgumentError } from '../lib/errors.js';
 import { P2PMetrics } from '../lib/metrics.js';
 import { NodeKey } from '../lib/node-key.js';
 import { Switch } from '../lib/switch.js';
+import type { RttStatus } from '../lib/conn/mconnection.js';
 import { AddrBook, PEXReactor } from '../reactors/pex/index.js';
 import { GossipReactor } from '../reactors/examples/gossip/reactor.js';
 
@@ -67,7 +68,7 @@ export interface PeerStats {
   bytesRecv: number;
   channels: { id: number; name: string; bytesSent: number; bytesRecv: number }[];
   /** Keepalive round-trip time (ms): latest sample and SRTT; absent until the first pong. */
-  rttMs?: { latest: number; smoothed: number };
+  rttMs?: RttStatus;
 }
 
 /** Path of a home directory's node key. */

@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NodeReport, PeerStats } from './node.js';
+import type { RttStatus } from '../lib/conn/mconnection.js';
 
 /** Port of the live view unless `--ui-port` says otherwise. */
 export const DEFAULT_UI_PORT = 26600;
@@ -69,7 +70,7 @@ export interface ViewEdge {
   backRate: number;
   channels: ViewChannel[];
   /** Keepalive round-trip time of the link (ms), latest and smoothed (SRTT); absent until the first pong. */
-  rttMs?: { latest: number; smoothed: number };
+  rttMs?: RttStatus;
 }
 
 /** What `/state.json` and `/events` carry. */
@@ -101,7 +102,7 @@ interface PeerSample {
   bytesSent: number;
   bytesRecv: number;
   channels: Map<number, ChannelSample>;
-  rttMs?: { latest: number; smoothed: number };
+  rttMs?: RttStatus;
 }
 
 interface EdgeRecord {

@@ -13,6 +13,7 @@ export {
   type MConnConfig,
   type ConnectionStatus,
   type ChannelStatus,
+  type RttStatus,
   type SendOptions,
   type ReceiveHandler,
   type ErrorHandler,
@@ -39,7 +40,7 @@ export { Switch, type SwitchOptions, type SwitchEvents, type SwitchAddrBook, typ
 export { parseP2PConfig, P2PConfigSchema, MConnConfigSchema, DEFAULT_P2P_CONFIG, type P2PConfig, type P2PConfigInput } from './config.js';
 export { P2PMetrics } from './metrics.js';
 export { Transport, readExactly, type TransportOptions, type UpgradedConn } from './transport.js';
-export { RequestReactor, type RequestReactorOptions, type RequestOptions, type RequestHandler, type RequestContext } from './request-reactor.js';
+export { RequestReactor, type InFlightCounts, type RequestReactorOptions, type RequestOptions, type RequestHandler, type RequestContext } from './request-reactor.js';
 export {
   decodeRequestMessage,
   encodeRequest,
@@ -54,4 +55,8 @@ export {
   MAX_ERROR_CODE,
   MAX_ERROR_MESSAGE,
   type RequestMessage,
+  type WireRequest,
+  type WireResponse,
+  type WireError,
+  type WireCancel,
 } from './request-wire.js';

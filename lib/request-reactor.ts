@@ -92,6 +92,14 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** Requests in flight with one peer (see {@link RequestReactor.inFlight}). */
+export interface InFlightCounts {
+  /** Ours: sent and not yet answered (including timed-out ones awaiting their late answer). */
+  outgoing: number;
+  /** Theirs: received and not yet answered. */
+  incoming: number;
+}
+
 /** A request we sent (or are sending). */
 interface Outgoing {
   resolve: (b: Uint8Array) => void;
@@ -216,7 +224,7 @@ export class RequestReactor extends BaseReactor {
    * ones still awaiting their answer) and `incoming` (theirs, not yet
    * answered). Zeros for a peer that is not connected.
    */
-  inFlight(peer: Peer): { outgoing: number; incoming: number } {
+  inFlight(peer: Peer): InFlightCounts {
     const st = this.states.get(peer);
     return { outgoing: st?.outgoing.size ?? 0, incoming: st?.incoming.size ?? 0 };
   }

@@ -30,12 +30,50 @@ export const MAX_ERROR_CODE = 64;
 /** Longest error message (bytes of UTF-8). */
 export const MAX_ERROR_MESSAGE = 1024;
 
-/** A decoded RequestReactor message; `payload` is a view of the input. */
-export type RequestMessage =
-  | { kind: 'request'; id: number; timeoutMs: number; payload: Uint8Array }
-  | { kind: 'response'; id: number; payload: Uint8Array }
-  | { kind: 'error'; id: number; code: string; message: string }
-  | { kind: 'cancel'; id: number };
+/** A decoded request (kind 0x01); `payload` is a view of the input. */
+export interface WireRequest {
+  /** `request`. */
+  kind: 'request';
+  /** Correlation id. */
+  id: number;
+  /** How long the requester waits (ms, ≥ 1). */
+  timeoutMs: number;
+  /** The request bytes. */
+  payload: Uint8Array;
+}
+
+/** A decoded response (kind 0x02); `payload` is a view of the input. */
+export interface WireResponse {
+  /** `response`. */
+  kind: 'response';
+  /** Correlation id of the request answered. */
+  id: number;
+  /** The response bytes. */
+  payload: Uint8Array;
+}
+
+/** A decoded error response (kind 0x03). */
+export interface WireError {
+  /** `error`. */
+  kind: 'error';
+  /** Correlation id of the request answered. */
+  id: number;
+  /** The remote's error code (1..64 printable ASCII). */
+  code: string;
+  /** The remote's error message (≤ 1024 bytes of UTF-8). */
+  message: string;
+}
+
+/** A decoded cancel (kind 0x04). */
+export interface WireCancel {
+  /** `cancel`. */
+  kind: 'cancel';
+  /** Correlation id of the request given up. */
+  id: number;
+}
+
+/** A decoded RequestReactor message. */
+export type RequestMessage = WireRequest | WireResponse | WireError | WireCancel;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const CODE_RE = /^[\x21-\x7e]+$/;

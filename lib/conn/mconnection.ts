@@ -141,7 +141,15 @@ export interface ConnectionStatus {
    * trip during which our own reader was paused is not sampled (it measures
    * us, not the link), as Karn's rule skips ambiguous samples.
    */
-  rttMs?: { latest: number; smoothed: number };
+  rttMs?: RttStatus;
+}
+
+/** Keepalive round-trip time of a connection (ms). */
+export interface RttStatus {
+  /** The latest ping→pong sample (ms). */
+  latest: number;
+  /** The smoothed round-trip time, SRTT of RFC 6298 with alpha = 1/8 (ms). */
+  smoothed: number;
 }
 
 /** Options of a blocking send. */
@@ -218,7 +226,7 @@ export class MConnection {
   private pausedSincePing = false;
   private pongDeferred = false;
   private pingSentAt = 0;
-  private rtt: { latest: number; smoothed: number } | undefined;
+  private rtt: RttStatus | undefined;
   /** Called with each round-trip sample (ms) when a pong arrives (the Switch feeds its RTT histogram). */
   onRtt: ((rttMs: number) => void) | undefined;
   // receive side
