@@ -100,11 +100,19 @@ export class Peer {
    * when the peer did not advertise `channelId`, after the send timeout
    * (default 10 s), on abort, or when the peer is stopped. See {@link MConnection.send}.
    * Rejects with ChannelInactiveError (`ERR_CHANNEL_INACTIVE`) when both
-   * advertise the channel but have no common version.
+   * advertise the channel but have no common version; that rejection is
+   * pre-handled, so `void peer.send(...)` is safe (a `.then` chained without a
+   * rejection handler is not: check `channelVersion` first, or catch).
    */
   send(channelId: number, msg: Uint8Array, opts?: SendOptions): Promise<boolean> {
     if (!this.nodeInfo.hasChannel(channelId)) return Promise.resolve(false);
-    if (this.versions[channelId] === 0) return Promise.reject(this.inactive(channelId));
+    if (this.versions[channelId] === 0) {
+      // marked handled, so a fire-and-forget `void peer.send(...)` cannot crash the process
+      // (a peer decides which versions it advertises); awaiting it still rejects
+      const p = Promise.reject(this.inactive(channelId));
+      p.catch(() => {});
+      return p;
+    }
     return this.mconn.send(channelId, msg, opts);
   }
 

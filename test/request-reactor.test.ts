@@ -198,3 +198,16 @@ t.test('options are validated', async (t) => {
   ac.abort();
   t.match(await rejects(rr.request(peer, Buffer.from('echo:x'), { signal: ac.signal })), { code: 'ERR_REQUEST_ABORTED' });
 });
+
+t.test('a fire-and-forget send on an inactive channel does not crash the process', async (t) => {
+  const { peer } = await pair(t, { here: { versions: [2] }, child: { versions: [3], other: true }, other: true });
+  let unhandled = 0;
+  const on = () => unhandled++;
+  process.on('unhandledRejection', on);
+  t.teardown(() => process.off('unhandledRejection', on));
+  void peer.send(REQ_CHANNEL, Buffer.from('x'));
+  // unhandled rejections are reported once the microtask queue drains: two turns of the loop are past that
+  for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+  t.equal(unhandled, 0);
+  t.match(await rejects(peer.send(REQ_CHANNEL, Buffer.from('x'))), { code: 'ERR_CHANNEL_INACTIVE' }, 'awaiting it still rejects');
+});
