@@ -16,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { MConnConfig } from '../lib/conn/mconnection.js';
 import type { LinkKind } from './link.js';
+import type { RequestParams } from './request-roles.js';
 
 /** What a stream child does (W1–W5, W8). */
 export type StreamMode = 'bulk' | 'pingpong' | 'priority';
@@ -47,7 +48,9 @@ export type RoleSpec =
   | { role: 'fanout-hub'; plaintext: boolean; mconn: Partial<MConnConfig>; peers: number; count: number; size: number }
   | { role: 'fanout-peers'; plaintext: boolean; mconn: Partial<MConnConfig>; hub: string; switches: number; count: number; size: number }
   | { role: 'scale-hub'; plaintext: boolean; mconn: Partial<MConnConfig>; peers: number; idleMs: number; settleMs: number }
-  | { role: 'scale-peers'; plaintext: boolean; mconn: Partial<MConnConfig>; hub: string; switches: number };
+  | { role: 'scale-peers'; plaintext: boolean; mconn: Partial<MConnConfig>; hub: string; switches: number }
+  | ({ role: 'request-server' } & RequestParams)
+  | ({ role: 'request-client'; server: string } & RequestParams);
 
 /** CPU and memory of one process over its measured window. */
 export interface ProcStats {

@@ -9,6 +9,7 @@
 import { childIpc, type RoleSpec } from './ipc.js';
 import { streamClient, streamServer } from './stream-roles.js';
 import { fanoutHub, fanoutPeers, scaleHub, scalePeers } from './switch-roles.js';
+import { requestClient, requestServer } from './request-roles.js';
 
 const ipc = childIpc();
 
@@ -27,6 +28,10 @@ function run(spec: RoleSpec): Promise<void> {
       return scaleHub(spec, ipc);
     case 'scale-peers':
       return scalePeers(spec, ipc);
+    case 'request-server':
+      return requestServer(spec, ipc);
+    case 'request-client':
+      return requestClient(spec, ipc);
   }
 }
 

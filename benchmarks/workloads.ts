@@ -14,6 +14,7 @@
  * | W6 | fan-out: a Switch broadcasting 1 KiB messages to 1, 10, 100 peer Switches; 200,000 deliveries in total | 1/10/100 peers | 20,000 deliveries, 1/10 peers |
  * | W7 | scale: one Switch with N idle peers: memory per peer, idle CPU | 1,000 peers (4 processes) | 100 peers (2 processes) |
  * | W8 | raw TCP baseline: W1–W4 over `RawConnection` (raw-tcp.ts) | as W1–W4 | as W1–W4 |
+ * | W9 | request/response: 64 B requests answered with 64 B by a `RequestReactor`, 16 in flight on one peer (two Switches), warm-up + timed requests | 1,000 + 50,000 | 100 + 5,000 |
  *
  * Two OS processes on 127.0.0.1 (more for W6/W7), one MConnection, one
  * channel unless said otherwise; time = the sender's first send to the
@@ -28,9 +29,9 @@ import { type ChildMsg, type LoadedPhase, type PeerHandle, type ProcStats, type 
 import { LINK_LABELS, type LinkKind } from './link.js';
 
 /** Workload ids. */
-export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6' | 'W7' | 'W8';
+export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6' | 'W7' | 'W8' | 'W9';
 /** Every workload, in run order. */
-export const WORKLOAD_IDS: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8'];
+export const WORKLOAD_IDS: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'W9'];
 
 /** How a benchmark session runs. */
 export interface BenchOptions {
@@ -117,6 +118,9 @@ const FANOUT = { size: 1024, deliveries: 200_000, peers: [1, 10, 100], quickPeer
 /** W7: peers, peer processes, idle window and settle time (ms). */
 const SCALE = { peers: 1000, quickPeers: 100, procs: 4, quickProcs: 2, idleMs: 10_000, quickIdleMs: 3_000, settleMs: 2_000, quickSettleMs: 1_000 } as const;
 
+/** W9: request/response size (bytes), requests in flight, warm-up and timed requests. */
+const REQUESTS = { size: 64, inFlight: 16, warmup: 1_000, count: 50_000 } as const;
+
 /** Scale a count for quick mode (÷10). */
 const scaled = (n: number, o: BenchOptions) => (o.quick ? Math.max(1, Math.round(n / 10)) : n);
 /** Time allowed for one step of a run (ms). */
@@ -196,6 +200,19 @@ export function buildCases(o: BenchOptions): BenchCase[] {
         { key: 'loadedRoundTrips', label: 'timed under load', unit: 'round trips', better: 'higher' },
       ],
       run: (ctx) => runPriority(link, warmup, pings, loaded, o, ctx),
+    });
+  }
+  if (o.only.has('W9')) {
+    const warmupR = scaled(REQUESTS.warmup, o);
+    const countR = scaled(REQUESTS.count, o);
+    cases.push({
+      id: 'W9',
+      workload: 'W9',
+      title: `request/response ${REQUESTS.size} B, ${REQUESTS.inFlight} in flight`,
+      link: `Switch ${o.plaintext ? 'plaintext' : 'encrypted'}`,
+      params: { size: REQUESTS.size, inFlight: REQUESTS.inFlight, warmup: warmupR, count: countR },
+      metrics: [{ key: 'requestsPerSec', label: 'requests/s', unit: 'req/s', better: 'higher' }, P50, P99],
+      run: (ctx) => runRequests(warmupR, countR, o, ctx),
     });
   }
   if (o.only.has('W6')) {
@@ -365,6 +382,28 @@ function runPriority(link: LinkKind, warmup: number, count: number, loaded: Load
       metrics: { ...pick(snd.data, ['p50Us', 'p99Us', 'maxUs', 'idleP50Us', 'idleP99Us', 'idleMaxUs', 'loadedRoundTrips']), bulkMBps: rcv.data.bulkMBps ?? NaN },
       procs: [snd.proc, rcv.proc],
     };
+  });
+}
+
+/** W9: request/response on one peer with 16 in flight (both processes on one CPU when pinning, as W4). */
+function runRequests(warmup: number, count: number, o: BenchOptions, ctx: RunContext): Promise<Sample> {
+  return withChildren(async (c) => {
+    const t = stepTimeout(o);
+    const p = { plaintext: o.plaintext, mconn: o.mconn, size: REQUESTS.size, inFlight: REQUESTS.inFlight, warmup, count };
+    const pin = o.pin ? pinFor('pingpong') : undefined;
+    ctx.status('starting processes');
+    const server = c.spawn({ role: 'request-server', ...p }, undefined, pin?.receiver);
+    const { addr } = await server.next('ready', t);
+    const client = c.spawn({ role: 'request-client', server: addr!, ...p }, undefined, pin?.sender);
+    ctx.status('connecting');
+    await Promise.all([client.next('connected', t), server.next('connected', t)]);
+    ctx.status(`${(warmup + count).toLocaleString('en-US')} requests, ${REQUESTS.inFlight} in flight`);
+    client.send({ cmd: 'go' });
+    const snd = await client.next('done', t);
+    server.send({ cmd: 'stop' });
+    const rcv = await server.next('done', t);
+    if (snd.data.bad) throw new Error('payload marker check failed');
+    return { metrics: pick(snd.data, ['requestsPerSec', 'p50Us', 'p99Us', 'meanUs', 'maxUs']), procs: [snd.proc, rcv.proc] };
   });
 }
 

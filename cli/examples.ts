@@ -232,10 +232,10 @@ const CHAIN_HELP = 'commands: tx <to> <amount> | mine [n] | status';
  * `mine [n]`, `status`. With `--home` the chain is kept in
  * `<home>/data/chain.msgpack` across restarts.
  */
-async function runChain(o: ExampleOptions & { difficulty: number; mine?: boolean; account?: string }): Promise<void> {
+async function runChain(o: ExampleOptions & { difficulty: number; mine?: boolean; account?: string; protocol: number }): Promise<void> {
   const path = o.home ? join(o.home, 'data', 'chain.msgpack') : undefined;
   const stored = path ? loadChain(path) : [];
-  const chain = new ChainReactor({ difficulty: o.difficulty, blocks: stored });
+  const chain = new ChainReactor({ difficulty: o.difficulty, blocks: stored, protocolVersion: o.protocol as 1 | 2 });
   if (path && stored.length > 0) {
     out(`loaded ${chain.tip.height} blocks from ${path}${chain.droppedOnLoad ? ` (dropped ${chain.droppedOnLoad} invalid)` : ''}`);
   }
@@ -311,6 +311,7 @@ export function exampleCommand(): Command {
     .option('--difficulty <bits>', 'proof-of-work difficulty in leading zero bits (a network parameter)', int(0, 32), 20)
     .option('--mine', 'mine blocks continuously')
     .option('--account <name>', 'account name for transactions typed on stdin (default the moniker)')
+    .option('--protocol <version>', 'highest range-sync protocol version to speak (1: batches of 32 blocks, 2: of 128)', int(1, 2), 2)
     .action((o) => runChain(o));
   return ex;
 }

@@ -22,6 +22,7 @@ import { isSystemError, systemErrorText } from './errors.js';
 import { P2PMetrics } from '../lib/metrics.js';
 import { NodeKey } from '../lib/node-key.js';
 import { Switch } from '../lib/switch.js';
+import type { RttStatus } from '../lib/conn/mconnection.js';
 import { AddrBook, PEXReactor } from '../reactors/pex/index.js';
 import { GossipReactor } from '../reactors/examples/gossip/reactor.js';
 
@@ -68,6 +69,8 @@ export interface PeerStats {
   bytesSent: number;
   bytesRecv: number;
   channels: { id: number; name: string; bytesSent: number; bytesRecv: number }[];
+  /** Keepalive round-trip time (ms): latest sample and SRTT; absent until the first pong. */
+  rttMs?: RttStatus;
 }
 
 /** Path of a home directory's node key. */
@@ -235,7 +238,7 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
         const peers = sw.peers.list().map((p): PeerStats => {
           const s = p.status();
           const channels = s.channels.map((c) => ({ id: c.id, name: c.name, bytesSent: c.bytesSent, bytesRecv: c.bytesRecv }));
-          return { peer: p.id, outbound: p.isOutbound(), sendRate: s.sendRate, recvRate: s.recvRate, bytesSent: s.bytesSent, bytesRecv: s.bytesRecv, channels };
+          return { peer: p.id, outbound: p.isOutbound(), sendRate: s.sendRate, recvRate: s.recvRate, bytesSent: s.bytesSent, bytesRecv: s.bytesRecv, channels, ...(s.rttMs ? { rttMs: s.rttMs } : {}) };
         });
         if (process.connected) report({ type: 'stats', at: Date.now(), peers });
       }, 1000).unref()

@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NodeReport, PeerStats } from './node.js';
+import type { RttStatus } from '../lib/conn/mconnection.js';
 
 /** Port of the live view unless `--ui-port` says otherwise. */
 export const DEFAULT_UI_PORT = 26600;
@@ -68,6 +69,8 @@ export interface ViewEdge {
   fwdRate: number;
   backRate: number;
   channels: ViewChannel[];
+  /** Keepalive round-trip time of the link (ms), latest and smoothed (SRTT); absent until the first pong. */
+  rttMs?: RttStatus;
 }
 
 /** What `/state.json` and `/events` carry. */
@@ -99,6 +102,7 @@ interface PeerSample {
   bytesSent: number;
   bytesRecv: number;
   channels: Map<number, ChannelSample>;
+  rttMs?: RttStatus;
 }
 
 interface EdgeRecord {
@@ -228,7 +232,8 @@ export class TestnetView extends EventEmitter<{ change: [] }> {
         fwdBytes: mirrored ? c.bytesRecv : c.bytesSent,
         backBytes: mirrored ? c.bytesSent : c.bytesRecv,
       }));
-      return { ...base, fwdRate: mirrored ? s.recvRate : s.sendRate, backRate: mirrored ? s.sendRate : s.recvRate, channels };
+      const rtt = s.rttMs ?? (mirrored ? undefined : toSide?.rttMs);
+      return { ...base, fwdRate: mirrored ? s.recvRate : s.sendRate, backRate: mirrored ? s.sendRate : s.recvRate, channels, ...(rtt ? { rttMs: rtt } : {}) };
     });
     edges.sort((a, b) => a.from - b.from || a.to - b.to);
     return { network: this.info.network, target: this.info.target, elapsed: t, milestones: { ...this.milestones }, stopping: this.stopping, nodes, edges };
@@ -266,7 +271,7 @@ export class TestnetView extends EventEmitter<{ change: [] }> {
         const rate = (now: number, before: number | undefined) => (dt > 0 && before !== undefined && now >= before ? (now - before) / dt : 0);
         channels.set(c.id, { name: c.name, bytesSent: c.bytesSent, bytesRecv: c.bytesRecv, sendRate: rate(c.bytesSent, o?.bytesSent), recvRate: rate(c.bytesRecv, o?.bytesRecv) });
       }
-      next.set(p.peer, { at, sendRate: p.sendRate, recvRate: p.recvRate, bytesSent: p.bytesSent, bytesRecv: p.bytesRecv, channels });
+      next.set(p.peer, { at, sendRate: p.sendRate, recvRate: p.recvRate, bytesSent: p.bytesSent, bytesRecv: p.bytesRecv, channels, ...(p.rttMs ? { rttMs: p.rttMs } : {}) });
     }
     this.samples[i] = next;
   }
@@ -423,7 +428,7 @@ export const UI_PAGE = /* html */ `<!doctype html>
     <h2>nodes</h2>
     <div class="scroll" style="max-height: 240px"><table><thead><tr><th>node</th><th>id</th><th>listen</th><th>peers (out)</th><th>greetings</th><th title="bytes/s on the wire, headers included">↑ wire</th><th title="bytes/s on the wire, headers included">↓ wire</th></tr></thead><tbody id="node-rows"></tbody></table></div>
     <h2>connections and channels <span class="legend"><span class="bar fwd" style="width:12px"></span>dialer → listener <span class="bar back" style="width:12px"></span>listener → dialer (payload bytes/s)</span></h2>
-    <div class="scroll" style="max-height: 300px"><table><thead><tr><th>connection</th><th>channel</th><th>→ rate</th><th>← rate</th><th>→ bytes</th><th>← bytes</th></tr></thead><tbody id="edge-rows"></tbody></table></div>
+    <div class="scroll" style="max-height: 300px"><table><thead><tr><th>connection</th><th title="keepalive ping round trip: smoothed (latest)">RTT</th><th>channel</th><th>→ rate</th><th>← rate</th><th>→ bytes</th><th>← bytes</th></tr></thead><tbody id="edge-rows"></tbody></table></div>
   </section>
 </main>
 <script>
@@ -450,6 +455,7 @@ function bytes(n) {
   return (n / 1e6).toFixed(2) + ' MB';
 }
 function seconds(ms) { return (ms / 1000).toFixed(1) + ' s'; }
+function ms(n) { return n < 10 ? n.toFixed(2) + ' ms' : n.toFixed(0) + ' ms'; }
 
 /** The seed in the middle, the other nodes on a circle. */
 function layout(nodes) {
@@ -549,6 +555,7 @@ function drawTables(s) {
     chans.forEach(function (c, k) {
       var tr = el(null, 'tr');
       tr.appendChild(td(k === 0 ? name : ''));
+      tr.appendChild(td(k === 0 && e.rttMs ? ms(e.rttMs.smoothed) + ' (' + ms(e.rttMs.latest) + ')' : '', 'num'));
       if (!c) {
         tr.appendChild(el(null, 'td', { colspan: 5 }, '(no stats yet)'));
         erows.appendChild(tr);

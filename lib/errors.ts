@@ -28,6 +28,11 @@
  *   (`stopPeerForError` was given something that is not a SwitchboardError;
  *   the original is the `cause`). A remote close is `ERR_CONNECTION_CLOSED`.
  * - input: `ERR_INVALID_ADDRESS`, `ERR_INVALID_ARGUMENT`, `ERR_INVALID_KEY_FILE`
+ * - versioned channels: `ERR_CHANNEL_INACTIVE` (no common version with that peer)
+ * - request/response ({@link RequestError}): `ERR_REQUEST_TIMEOUT`, `ERR_REQUEST_ABORTED`,
+ *   `ERR_PEER_REMOVED`, `ERR_REMOTE_ERROR`, `ERR_TOO_MANY_REQUESTS`,
+ *   `ERR_RESPONSE_TOO_LARGE`, `ERR_STALL_TIMEOUT` (a peer let too many requests
+ *   in a row time out), `ERR_PROTOCOL_VIOLATION` (a peer broke a reactor's protocol)
  */
 export type ErrorCode =
   | 'ERR_MALFORMED_PACKET'
@@ -64,7 +69,16 @@ export type ErrorCode =
   | 'ERR_PEER_ERROR'
   | 'ERR_INVALID_ADDRESS'
   | 'ERR_INVALID_ARGUMENT'
-  | 'ERR_INVALID_KEY_FILE';
+  | 'ERR_INVALID_KEY_FILE'
+  | 'ERR_CHANNEL_INACTIVE'
+  | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_REQUEST_ABORTED'
+  | 'ERR_PEER_REMOVED'
+  | 'ERR_REMOTE_ERROR'
+  | 'ERR_TOO_MANY_REQUESTS'
+  | 'ERR_RESPONSE_TOO_LARGE'
+  | 'ERR_STALL_TIMEOUT'
+  | 'ERR_PROTOCOL_VIOLATION';
 
 /**
  * Base class of every switchboard error. `code` is stable; `cause` carries an
@@ -258,5 +272,70 @@ export class InvalidArgumentError extends SwitchboardError {
     options?: { cause?: unknown },
   ) {
     super(code, message, options);
+  }
+}
+
+/**
+ * A send on a channel that has no common version with the peer
+ * (`ERR_CHANNEL_INACTIVE`): both advertise the channel but the version
+ * negotiation of the handshake found none both speak (see `Peer.channelVersion`).
+ */
+export class ChannelInactiveError extends SwitchboardError {
+  /** The inactive channel id (0..255). */
+  readonly channelId: number;
+  constructor(channelId: number, message: string) {
+    super('ERR_CHANNEL_INACTIVE', message);
+    this.channelId = channelId;
+  }
+}
+
+/** Codes of {@link RequestError}. */
+export type RequestErrorCode =
+  | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_REQUEST_ABORTED'
+  | 'ERR_PEER_REMOVED'
+  | 'ERR_TOO_MANY_REQUESTS'
+  | 'ERR_RESPONSE_TOO_LARGE'
+  | 'ERR_STALL_TIMEOUT';
+
+/**
+ * A request of a `RequestReactor` failed locally: no response in time
+ * (`ERR_REQUEST_TIMEOUT`), its signal aborted (`ERR_REQUEST_ABORTED`), the
+ * peer went away (`ERR_PEER_REMOVED`), the in-flight limit was reached
+ * (`ERR_TOO_MANY_REQUESTS`), the response was over `maxResponseBytes`
+ * (`ERR_RESPONSE_TOO_LARGE`); also the reason a stalling peer is
+ * disconnected with (`ERR_STALL_TIMEOUT`).
+ */
+export class RequestError extends SwitchboardError {
+  constructor(code: RequestErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * The remote handler of a request failed (`ERR_REMOTE_ERROR`). `remoteCode`
+ * and `remoteMessage` are what the remote sent (its error's `code`, or
+ * `ERR_HANDLER` when it had none, and its message); the peer stays connected.
+ */
+export class RemoteError extends SwitchboardError {
+  /** The remote handler's error code (at most 64 bytes of UTF-8). */
+  readonly remoteCode: string;
+  /** The remote handler's error message (at most 1024 bytes of UTF-8). */
+  readonly remoteMessage: string;
+  constructor(remoteCode: string, remoteMessage: string) {
+    super('ERR_REMOTE_ERROR', `remote handler failed: ${remoteCode}: ${remoteMessage}`);
+    this.remoteCode = remoteCode;
+    this.remoteMessage = remoteMessage;
+  }
+}
+
+/**
+ * A peer broke a reactor's protocol (`ERR_PROTOCOL_VIOLATION`): e.g. it sent
+ * more requests at once than `maxInFlightPerPeer`, or answered a request it
+ * was never sent. The peer is disconnected with it.
+ */
+export class ProtocolViolationError extends SwitchboardError {
+  constructor(message: string) {
+    super('ERR_PROTOCOL_VIOLATION', message);
   }
 }

@@ -13,6 +13,7 @@ export {
   type MConnConfig,
   type ConnectionStatus,
   type ChannelStatus,
+  type RttStatus,
   type SendOptions,
   type ReceiveHandler,
   type ErrorHandler,
@@ -31,7 +32,7 @@ export {
 } from './conn/packet.js';
 export { SecretConnection, type SecretConnectionOptions } from './conn/secret-connection.js';
 export { NetAddress } from './net-address.js';
-export { NodeInfo, MAX_NODE_INFO_SIZE, P2P_PROTOCOL_VERSION, type NodeInfoFields, type ProtocolVersion } from './node-info.js';
+export { NodeInfo, MAX_NODE_INFO_SIZE, MAX_CHANNEL_VERSIONS, P2P_PROTOCOL_VERSION, matchChannelVersions, type NodeInfoFields, type ProtocolVersion } from './node-info.js';
 export { NodeKey, nodeIdFromPubKey, isValidNodeId, verifySignature } from './node-key.js';
 export { Peer, PeerSet } from './peer.js';
 export { BaseReactor, type Reactor, type Envelope } from './reactor.js';
@@ -39,3 +40,23 @@ export { Switch, type SwitchOptions, type SwitchEvents, type SwitchAddrBook, typ
 export { parseP2PConfig, P2PConfigSchema, MConnConfigSchema, DEFAULT_P2P_CONFIG, type P2PConfig, type P2PConfigInput } from './config.js';
 export { P2PMetrics } from './metrics.js';
 export { Transport, readExactly, type TransportOptions, type UpgradedConn } from './transport.js';
+export { RequestReactor, type InFlightCounts, type RequestReactorOptions, type RequestOptions, type RequestHandler, type RequestContext } from './request-reactor.js';
+export {
+  decodeRequestMessage,
+  encodeRequest,
+  encodeResponse,
+  encodeError,
+  encodeCancel,
+  REQUEST_KIND_REQUEST,
+  REQUEST_KIND_RESPONSE,
+  REQUEST_KIND_ERROR,
+  REQUEST_KIND_CANCEL,
+  REQUEST_HEADER_MAX,
+  MAX_ERROR_CODE,
+  MAX_ERROR_MESSAGE,
+  type RequestMessage,
+  type WireRequest,
+  type WireResponse,
+  type WireError,
+  type WireCancel,
+} from './request-wire.js';

@@ -12,10 +12,11 @@
  * | `<prefix>send_queue_size` | gauge | `channel` (messages queued, summed over peers) |
  * | `<prefix>dials_total` | counter | `outcome` = ok or an error code |
  * | `<prefix>inbound_refused_total` | counter | `reason` = an error code |
+ * | `<prefix>peer_rtt_seconds` | histogram | — (keepalive ping→pong round trips, observed as each pong arrives) |
  *
  * @module
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Peer } from './peer.js';
 
 /** Where the metrics read live values from. */
@@ -35,6 +36,7 @@ export class P2PMetrics {
   private readonly reportedRecv = new Map<string, number>();
   private readonly dials: Counter<'outcome'>;
   private readonly refused: Counter<'reason'>;
+  private readonly rtt: Histogram;
 
   /**
    * @param opts.registry default: a new Registry.
@@ -89,7 +91,18 @@ export class P2PMetrics {
     });
     this.dials = new Counter({ name: `${prefix}dials_total`, help: 'Outbound dials by outcome.', labelNames: ['outcome'], registers });
     this.refused = new Counter({ name: `${prefix}inbound_refused_total`, help: 'Inbound connections refused, by reason.', labelNames: ['reason'], registers });
+    this.rtt = new Histogram({
+      name: `${prefix}peer_rtt_seconds`,
+      help: 'Round-trip time of keepalive ping/pong, per sample.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
   }
+
+  /** @internal A pong arrived: one round-trip sample (ms). Pongs are rare (one per ping interval), so this is cheap. */
+  readonly observeRtt = (rttMs: number): void => {
+    this.rtt.observe(rttMs / 1000);
+  };
 
   /** @internal Called by the Switch that owns these metrics. */
   attach(source: MetricsSource): void {

@@ -16,8 +16,13 @@ import { isValidNodeId } from './node-key.js';
 export const MAX_NODE_INFO_SIZE = 10240;
 /** Most channels a node may advertise (the id space is 0..255). */
 export const MAX_NUM_CHANNELS = 256;
-/** Version of this wire protocol (packets, frames, handshake); peers must match. */
-export const P2P_PROTOCOL_VERSION = 1;
+/**
+ * Version of this wire protocol (packets, frames, handshake); peers must match.
+ * 2: NodeInfo carries `channelVersions` (docs/PROTOCOL.md §3).
+ */
+export const P2P_PROTOCOL_VERSION = 2;
+/** Most versions one channel may advertise. */
+export const MAX_CHANNEL_VERSIONS = 8;
 
 const MAX_MONIKER = 128;
 const MAX_NETWORK = 64;
@@ -54,6 +59,12 @@ export interface NodeInfoFields {
   version: string;
   /** Channel ids the node has reactors for (unique, 0..255). */
   channels: Uint8Array;
+  /**
+   * The versions of each channel, parallel to `channels`: entry i lists the
+   * versions the node speaks on `channels[i]`, 1..{@link MAX_CHANNEL_VERSIONS}
+   * strictly ascending integers in 1..2^32−1. Default `[1]` for every channel.
+   */
+  channelVersions: number[][];
   /** Human-readable name, 1..128 printable characters. */
   moniker: string;
   /** Free-form string pairs (≤ 16 entries, keys ≤ 64 and values ≤ 256 characters). */
@@ -72,6 +83,7 @@ export class NodeInfo implements NodeInfoFields {
   readonly network: string;
   readonly version: string;
   readonly channels: Uint8Array;
+  readonly channelVersions: number[][];
   readonly moniker: string;
   readonly other: Record<string, string>;
 
@@ -82,16 +94,18 @@ export class NodeInfo implements NodeInfoFields {
     this.network = f.network;
     this.version = f.version;
     this.channels = f.channels;
+    this.channelVersions = f.channelVersions;
     this.moniker = f.moniker;
     this.other = f.other;
   }
 
   /**
-   * Build and validate. `protocolVersion` defaults to `{ p2p: 1, block: 0, app: 0 }`,
-   * `version` to `''`, `other` to `{}`.
-   * @throws NodeInfoError (`ERR_INVALID_NODE_INFO`) naming the invalid field.
+   * Build and validate. `protocolVersion` defaults to `{ p2p: P2P_PROTOCOL_VERSION, block: 0, app: 0 }`,
+   * `version` to `''`, `other` to `{}`, `channelVersions` to `[1]` for every channel.
+   * @throws NodeInfoError (`ERR_INVALID_NODE_INFO`) naming the invalid field,
+   *   or when the encoding would exceed {@link MAX_NODE_INFO_SIZE}.
    */
-  static create(f: Omit<NodeInfoFields, 'protocolVersion' | 'version' | 'other'> & Partial<NodeInfoFields>): NodeInfo {
+  static create(f: Omit<NodeInfoFields, 'protocolVersion' | 'version' | 'other' | 'channelVersions'> & Partial<NodeInfoFields>): NodeInfo {
     const info = new NodeInfo({
       protocolVersion: f.protocolVersion ?? { p2p: P2P_PROTOCOL_VERSION, block: 0, app: 0 },
       version: f.version ?? '',
@@ -100,15 +114,19 @@ export class NodeInfo implements NodeInfoFields {
       listenAddr: f.listenAddr,
       network: f.network,
       channels: f.channels,
+      channelVersions: f.channelVersions ?? defaultVersions(f.channels),
       moniker: f.moniker,
     });
     info.validate();
+    const size = info.encode().length;
+    if (size > MAX_NODE_INFO_SIZE) invalid(`encoded NodeInfo of ${size} bytes exceeds ${MAX_NODE_INFO_SIZE}`);
     return info;
   }
 
-  /** A copy with some fields replaced (validated). */
+  /** A copy with some fields replaced (validated); new `channels` without `channelVersions` get `[1]` each. */
   with(f: Partial<NodeInfoFields>): NodeInfo {
-    return NodeInfo.create({ ...this.fields(), ...f });
+    const cv = f.channels && !f.channelVersions ? { channelVersions: defaultVersions(f.channels) } : {};
+    return NodeInfo.create({ ...this.fields(), ...f, ...cv });
   }
 
   /**
@@ -129,6 +147,17 @@ export class NodeInfo implements NodeInfoFields {
     if (!isAsciiText(this.version, 0, MAX_VERSION)) invalid(`version must be at most ${MAX_VERSION} printable ASCII characters`);
     if (!(this.channels instanceof Uint8Array) || this.channels.length > MAX_NUM_CHANNELS) invalid(`channels must be at most ${MAX_NUM_CHANNELS} bytes`);
     if (new Set(this.channels).size !== this.channels.length) invalid('channels must be unique');
+    const cv = this.channelVersions;
+    if (!Array.isArray(cv) || cv.length !== this.channels.length) invalid('channelVersions must be an array with one entry per channel');
+    for (let i = 0; i < cv.length; i++) {
+      const vs = cv[i];
+      const ok =
+        Array.isArray(vs) &&
+        vs.length >= 1 &&
+        vs.length <= MAX_CHANNEL_VERSIONS &&
+        vs.every((v, j) => isU32(v) && v >= 1 && (j === 0 || v > vs[j - 1]));
+      if (!ok) invalid(`channelVersions of channel 0x${this.channels[i].toString(16)} must be 1..${MAX_CHANNEL_VERSIONS} strictly ascending integers in 1..2^32-1`);
+    }
     if (typeof this.moniker !== 'string' || this.moniker.length < 1 || this.moniker.length > MAX_MONIKER || /\p{Cc}/u.test(this.moniker)) {
       invalid(`moniker must be 1..${MAX_MONIKER} printable characters`);
     }
@@ -159,6 +188,15 @@ export class NodeInfo implements NodeInfoFields {
     if (!other.channels.some((c) => ours.has(c))) {
       throw new NodeInfoError(`no common channel: peer has [${hexList(other.channels)}], we have [${hexList(this.channels)}]`);
     }
+    if (matchChannelVersions(this, other).size === 0) {
+      throw new NodeInfoError(`no common channel version: peer has ${versionList(other)}, we have ${versionList(this)}`);
+    }
+  }
+
+  /** The versions advertised for channel `id` (ascending), or undefined when the node lacks the channel. */
+  channelVersionsOf(id: number): readonly number[] | undefined {
+    const i = this.channels.indexOf(id);
+    return i < 0 ? undefined : this.channelVersions[i];
   }
 
   /** The advertised listen address with the node ID, `id@host:port`. */
@@ -186,7 +224,7 @@ export class NodeInfo implements NodeInfoFields {
     if (bytes.length > MAX_NODE_INFO_SIZE) invalid(`encoded NodeInfo of ${bytes.length} bytes exceeds ${MAX_NODE_INFO_SIZE}`);
     let raw: unknown;
     try {
-      raw = decode(bytes, { maxStrLength: MAX_NODE_INFO_SIZE, maxBinLength: MAX_NODE_INFO_SIZE, maxArrayLength: 64, maxMapLength: 64, maxExtLength: 0 });
+      raw = decode(bytes, { maxStrLength: MAX_NODE_INFO_SIZE, maxBinLength: MAX_NODE_INFO_SIZE, maxArrayLength: MAX_NUM_CHANNELS, maxMapLength: 64, maxExtLength: 0 });
     } catch (err) {
       throw new NodeInfoError(`NodeInfo is not valid MessagePack: ${(err as Error).message}`, { invalid: true, cause: err });
     }
@@ -201,6 +239,8 @@ export class NodeInfo implements NodeInfoFields {
       network: r.network as string,
       version: r.version as string,
       channels: r.channels as Uint8Array,
+      // a p2p-1 NodeInfo has no channelVersions: default them so compatibleWith names the version mismatch
+      channelVersions: (r.channelVersions === undefined && pv?.p2p !== P2P_PROTOCOL_VERSION ? defaultVersions(r.channels as Uint8Array) : r.channelVersions) as number[][],
       moniker: r.moniker as string,
       other: (other ?? {}) as Record<string, string>,
     });
@@ -216,10 +256,42 @@ export class NodeInfo implements NodeInfoFields {
       network: this.network,
       version: this.version,
       channels: this.channels,
+      channelVersions: this.channelVersions.map((vs) => [...vs]),
       moniker: this.moniker,
       other: { ...this.other },
     };
   }
+}
+
+/**
+ * The version each channel both nodes have will speak: the highest version
+ * both advertise, as go-ethereum's `matchProtocols`. Channels without a
+ * common version (or that one side lacks) are absent from the map; such a
+ * channel is inactive for that peer.
+ * @returns channel id → agreed version.
+ */
+export function matchChannelVersions(ours: NodeInfo, theirs: NodeInfo): Map<number, number> {
+  const out = new Map<number, number>();
+  for (let i = 0; i < ours.channels.length; i++) {
+    const remote = theirs.channelVersionsOf(ours.channels[i]);
+    if (!remote) continue;
+    const local = ours.channelVersions[i];
+    for (let j = local.length - 1; j >= 0; j--) {
+      if (remote.includes(local[j])) {
+        out.set(ours.channels[i], local[j]);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function defaultVersions(channels: Uint8Array): number[][] {
+  return channels instanceof Uint8Array ? Array.from(channels, () => [1]) : [];
+}
+
+function versionList(info: NodeInfo): string {
+  return `{${Array.from(info.channels, (c, i) => `0x${c.toString(16).padStart(2, '0')}: [${info.channelVersions[i].join(', ')}]`).join(', ')}}`;
 }
 
 function invalid(why: string): never {

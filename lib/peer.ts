@@ -6,6 +6,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { ChannelDescriptor } from './conn/channel.js';
+import { ChannelInactiveError } from './errors.js';
 import { MConnection, type ConnectionStatus, type ErrorHandler, type MConnConfig, type ReceiveHandler, type SendOptions } from './conn/mconnection.js';
 import { NetAddress } from './net-address.js';
 import type { NodeInfo } from './node-info.js';
@@ -25,6 +26,8 @@ export interface PeerInit {
   /** For outbound peers: the address dialed. */
   dialedAddr?: NetAddress;
   channels: readonly ChannelDescriptor[];
+  /** Channel id → the version agreed in the handshake (channels without one are inactive). */
+  channelVersions: ReadonlyMap<number, number>;
   onReceive: ReceiveHandler;
   onError: ErrorHandler;
   mconnConfig?: Partial<MConnConfig>;
@@ -52,6 +55,8 @@ export class Peer {
   private readonly outbound: boolean;
   private readonly persistent: boolean;
   private readonly data = new Map<string, unknown>();
+  /** Agreed version per channel id (0 = inactive or not advertised by the peer). */
+  private readonly versions = new Uint32Array(256);
 
   /** @internal The Switch constructs peers. */
   constructor(init: PeerInit) {
@@ -66,6 +71,7 @@ export class Peer {
       addr = new NetAddress(this.id, init.remoteHost || selfReported.host, selfReported.port || init.remotePort);
     }
     this.remoteAddr = addr;
+    for (const [id, v] of init.channelVersions) this.versions[id] = v;
     this.mconn = new MConnection(init.conn, init.channels, init.onReceive, init.onError, init.mconnConfig);
   }
 
@@ -80,24 +86,50 @@ export class Peer {
   }
 
   /**
+   * The version of channel `id` agreed with this peer in the handshake: the
+   * highest version both advertise (as go-ethereum's `matchProtocols`), or
+   * undefined when there is none or the peer lacks the channel — the channel
+   * is then inactive for this peer. Reactors read it in `addPeer`.
+   */
+  channelVersion(id: number): number | undefined {
+    return this.versions[id] || undefined;
+  }
+
+  /**
    * Blocking send, as CometBFT's `Peer.Send`: resolves true once queued, false
    * when the peer did not advertise `channelId`, after the send timeout
    * (default 10 s), on abort, or when the peer is stopped. See {@link MConnection.send}.
+   * Rejects with ChannelInactiveError (`ERR_CHANNEL_INACTIVE`) when both
+   * advertise the channel but have no common version; that rejection is
+   * pre-handled, so `void peer.send(...)` is safe (a `.then` chained without a
+   * rejection handler is not: check `channelVersion` first, or catch).
    */
   send(channelId: number, msg: Uint8Array, opts?: SendOptions): Promise<boolean> {
     if (!this.nodeInfo.hasChannel(channelId)) return Promise.resolve(false);
+    if (this.versions[channelId] === 0) {
+      // marked handled, so a fire-and-forget `void peer.send(...)` cannot crash the process
+      // (a peer decides which versions it advertises); awaiting it still rejects
+      const p = Promise.reject(this.inactive(channelId));
+      p.catch(() => {});
+      return p;
+    }
     return this.mconn.send(channelId, msg, opts);
   }
 
-  /** Non-blocking send, as CometBFT's `Peer.TrySend`: false when the queue is full or the peer lacks the channel. */
+  /** Non-blocking send, as CometBFT's `Peer.TrySend`: false when the queue is full, the peer lacks the channel, or it is inactive. */
   trySend(channelId: number, msg: Uint8Array): boolean {
-    if (!this.nodeInfo.hasChannel(channelId)) return false;
+    if (this.versions[channelId] === 0) return false;
     return this.mconn.trySend(channelId, msg);
   }
 
-  /** True when `trySend(channelId, …)` would queue now. */
+  /** True when `trySend(channelId, …)` would queue now (false on an inactive channel). */
   canSend(channelId: number): boolean {
-    return this.nodeInfo.hasChannel(channelId) && this.mconn.canSend(channelId);
+    return this.versions[channelId] !== 0 && this.mconn.canSend(channelId);
+  }
+
+  private inactive(channelId: number): ChannelInactiveError {
+    const hex = `0x${channelId.toString(16).padStart(2, '0')}`;
+    return new ChannelInactiveError(channelId, `channel ${hex} is inactive for ${this.id}: no common version (peer has [${this.nodeInfo.channelVersionsOf(channelId)?.join(', ')}])`);
   }
 
   /** A value a reactor stored on this peer (`undefined` when none). */

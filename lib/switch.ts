@@ -13,10 +13,10 @@ import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { channelIdHex, type ChannelDescriptor } from './conn/channel.js';
 import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from './config.js';
-import { InvalidArgumentError, ListenError, PeerError, PeerStoppedError, RejectedError, SwitchboardError } from './errors.js';
+import { ChannelInactiveError, InvalidArgumentError, ListenError, PeerError, PeerStoppedError, RejectedError, SwitchboardError } from './errors.js';
 import type { P2PMetrics } from './metrics.js';
 import { NetAddress } from './net-address.js';
-import { NodeInfo, type ProtocolVersion } from './node-info.js';
+import { matchChannelVersions, NodeInfo, type ProtocolVersion } from './node-info.js';
 import { isValidNodeId, type NodeKey } from './node-key.js';
 import { Peer, PeerSet } from './peer.js';
 import type { Reactor } from './reactor.js';
@@ -260,16 +260,24 @@ export class Switch extends EventEmitter<SwitchEvents> {
       throw new ListenError(host, port, err);
     }
     const adv = this.config.externalAddress ? parseListen(this.config.externalAddress) : bound;
-    this.info = NodeInfo.create({
-      id: this.nodeKey.id,
-      listenAddr: new NetAddress('', adv.host, adv.port).dialString(),
-      network: this.infoSettings.network ?? 'switchboard',
-      moniker: this.infoSettings.moniker ?? this.nodeKey.id.slice(0, 8),
-      version: this.infoSettings.version ?? '',
-      protocolVersion: this.infoSettings.protocolVersion,
-      other: this.infoSettings.other ?? {},
-      channels: Uint8Array.from(this.channels.map((c) => c.id)),
-    });
+    try {
+      this.info = NodeInfo.create({
+        id: this.nodeKey.id,
+        listenAddr: new NetAddress('', adv.host, adv.port).dialString(),
+        network: this.infoSettings.network ?? 'switchboard',
+        moniker: this.infoSettings.moniker ?? this.nodeKey.id.slice(0, 8),
+        version: this.infoSettings.version ?? '',
+        protocolVersion: this.infoSettings.protocolVersion,
+        other: this.infoSettings.other ?? {},
+        channels: Uint8Array.from(this.channels.map((c) => c.id)),
+        // each channel's versions, ascending (NodeInfo rejects duplicates and out-of-range values)
+        channelVersions: this.channels.map((c) => [...(c.versions ?? [1])].sort((a, b) => a - b)),
+      });
+    } catch (err) {
+      this.running = false;
+      await this.transport.close();
+      throw err;
+    }
     this.addrBook?.addOurAddress?.(this.listenAddr);
     this.logger.info({ listen: this.listenAddr.toString() }, 'switch started');
     for (const addr of this.persistentAddrs) this.reconnectToPeer(addr, true);
@@ -617,8 +625,11 @@ export class Switch extends EventEmitter<SwitchEvents> {
       remotePort: up.remotePort,
       dialedAddr,
       channels: this.channels,
+      channelVersions: matchChannelVersions(this.nodeInfo, up.nodeInfo),
       mconnConfig: this.config.mconn,
       onReceive: (channelId, message) => {
+        // a conforming peer sends only on channels with a common version (its Peer refuses the others)
+        if (peer.channelVersion(channelId) === undefined) throw new ChannelInactiveError(channelId, `message on channel 0x${channelId.toString(16)}, which has no common version with this peer`);
         const r = reactorByCh[channelId]!;
         const e = { channelId, src: peer, message };
         if (r.filterMessage && !r.filterMessage(e)) {
@@ -631,6 +642,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
         this.stopPeerForError(peer, err);
       },
     });
+    if (this.metrics) peer.mconn.onRtt = this.metrics.observeRtt;
     for (const r of this.reactors.values()) r.initPeer(peer);
     this.peers.add(peer);
     for (const r of this.reactors.values()) {
@@ -694,10 +706,11 @@ export class Switch extends EventEmitter<SwitchEvents> {
   /**
    * Queue `msg` on `channelId` to every connected peer, as CometBFT's
    * `Broadcast`: one promise per peer (in `peers.list()` order), each
-   * resolving as that peer's `send` does.
+   * resolving as that peer's `send` does — false (never a rejection) for a
+   * peer on which the channel is inactive (no common version).
    */
   broadcast(channelId: number, msg: Uint8Array): Promise<boolean>[] {
-    return this.peers.list().map((p) => p.send(channelId, msg));
+    return this.peers.list().map((p) => (p.channelVersion(channelId) === undefined ? Promise.resolve(false) : p.send(channelId, msg)));
   }
 
   /** Remove from the set, stop the connection, run reactors' removePeer. False if it was not in the set. */

@@ -1,12 +1,13 @@
 // The byte-exact examples of docs/PROTOCOL.md §3–§4 against the implementation.
 import t from 'tap';
 import { decodePacket, encodePacket, type Packet } from '../lib/conn/packet.js';
-import { NodeInfo } from '../lib/node-info.js';
+import { NodeInfo, P2P_PROTOCOL_VERSION } from '../lib/node-info.js';
 import { protocolVectors } from './helpers/vectors.js';
 import { NetAddress } from '../lib/net-address.js';
 import { decodePexMessage, encodePexAddrs, encodePexRequest } from '../reactors/pex/messages.js';
 import { decodeGossip } from '../reactors/examples/gossip/reactor.js';
 import { encode } from '@msgpack/msgpack';
+import { decodeRequestMessage, encodeCancel, encodeError, encodeRequest, encodeResponse } from '../lib/request-wire.js';
 
 const vectors = protocolVectors();
 
@@ -37,12 +38,15 @@ t.test('the NodeInfo vector encodes and decodes byte for byte', async (t) => {
     network: 'testnet',
     version: '0.1.0',
     channels: Uint8Array.from([0x00, 0x20]),
+    channelVersions: [[1], [1, 2]],
     moniker: 'alice',
   });
   t.equal(Buffer.from(ni.encode()).toString('hex'), v.toString('hex'));
   const back = NodeInfo.decode(v);
   t.equal(back.moniker, 'alice');
   t.same(Array.from(back.channels), [0x00, 0x20]);
+  t.same(back.channelVersions, [[1], [1, 2]]);
+  t.equal(back.protocolVersion.p2p, P2P_PROTOCOL_VERSION);
 });
 
 t.test('the PEX vectors encode and decode byte for byte', async (t) => {
@@ -64,7 +68,22 @@ t.test('the gossip vector decodes and re-encodes byte for byte', async (t) => {
   t.equal(Buffer.from(encode(m)).toString('hex'), v.toString('hex'));
 });
 
+t.test('the request/response vectors encode and decode byte for byte', async (t) => {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  t.equal(hex(encodeRequest(1, 5000, Buffer.from('get 7'))), vectors.get('request-get')!.toString('hex'));
+  t.equal(hex(encodeResponse(1, Buffer.from('block 7'))), vectors.get('response-block')!.toString('hex'));
+  t.equal(hex(encodeError(2, 'E_NOT_FOUND', 'no such block')), vectors.get('request-error')!.toString('hex'));
+  t.equal(hex(encodeCancel(3)), vectors.get('request-cancel')!.toString('hex'));
+  const req = decodeRequestMessage(vectors.get('request-get')!);
+  t.match(req, { kind: 'request', id: 1, timeoutMs: 5000 });
+  t.equal(req.kind === 'request' && Buffer.from(req.payload).toString(), 'get 7');
+  const res = decodeRequestMessage(vectors.get('response-block')!);
+  t.equal(res.kind === 'response' && Buffer.from(res.payload).toString(), 'block 7');
+  t.same(decodeRequestMessage(vectors.get('request-error')!), { kind: 'error', id: 2, code: 'E_NOT_FOUND', message: 'no such block' });
+  t.same(decodeRequestMessage(vectors.get('request-cancel')!), { kind: 'cancel', id: 3 });
+});
+
 t.test('every non-SecretConnection vector in the document is checked here', async (t) => {
   const ours = [...vectors.keys()].filter((k) => !k.startsWith('sc-'));
-  t.same(ours.sort(), [...Object.keys(packets), 'nodeinfo-alice', 'pex-request', 'pex-addrs', 'gossip-hi'].sort());
+  t.same(ours.sort(), [...Object.keys(packets), 'nodeinfo-alice', 'pex-request', 'pex-addrs', 'gossip-hi', 'request-get', 'response-block', 'request-error', 'request-cancel'].sort());
 });

@@ -91,6 +91,16 @@ t.test('TestnetView: edges point from dialer to listener, close, and expire', as
   t.ok(changes > 10, 'every update emits change');
 });
 
+t.test('TestnetView: a link shows the RTT its nodes report, the dialer first', async (t) => {
+  const { v } = view();
+  v.report(2, { type: 'stats', at: 10_000, peers: [stats(1, false, 1, 1)] });
+  t.equal(v.snapshot().edges[0]!.rttMs, undefined, 'no RTT before a pong');
+  v.report(2, { type: 'stats', at: 11_000, peers: [{ ...stats(1, false, 1, 1), rttMs: { latest: 3, smoothed: 2 } }] });
+  t.same(v.snapshot().edges[0]!.rttMs, { latest: 3, smoothed: 2 }, "the listener's RTT when the dialer has none");
+  v.report(1, { type: 'stats', at: 11_000, peers: [{ ...stats(2, true, 1, 1), rttMs: { latest: 5, smoothed: 4 } }] });
+  t.same(v.snapshot().edges[0]!.rttMs, { latest: 5, smoothed: 4 }, "the dialer's own RTT");
+});
+
 t.test('TestnetView: per-channel rates from byte deltas, mirrored from the listener when the dialer has no stats', async (t) => {
   const { v } = view();
   // node1 dialed node2; only node2 (the listener) reports stats first

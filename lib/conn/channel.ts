@@ -23,6 +23,10 @@ import { InvalidArgumentError, MessageTooLargeError } from '../errors.js';
  *   a larger one stops the connection with `ERR_MESSAGE_TOO_LARGE` before it
  *   is buffered. Default 22020096 (21 MiB), as CometBFT.
  * - `name`: for logs and metrics.
+ * - `versions`: the versions of this channel's protocol the node speaks
+ *   (1..8 distinct integers in 1..2^32−1, default `[1]`). The handshake
+ *   agrees on the highest version both sides have (as go-ethereum's
+ *   `matchProtocols`); see `Peer.channelVersion`.
  */
 export interface ChannelDescriptor {
   /** Channel id, 0..255, unique per connection. */
@@ -37,10 +41,12 @@ export interface ChannelDescriptor {
   recvMessageCapacity?: number;
   /** For logs and metrics. Default the hex id. */
   name?: string;
+  /** Versions of the channel's protocol this node speaks (advertised in NodeInfo). Default `[1]`. */
+  versions?: number[];
 }
 
-/** A {@link ChannelDescriptor} with every default filled in. */
-export type FullChannelDescriptor = Required<ChannelDescriptor>;
+/** A {@link ChannelDescriptor} with every default filled in (`versions` is read by the Switch, not the connection). */
+export type FullChannelDescriptor = Required<Omit<ChannelDescriptor, 'versions'>> & Pick<ChannelDescriptor, 'versions'>;
 
 /** CometBFT's channel defaults. */
 export const CHANNEL_DEFAULTS = {

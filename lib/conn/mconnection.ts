@@ -134,6 +134,22 @@ export interface ConnectionStatus {
   bytesRecv: number;
   /** One entry per channel. */
   channels: ChannelStatus[];
+  /**
+   * Round-trip time of the keepalive ping/pong (ms): the latest sample and
+   * the smoothed value, as TCP's SRTT (RFC 6298, alpha = 1/8). Absent until
+   * the first pong (the first ping goes out after `pingIntervalMs`). A round
+   * trip during which our own reader was paused is not sampled (it measures
+   * us, not the link), as Karn's rule skips ambiguous samples.
+   */
+  rttMs?: RttStatus;
+}
+
+/** Keepalive round-trip time of a connection (ms). */
+export interface RttStatus {
+  /** The latest ping→pong sample (ms). */
+  latest: number;
+  /** The smoothed round-trip time, SRTT of RFC 6298 with alpha = 1/8 (ms). */
+  smoothed: number;
 }
 
 /** Options of a blocking send. */
@@ -209,6 +225,10 @@ export class MConnection {
   private awaitingPong = false;
   private pausedSincePing = false;
   private pongDeferred = false;
+  private pingSentAt = 0;
+  private rtt: RttStatus | undefined;
+  /** Called with each round-trip sample (ms) when a pong arrives (the Switch feeds its RTT histogram). */
+  onRtt: ((rttMs: number) => void) | undefined;
   // receive side
   private readPaused = false;
   private receiveBlocked = false;
@@ -393,6 +413,7 @@ export class MConnection {
         bytesSent: c.bytesSent,
         bytesRecv: c.bytesRecv,
       })),
+      ...(this.rtt ? { rttMs: { ...this.rtt } } : {}),
     };
   }
 
@@ -485,6 +506,7 @@ export class MConnection {
     if (this.pingPending) {
       buf[off++] = PACKET_PING;
       this.pingPending = false;
+      this.pingSentAt = performance.now();
       this.armPongTimer();
     }
     if (this.grantPending > 0) {
@@ -605,10 +627,17 @@ export class MConnection {
       if (this.pongPending < 1) this.pongPending++;
       this.scheduleFlush();
     } else {
+      if (this.awaitingPong && !this.pausedSincePing) this.sampleRtt(performance.now() - this.pingSentAt);
       this.awaitingPong = false;
       this.pongDeferred = false;
       clearTimeout(this.pongTimer);
     }
+  }
+
+  /** RFC 6298 §2: SRTT ← (1 − 1/8)·SRTT + 1/8·R′, the first sample taken as is. */
+  private sampleRtt(ms: number): void {
+    this.rtt = { latest: ms, smoothed: this.rtt ? this.rtt.smoothed + (ms - this.rtt.smoothed) / 8 : ms };
+    this.onRtt?.(ms);
   }
 
   /** The peer granted more credit (RFC 9113 §6.9: the window may not exceed 2^31−1). */

@@ -1,23 +1,29 @@
 /**
  * Wire messages of the toy chain, one MessagePack value per message, on
- * three channels:
+ * four channels:
  *
- * | channel | priority | carries | role in a libp2p / websocket chain node |
- * | --- | --- | --- | --- |
- * | 0x50 `TX_CHANNEL` | 1 | one {@link Tx} map | `/transaction/1.0.0`: gossip of new transactions |
- * | 0x51 `BLOCK_CHANNEL` | 10 | one {@link Block} map | `/mine/1.0.0`: announcement of a newly mined block |
- * | 0x52 `SYNC_CHANNEL` | 5 | a {@link SyncMessage} | `/messages/1.0.0` and the whole-chain broadcast: status and block ranges on request |
+ * | channel | priority | versions | carries | role in a libp2p / websocket chain node |
+ * | --- | --- | --- | --- | --- |
+ * | 0x50 `TX_CHANNEL` | 1 | 1 | one {@link Tx} map | `/transaction/1.0.0`: gossip of new transactions |
+ * | 0x51 `BLOCK_CHANNEL` | 10 | 1 | one {@link Block} map | `/mine/1.0.0`: announcement of a newly mined block |
+ * | 0x52 `SYNC_CHANNEL` | 5 | 1 | a {@link SyncMessage} | `/messages/1.0.0`: our tip on connect |
+ * | 0x53 `RANGE_CHANNEL` | 5 | 1, 2 | a `RequestReactor` channel: {@link RangeRequest} → {@link RangeResponse} | the whole-chain broadcast, replaced by block ranges on request |
  *
- * Sync messages (a map with a `type`):
- * - `{ type: "status", height, hash }` — our tip, sent when a peer connects.
- * - `{ type: "getBlocks", from, count }` — ask for blocks `from … from+count-1`
- *   (`count` ≤ {@link MAX_SYNC_BATCH}).
- * - `{ type: "blocks", from, height, blocks }` — the answer: consecutive
- *   blocks starting at `from` (possibly fewer than asked, none when the
- *   sender has no such block) and the sender's tip `height`.
+ * Sync messages: `{ type: "status", height, hash }` — our tip, sent when a
+ * peer connects.
+ *
+ * Range requests (`RequestReactor` header, docs/PROTOCOL.md §7, then
+ * MessagePack): `{ from, count }` asks for blocks `from … from+count-1`;
+ * the response `{ from, height, blocks }` holds consecutive blocks from
+ * `from` (possibly fewer than asked, none when the responder has no such
+ * block) and the responder's tip `height`. The channel's versions differ
+ * only in the batch bound: `count` ≤ {@link MAX_SYNC_BATCH} (32) in version 1,
+ * ≤ {@link MAX_SYNC_BATCH_V2} (128) in version 2. A node of version 2
+ * declares `[1, 2]`, so it syncs with a version-1 node in batches of 32.
  *
  * Every field is validated with zod on receipt; anything invalid is a
- * `MalformedPacketError` and the Switch disconnects the sender.
+ * `MalformedPacketError`: the Switch disconnects the sender (a malformed
+ * range request is answered with an error response instead).
  *
  * @module
  */
@@ -30,31 +36,53 @@ import { BlockSchema, MAX_BLOCK_SIZE, MAX_HEIGHT, MAX_TXS_PER_BLOCK, parseBlock,
 export const TX_CHANNEL = 0x50;
 /** Channel of mined-block announcements (the highest priority). */
 export const BLOCK_CHANNEL = 0x51;
-/** Channel of chain sync (status, getBlocks, blocks). */
+/** Channel of chain status (our tip, on connect). */
 export const SYNC_CHANNEL = 0x52;
-/** Most blocks in one `blocks` answer. */
+/** Channel of block-range requests (a `RequestReactor`). */
+export const RANGE_CHANNEL = 0x53;
+/** Most blocks in one range request of channel version 1. */
 export const MAX_SYNC_BATCH = 32;
+/** Most blocks in one range request of channel version 2. */
+export const MAX_SYNC_BATCH_V2 = 128;
+/** Versions of {@link RANGE_CHANNEL} this code speaks. */
+export const RANGE_VERSIONS = [1, 2] as const;
 /** Largest encoded transaction message (bytes). */
 export const MAX_TX_MESSAGE_SIZE = 256;
-/** Largest encoded sync message (bytes). */
-export const MAX_SYNC_MESSAGE_SIZE = MAX_SYNC_BATCH * MAX_BLOCK_SIZE + 256;
+/** Largest encoded sync (status) message (bytes). */
+export const MAX_SYNC_MESSAGE_SIZE = 256;
+/** Largest encoded range request (bytes). */
+export const MAX_RANGE_REQUEST_SIZE = 64;
+/** Largest encoded range response (bytes). */
+export const MAX_RANGE_RESPONSE_SIZE = MAX_SYNC_BATCH_V2 * MAX_BLOCK_SIZE + 256;
+
+/** Most blocks in one range request of channel `version`. */
+export function maxSyncBatch(version: number): number {
+  return version >= 2 ? MAX_SYNC_BATCH_V2 : MAX_SYNC_BATCH;
+}
 
 const height = z.number().int().min(0).max(MAX_HEIGHT);
 
 /** Schema of the sync channel's messages. */
-export const SyncMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('status'), height, hash: z.string().regex(/^[0-9a-f]{64}$/) }),
-  z.strictObject({ type: z.literal('getBlocks'), from: height.min(1), count: z.number().int().min(1).max(MAX_SYNC_BATCH) }),
-  z
-    .strictObject({ type: z.literal('blocks'), from: height.min(1), height, blocks: z.array(BlockSchema).max(MAX_SYNC_BATCH) })
-    .refine((m) => m.blocks.every((b, i) => b.height === m.from + i), 'blocks must be consecutive from `from`'),
-]);
+export const SyncMessageSchema = z.discriminatedUnion('type', [z.strictObject({ type: z.literal('status'), height, hash: z.string().regex(/^[0-9a-f]{64}$/) })]);
 
 /** A sync-channel message (see the module doc). */
 export type SyncMessage = z.infer<typeof SyncMessageSchema>;
 
+/** Schema of a range request of channel version `version`. */
+const rangeRequestSchema = (version: number) => z.strictObject({ from: height.min(1), count: z.number().int().min(1).max(maxSyncBatch(version)) });
+/** Schema of a range response of channel version `version`. */
+const rangeResponseSchema = (version: number) =>
+  z
+    .strictObject({ from: height.min(1), height, blocks: z.array(BlockSchema).max(maxSyncBatch(version)) })
+    .refine((m) => m.blocks.every((b, i) => b.height === m.from + i), 'blocks must be consecutive from `from`');
+
+/** A range request: blocks `from … from+count-1`. */
+export type RangeRequest = z.infer<ReturnType<typeof rangeRequestSchema>>;
+/** A range response: consecutive blocks from `from`, and the responder's tip height. */
+export type RangeResponse = z.infer<ReturnType<typeof rangeResponseSchema>>;
+
 /** Decoder limits: strings are at most a 64-hex hash, arrays at most a block's transactions or a batch. */
-const DECODE_LIMITS = { maxStrLength: 64, maxBinLength: 0, maxArrayLength: Math.max(MAX_TXS_PER_BLOCK, MAX_SYNC_BATCH), maxMapLength: 8, maxExtLength: 0 };
+const DECODE_LIMITS = { maxStrLength: 64, maxBinLength: 0, maxArrayLength: Math.max(MAX_TXS_PER_BLOCK, MAX_SYNC_BATCH_V2), maxMapLength: 8, maxExtLength: 0 };
 
 function decodeWith(bytes: Uint8Array, max: number, what: string): unknown {
   if (bytes.length > max) throw new MalformedPacketError(`${what} message of ${bytes.length} bytes exceeds ${max}`);
@@ -87,7 +115,7 @@ export function decodeBlock(bytes: Uint8Array): Block {
 
 /** Encode a {@link SYNC_CHANNEL} message. */
 export function encodeSync(m: SyncMessage): Uint8Array {
-  return encode(m.type === 'blocks' ? { ...m, blocks: m.blocks.map(wireBlock) } : m);
+  return encode(m);
 }
 
 /** Decode and validate a {@link SYNC_CHANNEL} message. @throws MalformedPacketError. */
@@ -95,4 +123,29 @@ export function decodeSync(bytes: Uint8Array): SyncMessage {
   const r = SyncMessageSchema.safeParse(decodeWith(bytes, MAX_SYNC_MESSAGE_SIZE, 'sync'));
   if (!r.success) throw new MalformedPacketError(`invalid sync message: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
   return r.data;
+}
+
+function parsed<T>(r: { success: true; data: T } | { success: false; error: z.ZodError }, what: string): T {
+  if (!r.success) throw new MalformedPacketError(`invalid ${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+/** Encode a range request. */
+export function encodeRangeRequest(m: RangeRequest): Uint8Array {
+  return encode({ from: m.from, count: m.count });
+}
+
+/** Decode and validate a range request of channel `version`. @throws MalformedPacketError. */
+export function decodeRangeRequest(bytes: Uint8Array, version: number): RangeRequest {
+  return parsed(rangeRequestSchema(version).safeParse(decodeWith(bytes, MAX_RANGE_REQUEST_SIZE, 'range request')), 'range request');
+}
+
+/** Encode a range response. */
+export function encodeRangeResponse(m: RangeResponse): Uint8Array {
+  return encode({ from: m.from, height: m.height, blocks: m.blocks.map(wireBlock) });
+}
+
+/** Decode and validate a range response of channel `version`. @throws MalformedPacketError. */
+export function decodeRangeResponse(bytes: Uint8Array, version: number): RangeResponse {
+  return parsed(rangeResponseSchema(version).safeParse(decodeWith(bytes, MAX_RANGE_RESPONSE_SIZE, 'range response')), 'range response');
 }

@@ -9,27 +9,32 @@
  *   block that extends our tip is validated and adopted at once; one that is
  *   ahead of us (a gap, or a longer fork) starts a sync. An announced block
  *   must carry valid proof of work before it can make us do anything.
- * - **Sync** (channel 0x52, priority 5): peers exchange their tip height on
- *   connect; a node behind a peer asks it for the blocks it lacks by height
- *   range, at most {@link MAX_SYNC_BATCH} per request, one request at a
- *   time. When the answer does not extend our chain (a fork) it steps back
+ * - **Sync**: peers exchange their tip height on connect (channel 0x52); a
+ *   node behind a peer asks it for the blocks it lacks by height range
+ *   through a `RequestReactor` (channel 0x53, versions `[1, 2]`: at most
+ *   {@link MAX_SYNC_BATCH} blocks per request in version 1,
+ *   {@link MAX_SYNC_BATCH_V2} in version 2), one request at a time. A peer
+ *   that lets a range request time out is disconnected (`ERR_STALL_TIMEOUT`,
+ *   the RequestReactor's `stallLimit` of 1) and the range is asked of the
+ *   next best peer. When the answer does not extend our chain (a fork) it steps back
  *   exponentially until it finds the common block, then downloads the
  *   branch, validating every block, and adopts it only once it is longer
  *   than ours (longest valid chain; ties keep the first seen). It never
  *   fetches the whole chain because something changed.
  *
- * Serving a range returns the blocking `send` from `receive`, so a peer
- * that asks faster than its connection drains is slowed down by
- * backpressure instead of growing our queues.
+ * Serving ranges is bounded by the RequestReactor: at most a few requests
+ * in flight per peer, each answered once, its send waiting for room in the
+ * queue (backpressure) instead of growing it.
  *
  * @module
  */
 import { EventEmitter } from 'node:events';
 import type { ChannelDescriptor } from '../../../lib/conn/channel.js';
-import { InvalidArgumentError, MalformedPacketError } from '../../../lib/errors.js';
+import { InvalidArgumentError, MalformedPacketError, type SwitchboardError } from '../../../lib/errors.js';
 import type { Peer } from '../../../lib/peer.js';
 import { BaseReactor, type Envelope } from '../../../lib/reactor.js';
-import type { PeerFilter } from '../../../lib/switch.js';
+import { RequestReactor } from '../../../lib/request-reactor.js';
+import type { PeerFilter, Switch } from '../../../lib/switch.js';
 import {
   InvalidBlockError,
   MAX_BLOCK_SIZE,
@@ -51,17 +56,27 @@ import {
 } from './block.js';
 import {
   BLOCK_CHANNEL,
+  MAX_RANGE_REQUEST_SIZE,
+  MAX_RANGE_RESPONSE_SIZE,
   MAX_SYNC_BATCH,
+  MAX_SYNC_BATCH_V2,
   MAX_SYNC_MESSAGE_SIZE,
   MAX_TX_MESSAGE_SIZE,
+  RANGE_CHANNEL,
   SYNC_CHANNEL,
   TX_CHANNEL,
   decodeBlock,
+  decodeRangeRequest,
+  decodeRangeResponse,
   decodeSync,
   decodeTx,
   encodeBlock,
+  encodeRangeRequest,
+  encodeRangeResponse,
   encodeSync,
   encodeTx,
+  maxSyncBatch,
+  type RangeResponse,
   type SyncMessage,
 } from './messages.js';
 
@@ -71,10 +86,15 @@ export interface ChainOptions {
   difficulty: number;
   /** A stored chain to start from (heights 1…n; genesis is implied). Validated like blocks from the wire; the valid prefix is kept. */
   blocks?: readonly unknown[];
-  /** Blocks asked for per sync request, 1..{@link MAX_SYNC_BATCH}. Default {@link MAX_SYNC_BATCH}. */
+  /**
+   * Blocks asked for per range request, 1..{@link MAX_SYNC_BATCH_V2}; with a
+   * peer on range-channel version 1 at most {@link MAX_SYNC_BATCH}. Default {@link MAX_SYNC_BATCH_V2}.
+   */
   syncBatchSize?: number;
-  /** How long to wait for a sync answer before giving up on that peer's claim (ms). Default 10000. */
+  /** How long to wait for a range answer (ms); a peer that lets one time out is disconnected. Default 10000. */
   syncTimeoutMs?: number;
+  /** The range channel's protocol version this node goes up to: 1 declares `[1]`, 2 declares `[1, 2]`. Default 2. */
+  protocolVersion?: 1 | 2;
   /** Most transactions in the mempool; more are dropped. Default 5000. */
   mempoolCapacity?: number;
   /** Hashes tried per event-loop turn while mining. Default 2000. */
@@ -109,8 +129,6 @@ interface PeerChain {
   /** The highest height the peer has shown us. */
   height: number;
 }
-
-type BlocksMessage = Extract<SyncMessage, { type: 'blocks' }>;
 
 const PEER_KEY = 'chain';
 
@@ -150,7 +168,8 @@ export class ChainReactor extends BaseReactor {
   private readonly hashesPerSlice: number;
   private readonly now: () => number;
   private syncing = false;
-  private pending: { peerId: string; from: number; count: number; done: (m: BlocksMessage | undefined) => void } | undefined;
+  /** Block ranges on request (channel 0x53); its channel, peers and messages are forwarded to it. */
+  private readonly ranges: RequestReactor;
   private minerQueue: Promise<unknown> = Promise.resolve();
   private continuous = false;
   private stopped = false;
@@ -160,9 +179,26 @@ export class ChainReactor extends BaseReactor {
     super('chain');
     if (!Number.isInteger(opts.difficulty) || opts.difficulty < 0 || opts.difficulty > MAX_DIFFICULTY) throw new InvalidArgumentError(`difficulty must be an integer 0..${MAX_DIFFICULTY}`);
     this.difficulty = opts.difficulty;
-    this.batch = opts.syncBatchSize ?? MAX_SYNC_BATCH;
-    if (!Number.isInteger(this.batch) || this.batch < 1 || this.batch > MAX_SYNC_BATCH) throw new InvalidArgumentError(`syncBatchSize must be an integer 1..${MAX_SYNC_BATCH}`);
+    this.batch = opts.syncBatchSize ?? MAX_SYNC_BATCH_V2;
+    if (!Number.isInteger(this.batch) || this.batch < 1 || this.batch > MAX_SYNC_BATCH_V2) throw new InvalidArgumentError(`syncBatchSize must be an integer 1..${MAX_SYNC_BATCH_V2}`);
     this.syncTimeoutMs = opts.syncTimeoutMs ?? 10_000;
+    const version = opts.protocolVersion ?? 2;
+    if (version !== 1 && version !== 2) throw new InvalidArgumentError('protocolVersion must be 1 or 2');
+    this.ranges = new RequestReactor({
+      channelId: RANGE_CHANNEL,
+      name: 'chain-range',
+      priority: 5,
+      versions: version === 1 ? [1] : [1, 2],
+      timeoutMs: this.syncTimeoutMs,
+      maxInFlightPerPeer: 4,
+      stallLimit: 1,
+      maxRequestBytes: MAX_RANGE_REQUEST_SIZE,
+      maxResponseBytes: MAX_RANGE_RESPONSE_SIZE,
+      handler: ({ request, version: v }) => {
+        const m = decodeRangeRequest(request, v);
+        return encodeRangeResponse({ from: m.from, height: this.tip.height, blocks: this.chain.slice(m.from, m.from + m.count) });
+      },
+    });
     this.mempoolCapacity = opts.mempoolCapacity ?? 5000;
     this.hashesPerSlice = opts.hashesPerSlice ?? 2000;
     this.now = opts.now ?? Date.now;
@@ -188,7 +224,13 @@ export class ChainReactor extends BaseReactor {
       { id: TX_CHANNEL, priority: 1, sendQueueCapacity: 1000, recvMessageCapacity: MAX_TX_MESSAGE_SIZE, name: 'chain-tx' },
       { id: BLOCK_CHANNEL, priority: 10, sendQueueCapacity: 64, recvMessageCapacity: MAX_BLOCK_SIZE, name: 'chain-block' },
       { id: SYNC_CHANNEL, priority: 5, sendQueueCapacity: 16, recvMessageCapacity: MAX_SYNC_MESSAGE_SIZE, name: 'chain-sync' },
+      ...this.ranges.getChannels(),
     ];
+  }
+
+  override setSwitch(sw: Switch): void {
+    super.setSwitch(sw);
+    this.ranges.setSwitch(sw);
   }
 
   /** The last block of our chain. */
@@ -259,7 +301,6 @@ export class ChainReactor extends BaseReactor {
   override stop(): void {
     this.stopped = true;
     this.continuous = false;
-    this.pending?.done(undefined);
   }
 
   override initPeer(peer: Peer): void {
@@ -268,12 +309,14 @@ export class ChainReactor extends BaseReactor {
 
   /** Tell the peer our tip, and hand it our pending transactions (as many as its queue takes). */
   override addPeer(peer: Peer): void {
+    this.ranges.addPeer(peer);
     void peer.send(SYNC_CHANNEL, encodeSync({ type: 'status', height: this.tip.height, hash: this.tip.hash }));
     for (const tx of this.mempool.values()) if (!peer.trySend(TX_CHANNEL, encodeTx(tx))) break;
   }
 
-  override removePeer(peer: Peer): void {
-    if (this.pending?.peerId === peer.id) this.pending.done(undefined);
+  /** Its range requests reject (`ERR_PEER_REMOVED`): a sync from it ends, and the next best peer is asked. */
+  override removePeer(peer: Peer, reason: unknown): void {
+    this.ranges.removePeer(peer, reason);
   }
 
   /** Decode and validate by channel. @throws MalformedPacketError / InvalidBlockError: the Switch disconnects the sender. */
@@ -288,6 +331,8 @@ export class ChainReactor extends BaseReactor {
         return this.onBlock(decodeBlock(e.message), e.src);
       case SYNC_CHANNEL:
         return this.onSync(decodeSync(e.message), e.src);
+      case RANGE_CHANNEL:
+        return this.ranges.receive(e);
     }
   }
 
@@ -406,32 +451,17 @@ export class ChainReactor extends BaseReactor {
     if (height > s.height) s.height = height;
   }
 
-  private onSync(m: SyncMessage, src: Peer): void | Promise<unknown> {
-    switch (m.type) {
-      case 'status':
-        this.notePeerHeight(src, m.height);
-        this.maybeSync();
-        return;
-      case 'getBlocks': {
-        const blocks = this.chain.slice(m.from, m.from + m.count);
-        // returning the blocking send applies backpressure to a peer that asks faster than it reads
-        return src.send(SYNC_CHANNEL, encodeSync({ type: 'blocks', from: m.from, height: this.tip.height, blocks }));
-      }
-      case 'blocks': {
-        const p = this.pending;
-        if (!p || p.peerId !== src.id || p.from !== m.from) return; // an answer we no longer wait for
-        if (m.blocks.length > p.count) throw new MalformedPacketError(`sync answer has ${m.blocks.length} blocks, ${p.count} were asked for`);
-        p.done(m);
-        return;
-      }
-    }
+  private onSync(m: SyncMessage, src: Peer): void {
+    this.notePeerHeight(src, m.height);
+    this.maybeSync();
   }
 
-  /** Start a sync with the highest peer that is ahead of us, unless one is running. */
+  /** Start a sync with the highest peer that is ahead of us (and shares a range-channel version), unless one is running. */
   private maybeSync(): void {
     if (this.syncing || this.stopped) return;
     let best: Peer | undefined;
     for (const p of this.switch.peers.list()) {
+      if (p.channelVersion(RANGE_CHANNEL) === undefined) continue;
       if (this.peerChain(p).height > (best ? this.peerChain(best).height : this.tip.height)) best = p;
     }
     if (!best) return;
@@ -445,24 +475,23 @@ export class ChainReactor extends BaseReactor {
       });
   }
 
-  /** Ask `peer` for one range; undefined on timeout, a full queue, or when it goes away. */
-  private request(peer: Peer, from: number, count: number): Promise<BlocksMessage | undefined> {
-    return new Promise((resolve) => {
-      const p = {
-        peerId: peer.id,
-        from,
-        count,
-        done: (m: BlocksMessage | undefined) => {
-          clearTimeout(timer);
-          if (this.pending === p) this.pending = undefined;
-          resolve(m);
-        },
-      };
-      const timer = setTimeout(() => p.done(undefined), this.syncTimeoutMs);
-      this.pending = p;
-      this.events.emit('sync', peer, from, from + count - 1);
-      void peer.send(SYNC_CHANNEL, encodeSync({ type: 'getBlocks', from, count })).then((ok) => ok || p.done(undefined));
-    });
+  /**
+   * Ask `peer` for one range. Undefined when it could not answer (it went
+   * away, stalled and was dropped, or its handler failed). @throws
+   * MalformedPacketError for an invalid answer (the caller disconnects it).
+   */
+  private async fetchRange(peer: Peer, from: number, count: number): Promise<RangeResponse | undefined> {
+    this.events.emit('sync', peer, from, from + count - 1);
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.ranges.request(peer, encodeRangeRequest({ from, count }));
+    } catch (err) {
+      this.switch.logger.debug({ peer: peer.id, code: (err as SwitchboardError).code }, 'range request failed');
+      return undefined;
+    }
+    const res = decodeRangeResponse(bytes, peer.channelVersion(RANGE_CHANNEL) ?? 1);
+    if (res.from !== from || res.blocks.length > count) throw new MalformedPacketError(`range answer from ${res.from} with ${res.blocks.length} blocks, ${count} from ${from} were asked for`);
+    return res;
   }
 
   /**
@@ -476,7 +505,7 @@ export class ChainReactor extends BaseReactor {
     let base = 0;
     let baseHash = '';
     let from = this.tip.height + 1;
-    let back = this.batch;
+    let back = Math.min(this.batch, maxSyncBatch(peer.channelVersion(RANGE_CHANNEL) ?? 1));
     for (;;) {
       if (this.stopped || this.switch.peers.get(peer.id) !== peer) return;
       if (from > state.height) {
@@ -484,8 +513,9 @@ export class ChainReactor extends BaseReactor {
         if (branch.length > 0) state.height = base + branch.length;
         return;
       }
-      const count = Math.min(this.batch, state.height - from + 1);
-      const res = await this.request(peer, from, count);
+      const batch = Math.min(this.batch, maxSyncBatch(peer.channelVersion(RANGE_CHANNEL) ?? 1));
+      const count = Math.min(batch, state.height - from + 1);
+      const res = await this.fetchRange(peer, from, count);
       if (!res) {
         state.height = Math.min(state.height, this.tip.height); // unresponsive: stop asking it until it shows more
         return;
@@ -527,7 +557,7 @@ export class ChainReactor extends BaseReactor {
         branch = [];
         branchTxs = new Set();
         from = this.tip.height + 1;
-        back = this.batch;
+        back = Math.min(this.batch, maxSyncBatch(peer.channelVersion(RANGE_CHANNEL) ?? 1));
         continue;
       }
       let parent = branch.at(-1) ?? this.chain[base];
@@ -543,7 +573,7 @@ export class ChainReactor extends BaseReactor {
         branch = [];
         branchTxs = new Set();
         from = this.tip.height + 1;
-        back = this.batch;
+        back = Math.min(this.batch, maxSyncBatch(peer.channelVersion(RANGE_CHANNEL) ?? 1));
       } else {
         from = base + branch.length + 1;
       }

@@ -19,7 +19,23 @@ import {
   type ChainBlock,
   type Tx,
 } from '../../../reactors/examples/chain/block.js';
-import { BLOCK_CHANNEL, MAX_SYNC_BATCH, SYNC_CHANNEL, TX_CHANNEL, decodeBlock, decodeSync, decodeTx, encodeBlock, encodeSync } from '../../../reactors/examples/chain/messages.js';
+import {
+  BLOCK_CHANNEL,
+  MAX_SYNC_BATCH,
+  MAX_SYNC_BATCH_V2,
+  RANGE_CHANNEL,
+  SYNC_CHANNEL,
+  TX_CHANNEL,
+  decodeBlock,
+  decodeRangeRequest,
+  decodeRangeResponse,
+  decodeSync,
+  decodeTx,
+  encodeBlock,
+  encodeRangeResponse,
+  encodeSync,
+} from '../../../reactors/examples/chain/messages.js';
+import { RequestReactor } from '../../../lib/request-reactor.js';
 import { CHAIN_GENESIS_KEY, ChainReactor, chainPeerFilter, type ChainOptions } from '../../../reactors/examples/chain/reactor.js';
 import { loadChain, saveChain } from '../../../reactors/examples/chain/store.js';
 import { NodeKey } from '../../../lib/node-key.js';
@@ -88,12 +104,15 @@ t.test('wire validation: junk on any channel is ERR_MALFORMED_PACKET', async (t)
     ['block that is a string', () => decodeBlock(encode('block'))],
     ['not MessagePack', () => decodeBlock(Uint8Array.of(0xc1))],
     ['sync with an unknown type', () => decodeSync(encode({ type: 'gimme' }))],
-    ['getBlocks over the batch bound', () => decodeSync(encode({ type: 'getBlocks', from: 1, count: MAX_SYNC_BATCH + 1 }))],
-    ['getBlocks from genesis', () => decodeSync(encode({ type: 'getBlocks', from: 0, count: 1 }))],
-    ['blocks not consecutive', () => decodeSync(encodeSync({ type: 'blocks', from: 2, height: 2, blocks: [b1] }))],
+    ['range request over the v1 batch bound', () => decodeRangeRequest(encode({ from: 1, count: MAX_SYNC_BATCH + 1 }), 1)],
+    ['range request over the v2 batch bound', () => decodeRangeRequest(encode({ from: 1, count: MAX_SYNC_BATCH_V2 + 1 }), 2)],
+    ['range request from genesis', () => decodeRangeRequest(encode({ from: 0, count: 1 }), 2)],
+    ['range response not consecutive', () => decodeRangeResponse(encodeRangeResponse({ from: 2, height: 2, blocks: [b1] }), 2)],
   ];
   for (const [name, f] of bad) t.throws(f, { code: 'ERR_MALFORMED_PACKET' }, name);
-  t.same(decodeSync(encodeSync({ type: 'blocks', from: 1, height: 1, blocks: [b1] })).type, 'blocks');
+  t.same(decodeRangeRequest(encode({ from: 1, count: MAX_SYNC_BATCH + 1 }), 2), { from: 1, count: MAX_SYNC_BATCH + 1 }, 'version 2 allows larger batches');
+  t.equal(decodeRangeResponse(encodeRangeResponse({ from: 1, height: 1, blocks: [b1] }), 1).blocks[0].height, 1);
+  t.same(decodeSync(encodeSync({ type: 'status', height: 1, hash: b1.hash })), { type: 'status', height: 1, hash: b1.hash });
 });
 
 function encodeable(b: ChainBlock): Block {
@@ -118,14 +137,15 @@ async function chainNode(t: Teardown, opts: Partial<ChainOptions> = {}) {
   return { sw, chain, syncs };
 }
 
-/** A Switch that speaks the chain's channels by hand: records what it receives, sends what the test says. */
-async function rawNode(t: Teardown, genesisHash: string) {
+/** A Switch that speaks the chain's channels by hand: records what it receives, sends what the test says, answers ranges with `ranges`. */
+async function rawNode(t: Teardown, genesisHash: string, ranges?: ConstructorParameters<typeof RequestReactor>[0]['handler']) {
   const sw = new Switch({
     nodeKey: NodeKey.generate(),
     nodeInfo: { network: 'chain', other: { [CHAIN_GENESIS_KEY]: genesisHash } },
     config: { listenAddress: '127.0.0.1:0' },
   });
   const reactor = sw.addReactor('raw', new RecordingReactor([TX_CHANNEL, BLOCK_CHANNEL, SYNC_CHANNEL].map((id) => ({ id, sendQueueCapacity: 8, recvMessageCapacity: 1 << 20 }))));
+  sw.addReactor('ranges', new RequestReactor({ channelId: RANGE_CHANNEL, handler: ranges, versions: [1, 2], maxInFlightPerPeer: 4 }));
   await sw.start();
   t.teardown(() => sw.stop());
   return { sw, reactor };
@@ -211,25 +231,65 @@ t.test('an invalid block from a peer disconnects it with ERR_MALFORMED_PACKET, o
   await p1.send(BLOCK_CHANNEL, encodeBlock(lazy));
   t.match(await gone1, { code: 'ERR_MALFORMED_PACKET', message: /proof of work/ });
 
-  // 2: a sync answer with a block from the far future
-  const r2 = await rawNode(t, g.hash);
+  // 2: a range answer with a block from the far future
+  const future = mineOn(g, [], { timestamp: Date.now() + 10 * MAX_FUTURE_DRIFT_MS });
+  const asked: unknown[] = [];
+  const r2 = await rawNode(t, g.hash, ({ request }) => {
+    asked.push(decodeRangeRequest(request, 2));
+    return encodeRangeResponse({ from: 1, height: 1, blocks: [future] });
+  });
   const p2 = await r2.sw.dialPeerWithAddress(node.sw.listenAddr);
   await peerAdded(node.sw, r2.sw.nodeKey.id);
   const gone2 = peerRemoved(node.sw, r2.sw.nodeKey.id);
   await p2.send(SYNC_CHANNEL, encodeSync({ type: 'status', height: 1, hash: g.hash }));
-  // wait for the getBlocks (after the node's own status)
-  for (let n = 1; ; n++) {
-    await r2.reactor.receivedCount(n);
-    const m = decodeSync(r2.reactor.received[n - 1].msg);
-    if (m.type === 'getBlocks') {
-      t.same(m, { type: 'getBlocks', from: 1, count: 1 }, 'asks only for the block it lacks');
-      break;
-    }
-  }
-  const future = mineOn(g, [], { timestamp: Date.now() + 10 * MAX_FUTURE_DRIFT_MS });
-  await p2.send(SYNC_CHANNEL, encodeSync({ type: 'blocks', from: 1, height: 1, blocks: [future] }));
   t.match(await gone2, { code: 'ERR_MALFORMED_PACKET', message: /future/ });
+  t.same(asked, [{ from: 1, count: 1 }], 'asked only for the block it lacks');
   t.equal(node.chain.tip.height, 0, 'nothing adopted');
+});
+
+t.test('a peer that stalls on a range request is dropped and the range is asked of another peer', async (t) => {
+  const good = await chainNode(t);
+  await good.chain.mine(5);
+  const q = await chainNode(t, { syncTimeoutMs: 300 });
+  const g = genesisBlock(D);
+  // the staller claims a longer chain (so it is asked first) and never answers
+  const staller = await rawNode(t, g.hash, ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))));
+  const ps = await staller.sw.dialPeerWithAddress(q.sw.listenAddr);
+  await peerAdded(q.sw, staller.sw.nodeKey.id);
+  const dropped = peerRemoved(q.sw, staller.sw.nodeKey.id);
+  const asked: string[] = [];
+  q.chain.events.on('sync', (p, from, to) => asked.push(`${p.id === staller.sw.nodeKey.id ? 'staller' : 'good'} ${from}..${to}`));
+  await ps.send(SYNC_CHANNEL, encodeSync({ type: 'status', height: 50, hash: g.hash }));
+  await connectAfter(q, good);
+  t.match(await dropped, { code: 'ERR_STALL_TIMEOUT' }, 'the staller is disconnected');
+  await tipIs(q.chain, good.chain.tip.hash);
+  t.equal(asked[0], 'staller 1..50', 'the staller was asked first');
+  t.same(asked.slice(1), ['good 1..5'], 'then the range was asked of the other peer');
+});
+
+/** Connect q to `other` once q has started asking its first peer (so the staller is asked first). */
+async function connectAfter(q: { sw: Switch; chain: ChainReactor }, other: { sw: Switch }): Promise<void> {
+  await new Promise<void>((resolve) => q.chain.events.once('sync', () => resolve()));
+  await connect(q.sw, other.sw);
+}
+
+t.test('channel versions: a v2 node syncs with a v1 node in v1 batches, with a v2 node in v2 batches', async (t) => {
+  const miner = await chainNode(t); // v2: declares [1, 2]
+  await miner.chain.mine(40);
+  const v1 = await chainNode(t, { protocolVersion: 1 });
+  const v2 = await chainNode(t);
+  await connect(v1.sw, miner.sw);
+  await connect(v2.sw, miner.sw);
+  await Promise.all([tipIs(v1.chain, miner.chain.tip.hash), tipIs(v2.chain, miner.chain.tip.hash)]);
+  t.equal(miner.sw.peers.get(v1.sw.nodeKey.id)!.channelVersion(RANGE_CHANNEL), 1, 'v2 and v1 agree on 1');
+  t.equal(miner.sw.peers.get(v2.sw.nodeKey.id)!.channelVersion(RANGE_CHANNEL), 2, 'v2 and v2 agree on 2');
+  t.same(v1.syncs, [[1, 32], [33, 40]], 'the v1 node asks in batches of at most 32');
+  t.same(v2.syncs, [[1, 40]], 'the v2 node asks for all 40 at once');
+  // and a v2 node syncing from a v1 node also speaks v1
+  const v2b = await chainNode(t);
+  await connect(v2b.sw, v1.sw);
+  await tipIs(v2b.chain, miner.chain.tip.hash);
+  t.same(v2b.syncs, [[1, 32], [33, 40]], 'v2 asking a v1 node uses v1 batches');
 });
 
 t.test('a peer on another chain (other difficulty) is refused before any reactor sees it', async (t) => {
@@ -285,4 +345,16 @@ t.test('CLI: three processes converge on one tip; a late joiner restarts and syn
 
   b.write('status');
   await b.waitFor(new RegExp(`^status height 7 tip ${tip7} mempool 0 peers 1$`));
+});
+
+t.test('CLI: a v1 node (--protocol 1) and a v2 node sync with each other in v1 batches', async (t) => {
+  const miner = await startExample(t, 'miner', 'chain', ['--difficulty', '8']);
+  miner.write('mine 40');
+  const [, tip] = await miner.waitFor(/^tip 40 ([0-9a-f]{64}) /);
+  const old = await startExample(t, 'old', 'chain', ['--difficulty', '8', '--protocol', '1', '--peers', miner.addr]);
+  await old.waitFor(new RegExp(`^tip 40 ${tip} 0 txs \\(sync from miner\\)$`));
+  t.same(old.lines.filter((l) => l.startsWith('sync ')), ['sync 1..32 from miner', 'sync 33..40 from miner'], 'batches of the agreed version 1');
+  const fresh = await startExample(t, 'fresh', 'chain', ['--difficulty', '8', '--peers', miner.addr]);
+  await fresh.waitFor(new RegExp(`^tip 40 ${tip} 0 txs \\(sync from miner\\)$`));
+  t.same(fresh.lines.filter((l) => l.startsWith('sync ')), ['sync 1..40 from miner'], 'two v2 nodes agree on 2');
 });
