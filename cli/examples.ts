@@ -192,11 +192,14 @@ async function runEcho(o: ExampleOptions & { send?: string; timeout: number }): 
   node = await startExample('echo', o, { echo });
   if (msg === undefined) return;
   const greet = (p: Peer) =>
-    void p.send(ECHO_CHANNEL, msg).then((ok) => {
-      if (!ok) return;
-      sentTo.set(p.id, p.nodeInfo.moniker);
-      out(`sent ${JSON.stringify(text)} to ${p.nodeInfo.moniker}`);
-    });
+    void p.send(ECHO_CHANNEL, msg).then(
+      (ok) => {
+        if (!ok) return;
+        sentTo.set(p.id, p.nodeInfo.moniker);
+        out(`sent ${JSON.stringify(text)} to ${p.nodeInfo.moniker}`);
+      },
+      (err: Error) => process.stderr.write(`switchboard example echo: cannot send to ${p.nodeInfo.moniker}: ${err.message}\n`),
+    );
   node.sw.peers.list().forEach(greet);
   node.sw.on('peer:add', greet);
   setTimeout(() => {
