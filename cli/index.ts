@@ -46,7 +46,7 @@ export function program(): Command {
         seeds: o.seeds,
         seedMode: o.seedMode,
         pex: o.pex === false ? false : undefined,
-        addrBookStrict: o.addrBookLax ? false : undefined,
+        routabilityStrict: o.addrBookLax ? false : undefined,
         ensurePeersPeriodMs: o.ensurePeersPeriod,
         maxNumInboundPeers: o.maxInbound,
         maxNumOutboundPeers: o.maxOutbound,

@@ -40,7 +40,10 @@ export const MConnConfigSchema = z
   .partial()
   .strict();
 
-/** The schema of {@link P2PConfig}; unknown keys are errors (catches typos in config files). */
+/**
+ * The schema of {@link P2PConfig}; unknown keys are errors (catches typos in
+ * config files, and PEX settings given to a Switch).
+ */
 export const P2PConfigSchema = z
   .object({
     /** `[tcp://]host:port` to listen on; port 0 = any free port. */
@@ -77,16 +80,6 @@ export const P2PConfigSchema = z
     unconditionalPeerIds: idList,
     /** IDs never gossiped by PEX. */
     privatePeerIds: idList,
-    /** Run the PEX reactor (the CLI's node). */
-    pex: z.boolean().default(true),
-    /** `id@host:port` of seed nodes, asked for addresses when the book is empty. */
-    seeds: addrList,
-    /** Crawl and answer address requests, then hang up (a seed node). */
-    seedMode: z.boolean().default(false),
-    /** Refuse non-routable (private, loopback) addresses in the AddrBook. */
-    addrBookStrict: z.boolean().default(true),
-    /** Period of PEX's ensurePeers. */
-    ensurePeersPeriodMs: ms(30_000),
     /** MConnection settings (see {@link MConnConfigSchema}); defaults from `DEFAULT_MCONN_CONFIG`. */
     mconn: MConnConfigSchema.default({}),
   })
@@ -107,10 +100,12 @@ export const P2PConfigSchema = z
  * | plaintext | false | |
  * | reconnectIntervalMs × reconnectAttempts | 5000 × 20 | ms |
  * | reconnectBackoffBaseMs × reconnectBackoffAttempts | 3000 × 10 (waits 3000·3^i) | ms |
- * | persistentPeers, unconditionalPeerIds, privatePeerIds, seeds | [] | |
- * | pex / seedMode / addrBookStrict | true / false / true | |
- * | ensurePeersPeriodMs | 30000 | ms |
+ * | persistentPeers, unconditionalPeerIds, privatePeerIds | [] | |
  * | mconn | MConnection defaults | |
+ *
+ * PEX settings (`pex`, `seeds`, `seedMode`, `routabilityStrict`,
+ * `ensurePeersPeriodMs`) are not here: the Switch does not run PEX. Pass them
+ * to `createNode()` or `PEXReactor`/`AddrBook` (`switchboard/reactors/pex`).
  */
 export type P2PConfig = z.output<typeof P2PConfigSchema>;
 /** What callers may pass: any subset of {@link P2PConfig}. */
@@ -123,10 +118,22 @@ export type P2PConfigInput = z.input<typeof P2PConfigSchema>;
 export function parseP2PConfig(input: unknown = {}): P2PConfig {
   const r = P2PConfigSchema.safeParse(input ?? {});
   if (!r.success) {
-    const why = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const why = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}${pexKeyHint(i)}`).join('; ');
     throw new InvalidArgumentError(`invalid p2p config: ${why}`);
   }
   return r.data;
+}
+
+/** Keys of the PEX settings (and their old names), which the Switch refuses: named in the error. */
+const PEX_KEYS = new Set(['pex', 'seeds', 'seedMode', 'routabilityStrict', 'addrBookStrict', 'ensurePeersPeriodMs']);
+
+/** For an unknown PEX key at the top level: where it belongs instead. */
+function pexKeyHint(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'unrecognized_keys' || issue.path.length > 0) return '';
+  const keys = issue.keys.filter((k) => PEX_KEYS.has(k));
+  return keys
+    .map((k) => ` (\`${k}\` is a PEX setting${k === 'addrBookStrict' ? ', now named `routabilityStrict`' : ''}: pass it to createNode() or PEXReactor from switchboard/reactors/pex)`)
+    .join('');
 }
 
 /** The defaults, for documentation and tests. */
