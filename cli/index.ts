@@ -10,6 +10,7 @@ import { NodeKey } from '../lib/node-key.js';
 import { cliErrorLine, isSystemError } from './errors.js';
 import { NODE_DEFAULTS, nodeKeyPath, runNode } from './node.js';
 import { runTestnet } from './testnet.js';
+import { DEFAULT_ENSURE_PEERS_PERIOD_MS } from '../reactors/pex/index.js';
 import { exampleCommand } from './examples.js';
 
 /** Build the program (exported for tests). */
@@ -28,7 +29,7 @@ export function program(): Command {
     .option('--seed-mode', 'run as a seed: crawl and answer address requests, then hang up')
     .option('--no-pex', 'do not run the PEX reactor')
     .option('--addr-book-lax', 'accept private and loopback addresses in the address book (local networks)')
-    .option('--ensure-peers-period <ms>', 'how often PEX looks for more peers (default 30000)', int(100, 86_400_000))
+    .option('--ensure-peers-period <ms>', `how often PEX looks for more peers (default ${DEFAULT_ENSURE_PEERS_PERIOD_MS})`, int(100, 86_400_000))
     .option('--max-inbound <n>', 'inbound peer limit (default 40)', int(0, 10000))
     .option('--max-outbound <n>', 'outbound peer limit (default 10)', int(0, 10000))
     .option('--network <name>', 'network name; peers must match (default switchboard)')
@@ -46,7 +47,7 @@ export function program(): Command {
         seeds: o.seeds,
         seedMode: o.seedMode,
         pex: o.pex === false ? false : undefined,
-        addrBookStrict: o.addrBookLax ? false : undefined,
+        routabilityStrict: o.addrBookLax ? false : undefined,
         ensurePeersPeriodMs: o.ensurePeersPeriod,
         maxNumInboundPeers: o.maxInbound,
         maxNumOutboundPeers: o.maxOutbound,

@@ -5,7 +5,8 @@
  * Configuration: `<home>/config/config.json` (or `--config FILE`), a JSON
  * object `{ "moniker"?, "network"?, "p2p"?: P2PConfig }`, with command-line
  * flags on top. The node key is `<home>/config/node_key.json` and the
- * address book `<home>/data/addrbook.json`.
+ * address book `<home>/data/addrbook.json`. The node is built by
+ * `createNode` (reactors/pex/node.ts), as an application would build one.
  *
  * @module
  */
@@ -16,14 +17,13 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { z } from 'zod';
-import { parseConfig, parseP2PConfig, P2PConfigSchema, type P2PConfig, type P2PConfigInput } from '../lib/config.js';
+import { parseConfig } from '../lib/config.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { isSystemError, systemErrorText } from './errors.js';
 import { P2PMetrics } from '../lib/metrics.js';
 import { NodeKey } from '../lib/node-key.js';
-import { Switch } from '../lib/switch.js';
 import type { RttStatus } from '../lib/conn/mconnection.js';
-import { AddrBook, PEXReactor } from '../reactors/pex/index.js';
+import { createNode, NodeConfigSchema, parseNodeConfig, type NodeConfig, type NodeConfigInput } from '../reactors/pex/index.js';
 import { GossipReactor } from '../reactors/examples/gossip/reactor.js';
 
 /** Options of {@link runNode}: the command-line flags (undefined = from the config file, else the default). */
@@ -40,8 +40,8 @@ export interface NodeOptions {
   metrics?: number;
   logLevel: string;
   logFormat: 'pretty' | 'json';
-  /** Overrides of the p2p config from flags. */
-  p2p: P2PConfigInput;
+  /** Overrides of the p2p config (Switch and PEX settings) from flags. */
+  p2p: NodeConfigInput;
 }
 
 /** Defaults of the node command. */
@@ -83,7 +83,7 @@ const ConfigFileSchema = z
   .object({
     moniker: z.string().optional(),
     network: z.string().optional(),
-    p2p: P2PConfigSchema.optional(),
+    p2p: NodeConfigSchema.optional(),
   })
   .strict();
 
@@ -183,13 +183,13 @@ function firstNonJsonPosition(text: string): number {
 }
 
 /** The effective settings: defaults < config file < flags. */
-export function resolveNodeConfig(o: NodeOptions): { moniker: string; network: string; p2p: P2PConfig } {
+export function resolveNodeConfig(o: NodeOptions): { moniker: string; network: string; p2p: NodeConfig } {
   const path = o.config ?? join(o.home, 'config', 'config.json');
   const file: ConfigFile = o.config !== undefined || existsSync(path) ? readConfigFile(path) : {};
   return {
     moniker: o.moniker ?? file.moniker ?? NODE_DEFAULTS.moniker,
     network: o.network ?? file.network ?? NODE_DEFAULTS.network,
-    p2p: parseP2PConfig({ ...file.p2p, ...o.p2p, mconn: { ...file.p2p?.mconn, ...o.p2p.mconn } }),
+    p2p: parseNodeConfig({ ...file.p2p, ...o.p2p, mconn: { ...file.p2p?.mconn, ...o.p2p.mconn } }),
   };
 }
 
@@ -203,12 +203,17 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
   const key = NodeKey.loadOrGen(nodeKeyPath(o.home));
   const logger = makeLogger(o, cfg.moniker);
   const metrics = o.metrics !== undefined ? new P2PMetrics() : undefined;
-  const sw = new Switch({ nodeKey: key, nodeInfo: { network: cfg.network, moniker: cfg.moniker }, logger, metrics, config: cfg.p2p });
-  if (cfg.p2p.pex) {
-    const book = new AddrBook(join(o.home, 'data', 'addrbook.json'), { routabilityStrict: cfg.p2p.addrBookStrict, logger: logger.child({ module: 'addrbook' }) });
-    sw.addReactor('pex', new PEXReactor(book, { seedMode: cfg.p2p.seedMode, seeds: cfg.p2p.seeds, ensurePeersPeriodMs: cfg.p2p.ensurePeersPeriodMs }));
-  }
-  const gossip = sw.addReactor('gossip', new GossipReactor());
+  const gossip = new GossipReactor();
+  const node = createNode({
+    nodeKey: key,
+    nodeInfo: { network: cfg.network, moniker: cfg.moniker },
+    config: cfg.p2p,
+    addrBookPath: join(o.home, 'data', 'addrbook.json'),
+    reactors: { gossip },
+    logger,
+    metrics,
+  });
+  const sw = node.switch;
   const report = (r: NodeReport) => process.send?.(r);
   const say = (line: string) => process.stdout.write(`${cfg.moniker.padEnd(8)} ${line}\n`);
   const peerReport = (p: { id: string; nodeInfo: { moniker: string }; isOutbound(): boolean }, up: boolean) =>
@@ -228,7 +233,7 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
     report({ type: 'message', origin: m.origin, moniker: m.moniker, text: m.text, hops: m.hops });
   });
 
-  await sw.start();
+  await node.start();
   const server = metrics && o.metrics !== undefined ? await serveMetrics(metrics, o.metrics) : undefined;
   say(`listening on ${sw.listenAddr} (${cfg.p2p.plaintext ? 'plaintext' : 'encrypted'}${cfg.p2p.seedMode ? ', seed mode' : ''}${server ? `, metrics on http://127.0.0.1:${o.metrics}/metrics` : ''})`);
   report({ type: 'ready', id: key.id, listen: sw.listenAddr.toString() });
@@ -248,7 +253,7 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
   const stop = () => (stopping ??= (async () => {
     clearInterval(stats);
     server?.close();
-    await sw.stop();
+    await node.stop();
     logger.flush();
   })());
   const onSignal = () => void stop().then(() => process.exit(0));

@@ -4,9 +4,12 @@
  * knows only the seed, learns the others' addresses through PEX, and dials
  * until it has its outbound target. Each node gossips one greeting. The
  * parent prints what every node sees, a line when every node has reached
- * its outbound target, and one when every node has heard every greeting.
- * Each node's home (key, address book) lives under `--home` and survives
- * restarts. Ctrl-C (SIGINT) or SIGTERM stops all nodes and exits 0.
+ * its outbound target or is connected to every other node (naming each node
+ * short of its target, with its counts), and one when every node has heard
+ * every greeting. Each node's home (key, address book) lives under `--home`
+ * and survives restarts. Ctrl-C (SIGINT) or SIGTERM stops all nodes and
+ * exits 0. A node that fails to start (its port taken, …) stops the testnet:
+ * it says which node and why, and exits 1.
  * With `--ui`, a live view of the network is served on 127.0.0.1 (see `./ui.ts`).
  *
  * @module
@@ -45,7 +48,11 @@ export function outboundTarget(m: number): number {
   return Math.min(10, Math.max(1, Math.floor((m - 1) / 2)));
 }
 
-/** Resolves with the exit code once every node has stopped (after a signal). */
+/**
+ * Resolves with the exit code once every node has stopped: after a signal
+ * (0 when every node stopped cleanly, else 1), or at once when a node failed
+ * to start (1).
+ */
 export async function runTestnet(o: TestnetOptions): Promise<number> {
   const cli = fileURLToPath(new URL(`./index${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
   // from TypeScript source, children need tsx's loader unless this process already runs under it
@@ -58,8 +65,14 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
   const port = (i: number) => (o.basePort === 0 ? 0 : o.basePort + i);
   let seedAddr = '';
   const heard = ids.map(() => new Set<string>());
-  const peersOf = ids.map(() => new Set<string>());
-  const outbound = ids.map(() => 0);
+  /** Each node's connected peers: ID → outbound. */
+  const peersOf = ids.map(() => new Map<string, boolean>());
+  /** Connected to every other non-seed node. */
+  const meshed = (i: number) => ids.every((id, j) => j === 0 || j === i || peersOf[i].has(id));
+  const numOut = (i: number) => [...peersOf[i].values()].filter(Boolean).length;
+  /** The last stderr line of each node (why it exited). */
+  const lastErr = ids.map(() => '');
+  let failedToStart: string | undefined;
   const started = Date.now();
   let gossipDone = false;
   let targetDone = false;
@@ -73,13 +86,22 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
   process.stdout.write(`starting a seed and ${m} nodes on 127.0.0.1, ${ports} (network ${o.network}, outbound target ${target}, home ${home})\n`);
   if (ui) process.stdout.write(`live view on ${ui.url}\n`);
   const checkTargets = () => {
-    if (targetDone) return;
-    const ok = (i: number) => outbound[i] >= target || peersOf[i].size >= m - 1;
-    if (children.length === o.nodes && ids.every((_, i) => i === 0 || ok(i))) {
-      targetDone = true;
-      process.stdout.write(`✓ every node reached its outbound target (${target}) through PEX in ${Date.now() - started} ms\n`);
-      view?.milestone('targets', Date.now() - started);
+    if (targetDone || children.length !== o.nodes) return;
+    const nodes = ids.map((_, i) => i).filter((i) => i > 0);
+    if (!nodes.every((i) => numOut(i) >= target || meshed(i))) return;
+    targetDone = true;
+    const ms = Date.now() - started;
+    const short = nodes.filter((i) => numOut(i) < target);
+    if (short.length === 0) {
+      process.stdout.write(`✓ every node reached its outbound target (${target}) through PEX in ${ms} ms\n`);
+    } else {
+      // same opening words as the line above: the target line is one milestone, whichever way it was reached
+      process.stdout.write(`✓ every node reached its outbound target (${target}) or is connected to every other node, through PEX in ${ms} ms:\n`);
+      for (const i of short) {
+        process.stdout.write(`  node${i}: ${numOut(i)}/${target} outbound, ${peersOf[i].size - numOut(i)} inbound: every other node already connected\n`);
+      }
     }
+    view?.milestone('targets', ms);
   };
   for (let i = 0; i < o.nodes; i++) {
     const seed = i === 0;
@@ -102,12 +124,15 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     children.push(child);
     createInterface({ input: child.stdout! }).on('line', (l) => process.stdout.write(`${l}\n`));
-    createInterface({ input: child.stderr! }).on('line', (l) => process.stderr.write(`node${i} | ${l}\n`));
+    createInterface({ input: child.stderr! }).on('line', (l) => {
+      if (l.trim()) lastErr[i] = l.trim();
+      process.stderr.write(`node${i} | ${l}\n`);
+    });
     child.on('message', (r: NodeReport) => {
       view?.report(i, r);
       if (r.type === 'peer') {
-        if (r.peer !== ids[0]) r.up ? peersOf[i].add(r.peer) : peersOf[i].delete(r.peer);
-        outbound[i] = r.numOutbound;
+        if (r.up) peersOf[i].set(r.peer, r.outbound);
+        else peersOf[i].delete(r.peer);
         checkTargets();
       }
       if (r.type !== 'message' || seed || r.origin === ids[i]) return;
@@ -118,36 +143,49 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
         view?.milestone('gossip', Date.now() - started);
       }
     });
-    child.on('exit', (code, signal) => {
+    let ready = false;
+    // 'close', not 'exit': stdio is drained by then, so the last stderr line (the reason) is in
+    child.on('close', (code, signal) => {
       view?.exited(i);
-      if (!stopping) process.stderr.write(`node${i} exited (${signal ?? code})\n`);
+      if (stopping || !ready) return;
+      process.stderr.write(`node${i} exited unexpectedly (${signal ?? `code ${code}`})${lastErr[i] ? `: ${lastErr[i]}` : ''}\n`);
     });
     // start the seed first so the others can reach it
-    await new Promise<void>((res) => {
+    ready = await new Promise<boolean>((res) => {
       const onReport = (r: NodeReport) => {
         if (r.type !== 'ready') return;
         if (seed) seedAddr = r.listen;
         child.off('message', onReport);
-        res();
+        res(true);
       };
       child.on('message', onReport);
-      child.once('exit', () => res());
+      child.once('close', () => res(false));
     });
+    if (!ready) {
+      failedToStart = `node${i}${seed ? ' (the seed)' : ''} failed to start (exit code ${child.exitCode ?? child.signalCode})${lastErr[i] ? `: ${lastErr[i]}` : ''}`;
+      break;
+    }
   }
 
-  const exited = children.map((c) => new Promise<number>((res) => (c.exitCode !== null ? res(c.exitCode) : c.once('exit', (code) => res(code ?? 1)))));
-  await new Promise<void>((res) => {
-    // keep the handlers: a second Ctrl-C must not kill us while the nodes stop
-    process.on('SIGINT', res);
-    process.on('SIGTERM', res);
-    void Promise.all(exited).then(() => res()); // every node died on its own
-  });
+  const exited = children.map((c) => new Promise<number>((res) => (c.exitCode !== null || c.signalCode !== null ? res(c.exitCode ?? 1) : c.once('exit', (code) => res(code ?? 1)))));
+  if (!failedToStart) {
+    await new Promise<void>((res) => {
+      // keep the handlers: a second Ctrl-C must not kill us while the nodes stop
+      process.on('SIGINT', res);
+      process.on('SIGTERM', res);
+      void Promise.all(exited).then(() => res()); // every node died on its own
+    });
+  }
   stopping = true;
   view?.stop();
   process.stdout.write('stopping…\n');
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
   const codes = await Promise.all(exited);
   await ui?.close();
+  if (failedToStart) {
+    process.stderr.write(`testnet stopped: ${failedToStart}\n`);
+    return 1;
+  }
   const bad = codes.filter((c) => c !== 0).length;
   process.stdout.write(bad ? `${bad} node(s) exited with an error\n` : `all nodes stopped\n`);
   return bad ? 1 : 0;

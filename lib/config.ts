@@ -40,7 +40,10 @@ export const MConnConfigSchema = z
   .partial()
   .strict();
 
-/** The schema of {@link P2PConfig}; unknown keys are errors (catches typos in config files). */
+/**
+ * The schema of {@link P2PConfig}; unknown keys are errors (catches typos in
+ * config files, and PEX settings given to a Switch).
+ */
 export const P2PConfigSchema = z
   .object({
     /** `[tcp://]host:port` to listen on; port 0 = any free port. */
@@ -77,16 +80,6 @@ export const P2PConfigSchema = z
     unconditionalPeerIds: idList,
     /** IDs never gossiped by PEX. */
     privatePeerIds: idList,
-    /** Run the PEX reactor (the CLI's node). */
-    pex: z.boolean().default(true),
-    /** `id@host:port` of seed nodes, asked for addresses when the book is empty. */
-    seeds: addrList,
-    /** Crawl and answer address requests, then hang up (a seed node). */
-    seedMode: z.boolean().default(false),
-    /** Refuse non-routable (private, loopback) addresses in the AddrBook. */
-    addrBookStrict: z.boolean().default(true),
-    /** Period of PEX's ensurePeers. */
-    ensurePeersPeriodMs: ms(30_000),
     /** MConnection settings (see {@link MConnConfigSchema}); defaults from `DEFAULT_MCONN_CONFIG`. */
     mconn: MConnConfigSchema.default({}),
   })
@@ -107,10 +100,12 @@ export const P2PConfigSchema = z
  * | plaintext | false | |
  * | reconnectIntervalMs × reconnectAttempts | 5000 × 20 | ms |
  * | reconnectBackoffBaseMs × reconnectBackoffAttempts | 3000 × 10 (waits 3000·3^i) | ms |
- * | persistentPeers, unconditionalPeerIds, privatePeerIds, seeds | [] | |
- * | pex / seedMode / addrBookStrict | true / false / true | |
- * | ensurePeersPeriodMs | 30000 | ms |
+ * | persistentPeers, unconditionalPeerIds, privatePeerIds | [] | |
  * | mconn | MConnection defaults | |
+ *
+ * PEX settings (`pex`, `seeds`, `seedMode`, `routabilityStrict`,
+ * `ensurePeersPeriodMs`) are not here: the Switch does not run PEX. Pass them
+ * to `createNode()` or `PEXReactor`/`AddrBook` (`switchboard/reactors/pex`).
  */
 export type P2PConfig = z.output<typeof P2PConfigSchema>;
 /** What callers may pass: any subset of {@link P2PConfig}. */
@@ -124,7 +119,7 @@ export type P2PConfigInput = z.input<typeof P2PConfigSchema>;
  *   mean maxNumInboundPeers?); mconn.sendRate: expected number, received string`.
  */
 export function parseP2PConfig(input: unknown = {}): P2PConfig {
-  return parseConfig(P2PConfigSchema, input ?? {}, 'invalid p2p config');
+  return parseConfig(P2PConfigSchema, input ?? {}, 'invalid p2p config', pexKeyHint);
 }
 
 /**
@@ -135,14 +130,15 @@ export function parseP2PConfig(input: unknown = {}): P2PConfig {
  * key at that path (case, `_` and `-` ignored, so CometBFT's
  * `max_num_inbound_peers` finds `maxNumInboundPeers`).
  * @param what the start of the message, e.g. `invalid config file /etc/sb.json`.
+ * @param keyHint what to say of an unknown key instead of a suggestion (`''` for nothing special).
  * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) `<what>: <path>: <problem>; …`.
  */
-export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what: string, keyHint?: (key: string, path: readonly PropertyKey[]) => string): z.output<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const problems = r.error.issues.flatMap((i) =>
     i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => `${formatPath([...i.path, k])}: unknown key${suggestion(k, knownKeys(schema, i.path))}`)
+      ? i.keys.map((k) => `${formatPath([...i.path, k])}: unknown key${keyHint?.(k, i.path) || renamed(k) || suggestion(k, knownKeys(schema, i.path))}`)
       : [`${formatPath(i.path) || '(top level)'}: ${i.message.replace(/^Invalid input: /, '')}`],
   );
   const more = problems.length > MAX_PROBLEMS_LISTED ? `; and ${problems.length - MAX_PROBLEMS_LISTED} more` : '';
@@ -177,6 +173,14 @@ function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
   return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
 }
 
+/** Keys that were renamed, old name → new name (said wherever the old one appears). */
+const RENAMED_KEYS: Readonly<Record<string, string>> = { addrBookStrict: 'routabilityStrict' };
+
+/** ` (now named x)` for a renamed key; else `''`. */
+function renamed(key: string): string {
+  return Object.hasOwn(RENAMED_KEYS, key) ? ` (now named ${RENAMED_KEYS[key]})` : '';
+}
+
 /** ` (did you mean x?)` for the known key nearest to `key`, if it is near enough; else `''`. */
 function suggestion(key: string, known: readonly string[]): string {
   const norm = (k: string) => k.toLowerCase().replace(/[_-]/g, '');
@@ -202,6 +206,15 @@ function editDistance(a: string, b: string): number {
     }
   }
   return d[a.length][b.length];
+}
+
+/** Keys of the PEX settings (and their old names), which the Switch refuses: named in the error. */
+const PEX_KEYS = new Set(['pex', 'seeds', 'seedMode', 'routabilityStrict', 'addrBookStrict', 'ensurePeersPeriodMs']);
+
+/** For an unknown PEX key at the top level of the Switch's config: where it belongs instead. */
+function pexKeyHint(key: string, path: readonly PropertyKey[]): string {
+  if (path.length > 0 || !PEX_KEYS.has(key)) return '';
+  return ` (\`${key}\` is a PEX setting${key === 'addrBookStrict' ? ', now named `routabilityStrict`' : ''}: pass it to createNode() or PEXReactor from switchboard/reactors/pex)`;
 }
 
 /** The defaults, for documentation and tests. */

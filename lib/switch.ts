@@ -638,7 +638,8 @@ export class Switch extends EventEmitter<SwitchEvents> {
         return r.receive(e);
       },
       onError: (err) => {
-        log.info({ err: err.message, code: err.code }, 'peer connection failed');
+        // a remote hang-up is ordinary (a seed answering, a crawler, a restart): `peer removed` says it at info
+        log[err.code === 'ERR_CONNECTION_CLOSED' ? 'debug' : 'info']({ err: err.message, code: err.code }, 'peer connection failed');
         this.stopPeerForError(peer, err);
       },
     });

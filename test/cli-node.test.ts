@@ -15,7 +15,7 @@ t.test('the config file sets the node up, flags override it, and --metrics serve
   const home = t.testdir();
   const [filePort, flagPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const config = join(home, 'node.json');
-  writeFileSync(config, JSON.stringify({ moniker: 'from-file', network: 'filenet', p2p: { listenAddress: `127.0.0.1:${filePort}`, maxNumOutboundPeers: 3, pex: false } }));
+  writeFileSync(config, JSON.stringify({ moniker: 'from-file', network: 'filenet', p2p: { listenAddress: `127.0.0.1:${filePort}`, maxNumOutboundPeers: 3, pex: false, seeds: [], routabilityStrict: false } }));
   const n = await startNodeProcess(t, ['--home', home, '--config', config, '--listen', `127.0.0.1:${flagPort}`, '--metrics', String(metricsPort)]);
   t.match(n.addr, new RegExp(`@127\\.0\\.0\\.1:${flagPort}$`), 'the flag wins over the file');
   t.ok(n.lines.some((l) => l.startsWith('from-file ')), 'moniker from the file');
@@ -32,6 +32,9 @@ t.test('a config file with an unknown or invalid field stops the node with a cle
   const err = await run(process.execPath, ['--import', 'tsx', cli, 'node', '--home', home, '--config', config], { env: childEnv() }).catch((e: { code: number; stderr: string }) => e);
   t.equal((err as { code: number }).code, 1);
   t.match((err as { stderr: string }).stderr, /ERR_INVALID_ARGUMENT: invalid config file .*bad\.json: .*p2p\.maxNumInboundPeers: Too small.*p2p\.listenAdress: unknown key \(did you mean listenAddress\?\)/);
+  writeFileSync(config, JSON.stringify({ p2p: { addrBookStrict: false } }));
+  const renamed = await run(process.execPath, ['--import', 'tsx', cli, 'node', '--home', home, '--config', config], { env: childEnv() }).catch((e: { stderr: string }) => e);
+  t.match((renamed as { stderr: string }).stderr, /addrBookStrict.*routabilityStrict/, 'the old name of routabilityStrict is refused, naming the new one');
   writeFileSync(config, '{"p2p":');
   const err2 = await run(process.execPath, ['--import', 'tsx', cli, 'node', '--home', home, '--config', config], { env: childEnv() }).catch((e: { stderr: string }) => e);
   t.match((err2 as { stderr: string }).stderr, /not valid JSON/);

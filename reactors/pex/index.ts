@@ -1,9 +1,14 @@
 /**
  * The PEX (peer exchange) reactor and its address book, as CometBFT's
  * `p2p/pex` package: {@link AddrBook} (bucketed, persisted), {@link PEXReactor}
- * (channel 0x00), the PEX wire messages and the book's tuning constants.
+ * (channel 0x00), the PEX wire messages, the book's tuning constants, and
+ * {@link createNode}, which builds a Switch with both from one config.
  *
  * ```ts
+ * import { createNode } from 'switchboard/reactors/pex';
+ * const node = createNode({ nodeKey, config: { seeds }, addrBookPath: 'addrbook.json', reactors: { app } });
+ * await node.start();
+ * // or by hand:
  * import { AddrBook, PEXReactor } from 'switchboard/reactors/pex';
  * sw.addReactor('pex', new PEXReactor(new AddrBook('addrbook.json'), { seeds }));
  * ```
@@ -48,7 +53,20 @@ export {
   DEFAULT_DIAL_BACKOFF_BASE_MS,
   DEFAULT_MAX_ATTEMPTS_TO_DIAL,
   SEED_BIAS_TOWARDS_NEW_ADDRS,
+  HANGUP_WINDOW_MS,
+  MAX_SEED_BACKOFF_MS,
   type PEXReactorOptions,
   type PexAbuseReason,
   type PexDialRefusal,
 } from './reactor.js';
+export {
+  createNode,
+  parseNodeConfig,
+  PEXConfigSchema,
+  NodeConfigSchema,
+  type CreateNodeOptions,
+  type NodeConfig,
+  type NodeConfigInput,
+  type PEXConfig,
+  type SwitchboardNode,
+} from './node.js';

@@ -16,7 +16,14 @@
  *   next crawl round if it did not (the Switch enforces `maxNumOutboundPeers`
  *   on every dial, so a crawler must free its slots; CometBFT's crawler
  *   bypasses the limit and waits `SeedDisconnectWaitPeriod`);
- * - a request answer never carries the requester's own or a private address.
+ * - a request answer never carries the requester's own or a private address;
+ * - a configured seed is never put in the book (not even when a peer
+ *   gossips its address), so `ensurePeers` does not redial it as an
+ *   ordinary peer; an outbound peer that hangs up within
+ *   {@link HANGUP_WINDOW_MS} of connecting (a seed-mode node answering and
+ *   disconnecting, a full node) counts as a failed dial for the backoff;
+ *   asking the seeds backs off exponentially while they do not get us a
+ *   peer (CometBFT redials them on every tick while isolated).
  *
  * @module
  */
@@ -54,6 +61,15 @@ export const DEFAULT_DIAL_BACKOFF_BASE_MS = 1_000;
 export const DEFAULT_MAX_ATTEMPTS_TO_DIAL = 16;
 /** Share of new addresses in a seed's answer (CometBFT's `biasToSelectNewPeers`, 30 %). */
 export const SEED_BIAS_TOWARDS_NEW_ADDRS = 30;
+/**
+ * An outbound peer that disconnects within this time of connecting, without
+ * PEX having stopped it, "hung up": the disconnect counts as a failed dial of
+ * its address (backoff base·2^n), ms (ours; 10 s). A connection that lasted
+ * longer clears the address's dial history when it ends.
+ */
+export const HANGUP_WINDOW_MS = 10_000;
+/** Longest wait between two rounds of asking the seeds while isolated, ms (ours; 10 min). */
+export const MAX_SEED_BACKOFF_MS = 10 * 60_000;
 
 /** How often the loops check whether the Switch has finished starting, ms. */
 const READY_POLL_MS = 10;
@@ -161,6 +177,8 @@ interface PeerState {
   addedAt: number;
   /** Seed mode: dialed by the crawl (disconnected after it answers or at the next round). */
   crawled: boolean;
+  /** PEX itself disconnected the peer (so its leaving is not a hang-up). */
+  stoppedByUs: boolean;
 }
 
 /** Dial history of one address (CometBFT's `attemptsToDial`). */
@@ -168,6 +186,14 @@ interface DialHistory {
   /** Failed dials in a row. */
   failures: number;
   /** Not to be dialed before this time (ms). */
+  notBefore: number;
+}
+
+/** Rounds of asking the seeds since one last got us a peer (see {@link PEXReactor.dialSeeds}). */
+interface SeedHistory {
+  /** Seed rounds in a row that left us without a non-seed peer. */
+  rounds: number;
+  /** Not to ask the seeds (from `ensurePeers`) before this time (ms). */
   notBefore: number;
 }
 
@@ -225,6 +251,7 @@ export class PEXReactor extends BaseReactor {
   readonly #dialHistory = new Map<string, DialHistory>();
   readonly #dialing = new Set<string>();
   readonly #crawledAt = new Map<string, number>();
+  #seedHistory: SeedHistory = { rounds: 0, notBefore: 0 };
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #firstRunDone = false;
@@ -337,17 +364,20 @@ export class PEXReactor extends BaseReactor {
    *   it (CometBFT trusts inbound peers less; `ensurePeers` may ask it later).
    */
   override addPeer(peer: Peer): void {
-    this.#peers.set(peer, { requestPending: false, requestsSeen: 0, lastRequestAt: 0, addedAt: this.#now(), crawled: false });
+    const st: PeerState = { requestPending: false, requestsSeen: 0, lastRequestAt: 0, addedAt: this.#now(), crawled: false, stoppedByUs: false };
+    this.#peers.set(peer, st);
     const sw = this.switch;
     if (!peer.isPersistent() && !sw.isUnconditionalPeer(peer.id) && this.book.isBanned(peer.remoteAddr)) {
       this.log.info({ peer: peer.id }, 'pex: disconnecting a banned peer');
+      st.stoppedByUs = true;
       // after the Switch has finished adding it (stopping inside addPeer would reach reactors not yet told of it)
       queueMicrotask(() => sw.stopPeerForError(peer, new RejectedError('ERR_BANNED', `peer ${peer.id} is banned`)));
       return;
     }
+    const isSeed = this.#isSeed(peer.id);
+    if (!isSeed) this.#seedHistory = { rounds: 0, notBefore: 0 }; // the seeds did their job, or are not needed
     if (peer.isOutbound()) {
       const addr = peer.remoteAddr;
-      const isSeed = this.seeds.some((s) => s.id === peer.id);
       if (!isSeed && !this.book.hasAddress(addr)) this.#addToBook(addr, addr);
       this.book.markGood(peer.id);
       if (this.book.needMoreAddrs()) this.requestAddrs(peer);
@@ -357,9 +387,25 @@ export class PEXReactor extends BaseReactor {
     }
   }
 
-  /** A peer left: forget its request bookkeeping (CometBFT's `RemovePeer`). */
+  /**
+   * A peer left: forget its request bookkeeping (CometBFT's `RemovePeer`).
+   * For an outbound, non-persistent peer that PEX did not stop itself: if it
+   * left within {@link HANGUP_WINDOW_MS} of connecting it hung up, which
+   * counts as a failed dial of its address (backoff base·2^n, the n-th hang-up
+   * or failure in a row; `maxAttemptsToDial` applies); if it stayed longer,
+   * the address's dial history is cleared.
+   */
   override removePeer(peer: Peer, _reason: SwitchboardError): void {
+    const st = this.#peers.get(peer);
     this.#peers.delete(peer);
+    if (!st || !peer.isOutbound() || peer.isPersistent()) return;
+    const key = peer.remoteAddr.toString();
+    if (this.#now() - st.addedAt >= HANGUP_WINDOW_MS) {
+      this.#dialHistory.delete(key);
+    } else if (!st.stoppedByUs && !this.#isSeed(peer.id)) {
+      const failures = this.#backoff(key);
+      this.log.debug({ peer: peer.id, failures }, 'pex: peer hung up soon after we connected: backing off');
+    }
   }
 
   /**
@@ -427,7 +473,9 @@ export class PEXReactor extends BaseReactor {
    * 3. if the book needs addresses: reinstate expired bans and ask a random
    *    PEX peer for addresses;
    * 4. when nothing was picked and we have no peers or an empty book, dial
-   *    the seeds (in random order, until one connects), as CometBFT.
+   *    the seeds (in random order, until one connects), as CometBFT — unless
+   *    the previous round of asking them is still backing off (see
+   *    {@link dialSeeds}). Configured seeds are never picked from the book.
    * Resolves when the dials it started have settled; never rejects.
    * Does nothing until the Switch has started.
    */
@@ -442,7 +490,7 @@ export class PEXReactor extends BaseReactor {
     const toDial = new Map<string, NetAddress>();
     for (let i = 0; i < numToDial * 3 && toDial.size < numToDial; i++) {
       const a = this.book.pickAddress(bias);
-      if (!a || toDial.has(a.id) || this.#dialingOrConnected(a.id) || this.#backingOff(a)) continue;
+      if (!a || toDial.has(a.id) || this.#isSeed(a.id) || this.#dialingOrConnected(a.id) || this.#backingOff(a)) continue;
       toDial.set(a.id, a);
     }
     const dials: Promise<unknown>[] = [];
@@ -452,8 +500,8 @@ export class PEXReactor extends BaseReactor {
       const candidates = sw.peers.list().filter((p) => p.nodeInfo.hasChannel(PEX_CHANNEL) && this.#peers.get(p)?.requestPending === false);
       if (candidates.length > 0) this.requestAddrs(candidates[Math.floor(Math.random() * candidates.length)]!);
     }
-    // Seeds are the fallback (CometBFT): only with nobody to talk to, or an empty book.
-    if (toDial.size === 0 && (sw.peers.size === 0 || this.book.isEmpty())) {
+    // Seeds are the fallback (CometBFT): only with nobody to talk to, or an empty book; backing off between rounds.
+    if (toDial.size === 0 && (sw.peers.size === 0 || this.book.isEmpty()) && this.#now() >= this.#seedHistory.notBefore) {
       dials.push(this.dialSeeds());
     }
     await Promise.all(dials);
@@ -468,8 +516,9 @@ export class PEXReactor extends BaseReactor {
    * On failure: an authentication failure or ID mismatch bans the address;
    * a refusal by the Switch (duplicate, limits, stopped) is not counted;
    * dialing ourselves removes the address; any other failure starts a backoff
-   * of base·2^n (+ jitter). Success clears the history (and `addPeer` marks
-   * the address good).
+   * of base·2^n (+ jitter). A connection that lasts {@link HANGUP_WINDOW_MS}
+   * clears the history when it ends; one that ends sooner counts as a failure
+   * (see {@link removePeer}). `addPeer` marks the address good.
    * @returns the connected Peer.
    * @throws PexDialRefusedError, or the Switch's dial error.
    */
@@ -493,9 +542,8 @@ export class PEXReactor extends BaseReactor {
     this.#dialing.add(addr.id);
     this.book.markAttempt(addr);
     try {
-      const peer = await sw.dialPeerWithAddress(addr);
-      this.#dialHistory.delete(key);
-      return peer;
+      // the history is cleared once the connection has lasted HANGUP_WINDOW_MS (see removePeer)
+      return await sw.dialPeerWithAddress(addr);
     } catch (err) {
       const code = err instanceof SwitchboardError ? err.code : undefined;
       if (code === 'ERR_DUPLICATE_PEER' || code === 'ERR_TOO_MANY_PEERS' || code === 'ERR_SWITCH_STOPPED') throw err;
@@ -507,10 +555,7 @@ export class PEXReactor extends BaseReactor {
         this.#dialHistory.delete(key);
         this.#ban(addr);
       } else {
-        const failures = (hist?.failures ?? 0) + 1;
-        const base = this.settings.dialBackoffBaseMs;
-        const backoff = Math.min(base * 2 ** failures + Math.random() * base, Number.MAX_SAFE_INTEGER);
-        this.#dialHistory.set(key, { failures, notBefore: this.#now() + backoff });
+        this.#backoff(key);
       }
       throw err;
     } finally {
@@ -519,8 +564,9 @@ export class PEXReactor extends BaseReactor {
   }
 
   /**
-   * Failed dials of `addr` since its last success (CometBFT's
-   * `AttemptsToDial`); 0 when never failed.
+   * Failed dials (and hang-ups) of `addr` since its last connection that
+   * lasted {@link HANGUP_WINDOW_MS} (CometBFT's `AttemptsToDial`); 0 when
+   * never failed.
    */
   attemptsToDial(addr: NetAddress): number {
     return this.#dialHistory.get(addr.toString())?.failures ?? 0;
@@ -529,11 +575,19 @@ export class PEXReactor extends BaseReactor {
   /**
    * Dial the configured seeds in random order until one connects or is
    * already connected or being dialed (CometBFT's `dialSeeds`). Failures are
-   * logged. Resolves when done; never rejects.
+   * logged. Each call is one round of asking the seeds: `ensurePeers` starts
+   * the next round no sooner than base·2^n (+ jitter, at most
+   * {@link MAX_SEED_BACKOFF_MS}) later, n the rounds since a non-seed peer
+   * last connected, base `dialBackoffBaseMs` — so an isolated node whose
+   * seeds answer with nothing it can dial does not redial them every tick.
+   * A non-seed peer connecting resets the count. Resolves when done; never rejects.
    */
   async dialSeeds(): Promise<void> {
     if (!this.#ready() || this.seeds.length === 0) return;
     const sw = this.switch;
+    const rounds = this.#seedHistory.rounds + 1;
+    const base = this.settings.dialBackoffBaseMs;
+    this.#seedHistory = { rounds, notBefore: this.#now() + Math.min(base * 2 ** rounds, MAX_SEED_BACKOFF_MS) + Math.random() * base };
     const order = [...this.seeds];
     shuffle(order);
     for (const seed of order) {
@@ -579,6 +633,7 @@ export class PEXReactor extends BaseReactor {
       if (peer.isPersistent()) continue;
       if (st.crawled || now - st.addedAt >= this.settings.seedDisconnectWaitMs) {
         this.log.debug({ peer: peer.id, crawled: st.crawled }, 'pex: crawler disconnecting peer');
+        st.stoppedByUs = true;
         void sw.stopPeerGracefully(peer).catch(() => {});
       }
     }
@@ -622,6 +677,7 @@ export class PEXReactor extends BaseReactor {
       st.requestsSeen = 1;
       const addrs = this.#answer(peer, this.book.getSelectionWithBias(SEED_BIAS_TOWARDS_NEW_ADDRS));
       this.log.debug({ peer: peer.id, n: addrs.length }, 'pex: seed answering and disconnecting');
+      st.stoppedByUs = true;
       peer
         .send(PEX_CHANNEL, encodePexAddrs(addrs))
         .then(() => sw.stopPeerGracefully(peer))
@@ -659,7 +715,7 @@ export class PEXReactor extends BaseReactor {
     }
     st.requestPending = false;
     const src = selfReportedAddr(peer);
-    const fromSeed = this.seeds.some((s) => s.id === peer.id);
+    const fromSeed = this.#isSeed(peer.id);
     let added = 0;
     for (const a of addrs) {
       if (sw.isPrivatePeer(a.id)) continue;
@@ -668,7 +724,10 @@ export class PEXReactor extends BaseReactor {
       if (fromSeed) void this.dialPeer(a).catch((err: unknown) => this.#logDialError(a, err));
     }
     this.log.debug({ peer: peer.id, received: addrs.length, added }, 'pex: received addresses');
-    if (this.seedMode && peer.isOutbound() && !peer.isPersistent()) void sw.stopPeerGracefully(peer).catch(() => {});
+    if (this.seedMode && peer.isOutbound() && !peer.isPersistent()) {
+      st.stoppedByUs = true;
+      void sw.stopPeerGracefully(peer).catch(() => {});
+    }
   }
 
   /** An answer for `peer`: no private address, not its own, wire-valid, at most `maxAddrsPerResponse`. */
@@ -680,6 +739,8 @@ export class PEXReactor extends BaseReactor {
   /** Disconnect `peer` for `err` and ban it (CometBFT: `StopPeerForError` + `MarkBad(SocketAddr, defaultBanTime)`). */
   #punish(peer: Peer, err: unknown): void {
     this.log.info({ peer: peer.id, err: (err as Error).message }, 'pex: disconnecting and banning peer');
+    const st = this.#peers.get(peer);
+    if (st) st.stoppedByUs = true;
     this.switch.stopPeerForError(peer, err);
     this.#ban(peer.remoteAddr);
   }
@@ -692,8 +753,9 @@ export class PEXReactor extends BaseReactor {
     }
   }
 
-  /** book.addAddress, logging refusals at debug (CometBFT's `logErrAddrBook`). @returns true when accepted. */
+  /** book.addAddress, logging refusals at debug (CometBFT's `logErrAddrBook`); never a configured seed. @returns true when accepted. */
   #addToBook(addr: NetAddress, src: NetAddress): boolean {
+    if (this.#isSeed(addr.id)) return false;
     try {
       this.book.addAddress(addr, src);
       return true;
@@ -723,6 +785,20 @@ export class PEXReactor extends BaseReactor {
       if (!sw.peers.get(id)?.isOutbound()) ours++;
     }
     return Math.max(ours, sw.numOutboundPeersAndDials());
+  }
+
+  /** True when `id` is one of the configured seeds. */
+  #isSeed(id: string): boolean {
+    return this.seeds.some((s) => s.id === id);
+  }
+
+  /** Count one more failure of the address `key` and start its backoff: base·2^n + up to base of jitter. @returns n. */
+  #backoff(key: string): number {
+    const failures = (this.#dialHistory.get(key)?.failures ?? 0) + 1;
+    const base = this.settings.dialBackoffBaseMs;
+    const backoff = Math.min(base * 2 ** failures + Math.random() * base, Number.MAX_SAFE_INTEGER);
+    this.#dialHistory.set(key, { failures, notBefore: this.#now() + backoff });
+    return failures;
   }
 
   #backingOff(addr: NetAddress): boolean {

@@ -14,6 +14,7 @@ import {
   PEX_CHANNEL,
   PexAbuseError,
   PexDialRefusedError,
+  HANGUP_WINDOW_MS,
 } from '../../../reactors/pex/index.js';
 import { peerAdded, peerRemoved, startSwitch } from '../../helpers/switches.js';
 import { pexCluster as cluster } from '../../helpers/pex.js';
@@ -304,4 +305,109 @@ t.test('seeds are dialed at start, in turn until one connects', { timeout: 20_00
   await peerAdded(b.sw, live.id);
   t.pass('connected to the live seed');
   t.notOk(b.book.hasAddress(live.addr), 'a seed is not added to the book');
+});
+
+// ------------------------------------------- seeds and hang-ups (no churn)
+
+/** Resolves once `pred()` holds, polling every 10 ms at most 500 times (no event says a PexAddrs was handled). */
+async function poll(pred: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+  return pred();
+}
+
+t.test('a seed gossiped by a peer is not put in the book, and a seed left in an old book is not dialed', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const s = await c.start({ pex: { seedMode: true } });
+  const b = await c.start();
+  const x = fakeAddr(7);
+  b.book.addAddress(s.addr, s.addr); // B was crawled by the seed, so it knows the seed's address
+  b.book.addAddress(x, x);
+  const a = await c.start({ pex: { seeds: [s.addr.toString()] }, config: { maxNumOutboundPeers: 2 } });
+  // A starts isolated: it asks the seed once (the seed answers and hangs up)
+  await peerAdded(s.sw, a.id);
+  await peerRemoved(a.sw, s.id);
+  const bAtA = peerAdded(a.sw, b.id);
+  await b.sw.dialPeerWithAddress(a.addr); // B is an inbound peer of A; A is below its outbound target
+  t.ok(a.pex.requestAddrs(await bAtA), 'A asks B for addresses');
+  t.ok(await poll(() => a.book.hasAddress(x)), 'A took B’s answer');
+  t.notOk(a.book.hasAddress(s.addr), 'but not the seed’s address in it');
+
+  a.book.addAddress(s.addr, s.addr); // as an address book written before this rule would hold it
+  const seedDials = (): number => a.added.filter((id) => id === s.id).length;
+  t.equal(seedDials(), 1, 'A dialed the seed once so far');
+  for (let i = 0; i < 5; i++) await a.pex.ensurePeers();
+  t.equal(seedDials(), 1, 'five ensurePeers rounds below the target: the seed is not redialed');
+  t.notOk(a.sw.peers.has(s.id), 'nor connected');
+  t.ok(a.sw.peers.has(b.id), 'B stays connected');
+});
+
+t.test('an outbound peer that hangs up at once backs off like a failed dial; a lasting connection clears it', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  let now = Date.now();
+  const a = await c.start({ pex: { now: () => now } });
+  // a seed-mode node that A learnt from gossip (A was not configured with it): it answers and hangs up
+  const s = await c.start({ pex: { seedMode: true } });
+  a.book.addAddress(s.addr, s.addr);
+  const dials = (): number => a.added.filter((id) => id === s.id).length;
+  for (let round = 1; round <= 2; round++) {
+    const gone = peerRemoved(a.sw, s.id);
+    await a.pex.ensurePeers();
+    t.equal(dials(), round, `round ${round}: A dialed the seed-mode node`);
+    await gone;
+    t.equal(a.pex.attemptsToDial(s.addr), round, `its hang-up counts as failure ${round}`);
+    for (let i = 0; i < 3; i++) await a.pex.ensurePeers();
+    t.equal(dials(), round, 'not redialed while backing off');
+    now += 10 * 60_000;
+  }
+
+  // B hangs up once, then stays beyond HANGUP_WINDOW_MS: its history is cleared when it leaves
+  const b = await c.start();
+  const bAdded = peerAdded(b.sw, a.id);
+  let gone = peerRemoved(a.sw, b.id);
+  await a.pex.dialPeer(b.addr);
+  await b.sw.stopPeerGracefully(await bAdded);
+  await gone;
+  t.equal(a.pex.attemptsToDial(b.addr), 1, 'B hung up: one failure');
+  now += 10 * 60_000;
+  const peerAtB = peerAdded(b.sw, a.id);
+  await a.pex.dialPeer(b.addr);
+  now += HANGUP_WINDOW_MS;
+  gone = peerRemoved(a.sw, b.id);
+  await b.sw.stopPeerGracefully(await peerAtB);
+  await gone;
+  t.equal(a.pex.attemptsToDial(b.addr), 0, 'a connection that lasted the hang-up window clears the history');
+});
+
+t.test('an isolated node asks its seeds with exponential backoff; a non-seed peer resets it', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  let now = Date.now();
+  const s = await c.start({ pex: { seedMode: true } }); // an empty seed: its answers get A nowhere
+  const a = await c.start({ pex: { seeds: [s.addr.toString()], now: () => now } });
+  const seedDials = (): number => a.added.filter((id) => id === s.id).length;
+  await peerAdded(s.sw, a.id); // the first ensurePeers at start asked the seed
+  if (a.sw.peers.has(s.id)) await peerRemoved(a.sw, s.id);
+  t.equal(seedDials(), 1, 'asked the seed at start');
+  // round n waits 1 s·2^n + up to 1 s: 2–3 s, then 4–5 s, then 8–9 s
+  for (const [n, wait] of [[2, 2_000], [3, 4_000], [4, 8_000]] as const) {
+    for (let i = 0; i < 3; i++) await a.pex.ensurePeers();
+    t.equal(seedDials(), n - 1, `isolated, but round ${n} waits`);
+    now += wait + 1_001;
+    const gone = peerRemoved(a.sw, s.id);
+    await a.pex.ensurePeers();
+    t.equal(seedDials(), n, `after ${wait + 1_001} ms the seed is asked again`);
+    await gone;
+  }
+  // a non-seed peer comes and goes: the seeds did their job; the next isolation asks them at once
+  const b = await c.start();
+  const bAtA = peerAdded(a.sw, b.id);
+  const peerAtB = await b.sw.dialPeerWithAddress(a.addr);
+  await bAtA;
+  const gone = peerRemoved(a.sw, b.id);
+  await b.sw.stopPeerGracefully(peerAtB);
+  await gone;
+  a.book.removeAddress(b.addr); // nothing to dial from the book either
+  const seedGone = peerRemoved(a.sw, s.id);
+  await a.pex.ensurePeers();
+  t.equal(seedDials(), 5, 'isolated again: the seed is asked without waiting');
+  await seedGone;
 });

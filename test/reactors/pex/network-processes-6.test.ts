@@ -1,0 +1,10 @@
+// `switchboard testnet` with 6 node processes: every node reaches its outbound target (or connects to
+// every other node) through PEX, and the converged network stays quiet (≤ 1 connection per node per minute).
+import t from 'tap';
+import { checkQuiet, runTestnet } from '../../helpers/testnet.js';
+
+t.test('6 node processes converge through PEX, then stay quiet for 20 s', { timeout: 110_000 }, async (t) => {
+  const quietMs = 20_000;
+  const r = await runTestnet(t, 6, quietMs);
+  checkQuiet(t, r, 6, 2, quietMs);
+});
