@@ -1,14 +1,24 @@
 #!/usr/bin/env node
-// Entry of the `switchboard` command: the built CLI when present (npm run
-// build), else the TypeScript source through tsx.
+// Entry of the `switchboard` command. An installed package runs the compiled
+// CLI in dist/ (built by `npm run build`, which `npm pack` and installs from a
+// path or git URL run as `prepack`). A source checkout without dist/ runs the
+// TypeScript source through tsx, a dev dependency, when it is installed.
 import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
-const built = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
+const built = new URL('../dist/cli/index.js', import.meta.url);
 if (existsSync(built)) {
-  await import(pathToFileURL(built).href);
+  await import(built.href);
 } else {
-  const { register } = await import('tsx/esm/api');
-  register();
+  let tsx;
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch (err) {
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    process.stderr.write(`switchboard: the compiled CLI (dist/cli/index.js) is missing: run \`npm run build\` in ${root}\n`);
+    process.exit(1);
+  }
+  tsx.register();
   await import('../cli/index.ts');
 }
