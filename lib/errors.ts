@@ -22,6 +22,7 @@
  *   `ERR_DUPLICATE_IP`, `ERR_MESSAGE_REJECTED` (a reactor's message filter refused
  *   a message), `ERR_BANNED`
  * - input: `ERR_INVALID_ADDRESS`, `ERR_INVALID_ARGUMENT`, `ERR_INVALID_KEY_FILE`
+ * - testing (`switchboard/testing`): `ERR_WAIT_TIMEOUT`
  */
 export type ErrorCode =
   | 'ERR_MALFORMED_PACKET'
@@ -55,7 +56,8 @@ export type ErrorCode =
   | 'ERR_BANNED'
   | 'ERR_INVALID_ADDRESS'
   | 'ERR_INVALID_ARGUMENT'
-  | 'ERR_INVALID_KEY_FILE';
+  | 'ERR_INVALID_KEY_FILE'
+  | 'ERR_WAIT_TIMEOUT';
 
 /**
  * Base class of every switchboard error. `code` is stable; `cause` carries an
