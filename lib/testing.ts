@@ -42,7 +42,9 @@ export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
  */
 export class WaitTimeoutError extends SwitchboardError {
   constructor(
+    /** The awaited event, e.g. `"peer:add of <id> on 3f9a01c2"`. */
     readonly what: string,
+    /** The deadline that passed (ms). */
     readonly timeoutMs: number,
   ) {
     super('ERR_WAIT_TIMEOUT', `${what}: not seen within ${timeoutMs} ms`);
@@ -267,7 +269,9 @@ export interface MConnectionPairOptions {
 
 /** What {@link mconnectionPair} returns. */
 export interface MConnectionPair {
+  /** One side, started unless `start: false`. */
   a: MConnection;
+  /** The other side. */
   b: MConnection;
   /** Resolves with the typed error that stopped `a` (its `onError`), if one ever does. */
   errorA: Promise<SwitchboardError>;
