@@ -45,7 +45,7 @@ t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 
 // a copy of the checkout: what git tracks and what a build needs, not build output or caches
 const copy = join(tmp, 'switchboard');
-const skip = new Set(['node_modules', '.git', 'dist', '.tap', 'coverage', '.testnet', join('docs', 'api'), join('benchmarks', 'results')]);
+const skip = new Set(['node_modules', '.git', 'dist', '.tap', 'coverage', '.testnet', '.stryker-tmp', 'reports', join('docs', 'api'), join('benchmarks', 'results')]);
 cpSync(repo, copy, { recursive: true, filter: (src) => !skip.has(relative(repo, src)) });
 symlinkSync(join(repo, 'node_modules'), join(copy, 'node_modules'));
 
