@@ -26,7 +26,7 @@ import { Duplex } from 'node:stream';
 import type { ChannelDescriptor } from './conn/channel.js';
 import { MConnection, type MConnConfig, type ReceiveHandler } from './conn/mconnection.js';
 import type { P2PConfigInput } from './config.js';
-import { SwitchboardError } from './errors.js';
+import { InvalidArgumentError, SwitchboardError } from './errors.js';
 import { NodeKey } from './node-key.js';
 import type { Peer } from './peer.js';
 import type { Reactor } from './reactor.js';
@@ -59,6 +59,13 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+/** The deadline of `opts`, checked. @throws InvalidArgumentError unless a positive number of ms. */
+function deadline(opts: { timeoutMs?: number }): number {
+  const ms = opts.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+  if (!(ms > 0 && ms <= 2_147_483_647)) throw new InvalidArgumentError(`timeoutMs must be 1..2147483647 ms, got ${ms}`);
+  return ms;
+}
+
 /** Why a peer was removed, as the Switch's `peer:remove` event gives it. */
 export type RemoveReason = SwitchEvents['peer:remove'][1];
 
@@ -69,7 +76,12 @@ function label(sw: Switch): string {
 
 /** Waits for the first `event` of `sw` whose peer passes `match`; rejects after `timeoutMs`. */
 function waitFor<E extends 'peer:add' | 'peer:remove'>(sw: Switch, event: E, match: (peer: Peer) => boolean, what: string, opts: WaitOptions): Promise<SwitchEvents[E]> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+  let timeoutMs: number;
+  try {
+    timeoutMs = deadline(opts);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const signal = opts.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
@@ -102,7 +114,8 @@ function waitFor<E extends 'peer:add' | 'peer:remove'>(sw: Switch, event: E, mat
  * `id`, resolves with the next peer `sw` adds.
  *
  * @throws (rejects with) {@link WaitTimeoutError} after `timeoutMs` (default 10000 ms),
- *   or the signal's reason when `signal` aborts.
+ *   the signal's reason when `signal` aborts, or InvalidArgumentError
+ *   (`ERR_INVALID_ARGUMENT`) for a `timeoutMs` that is not 1..2147483647.
  */
 export function peerAdded(sw: Switch, id?: string, opts: WaitOptions = {}): Promise<Peer> {
   const present = id === undefined ? undefined : sw.peers.get(id);
@@ -120,7 +133,8 @@ export function peerAdded(sw: Switch, id?: string, opts: WaitOptions = {}): Prom
  * the peer: it waits for the next removal, not a past one.
  *
  * @throws (rejects with) {@link WaitTimeoutError} after `timeoutMs` (default 10000 ms),
- *   or the signal's reason when `signal` aborts.
+ *   the signal's reason when `signal` aborts, or InvalidArgumentError
+ *   (`ERR_INVALID_ARGUMENT`) for a `timeoutMs` that is not 1..2147483647.
  */
 export function peerRemoved(sw: Switch, id?: string, opts: WaitOptions = {}): Promise<RemoveReason> {
   const what = `peer:remove of ${id ?? 'any peer'} on ${label(sw)}`;
@@ -162,10 +176,11 @@ export interface SwitchPair {
  *
  * @throws (rejects with) the Switch's typed errors (e.g. `ERR_CHANNEL_TAKEN`
  *   from `addReactor`, `ERR_INCOMPATIBLE_PEER` from the dial), or
- *   {@link WaitTimeoutError} when the pair is not connected within `timeoutMs`.
+ *   {@link WaitTimeoutError} when the pair is not connected within `timeoutMs`, or
+ *   InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a `timeoutMs` that is not 1..2147483647.
  */
 export async function startSwitchPair(opts: SwitchPairOptions): Promise<SwitchPair> {
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
+  const timeoutMs = deadline(opts);
   const make = (moniker: string, reactors: Record<string, Reactor>) => {
     const sw = new Switch({
       nodeKey: NodeKey.generate(),

@@ -84,6 +84,11 @@ t.test('peerAdded: at once for a present peer, on the event otherwise, WaitTimeo
   ac.abort(new Error('cancelled'));
   await t.rejects(cancelled, { message: 'cancelled' });
   t.equal(pair.a.listenerCount('peer:add'), 0, 'the aborted wait removed its listener');
+  for (const timeoutMs of [0, -1, Number.NaN, 2 ** 31]) {
+    await t.rejects(peerAdded(pair.a, absent, { timeoutMs }), { code: 'ERR_INVALID_ARGUMENT' }, `timeoutMs ${timeoutMs}`);
+    await t.rejects(peerRemoved(pair.a, absent, { timeoutMs }), { code: 'ERR_INVALID_ARGUMENT' });
+  }
+  await t.rejects(startSwitchPair({ a: {}, b: {}, timeoutMs: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
 
   const anyRemoved = peerRemoved(pair.a, undefined, { timeoutMs: 30_000 });
   const again = peerAdded(pair.a, undefined, { timeoutMs: 30_000 });
