@@ -33,6 +33,7 @@
  *   `ERR_PEER_REMOVED`, `ERR_REMOTE_ERROR`, `ERR_TOO_MANY_REQUESTS`,
  *   `ERR_RESPONSE_TOO_LARGE`, `ERR_STALL_TIMEOUT` (a peer let too many requests
  *   in a row time out), `ERR_PROTOCOL_VIOLATION` (a peer broke a reactor's protocol)
+ * - testing (`switchboard/testing`): `ERR_WAIT_TIMEOUT`
  */
 export type ErrorCode =
   | 'ERR_MALFORMED_PACKET'
@@ -78,7 +79,8 @@ export type ErrorCode =
   | 'ERR_TOO_MANY_REQUESTS'
   | 'ERR_RESPONSE_TOO_LARGE'
   | 'ERR_STALL_TIMEOUT'
-  | 'ERR_PROTOCOL_VIOLATION';
+  | 'ERR_PROTOCOL_VIOLATION'
+  | 'ERR_WAIT_TIMEOUT';
 
 /**
  * Base class of every switchboard error. `code` is stable; `cause` carries an

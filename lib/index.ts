@@ -2,7 +2,7 @@
  * switchboard: a peer-to-peer framework for Node.js in the Tendermint/CometBFT
  * style. The public API; see README.md and docs/.
  *
- * @module
+ * @module switchboard
  */
 export * from './errors.js';
 export { Channel, CHANNEL_DEFAULTS, fillChannelDescriptor, type ChannelDescriptor, type FullChannelDescriptor } from './conn/channel.js';

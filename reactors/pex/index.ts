@@ -13,7 +13,7 @@
  * sw.addReactor('pex', new PEXReactor(new AddrBook('addrbook.json'), { seeds }));
  * ```
  *
- * @module
+ * @module switchboard/reactors/pex
  */
 export {
   AddrBook,

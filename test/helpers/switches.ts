@@ -1,5 +1,4 @@
 // Helpers to run Switches in one process over loopback, cleaned up at teardown.
-import { once } from 'node:events';
 import { NodeKey } from '../../lib/node-key.js';
 import { BaseReactor, type Envelope } from '../../lib/reactor.js';
 import { Switch } from '../../lib/switch.js';
@@ -7,6 +6,7 @@ import type { P2PConfigInput } from '../../lib/config.js';
 import type { Peer } from '../../lib/peer.js';
 import type { ChannelDescriptor } from '../../lib/conn/channel.js';
 import type { SwitchboardError } from '../../lib/errors.js';
+import { peerAdded as waitPeerAdded, peerRemoved as waitPeerRemoved } from '../../lib/testing.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
 
@@ -61,27 +61,18 @@ export async function startSwitch(
   return { sw, reactor };
 }
 
-/** Resolves when `sw` has a peer with `id` (now or later). */
+// Waits: switchboard/testing's, with a deadline long enough for the slowest
+// test here (persistent-peer redials back off for up to 8 s; CPU is shared).
+const WAIT_MS = 60_000;
+
+/** Resolves when `sw` has a peer with `id` (now or later); rejects with ERR_WAIT_TIMEOUT after 60 s. */
 export function peerAdded(sw: Switch, id: string): Promise<Peer> {
-  const p = sw.peers.get(id);
-  if (p) return Promise.resolve(p);
-  return new Promise((resolve) => {
-    const on = (peer: Peer) => {
-      if (peer.id === id) {
-        sw.off('peer:add', on);
-        resolve(peer);
-      }
-    };
-    sw.on('peer:add', on);
-  });
+  return waitPeerAdded(sw, id, { timeoutMs: WAIT_MS });
 }
 
-/** Resolves when `sw` removes the peer with `id`. */
-export async function peerRemoved(sw: Switch, id: string): Promise<SwitchboardError> {
-  for (;;) {
-    const [peer, reason] = (await once(sw, 'peer:remove')) as [Peer, SwitchboardError];
-    if (peer.id === id) return reason;
-  }
+/** Resolves with the reason when `sw` removes the peer with `id`; rejects with ERR_WAIT_TIMEOUT after 60 s. */
+export function peerRemoved(sw: Switch, id: string): Promise<SwitchboardError> {
+  return waitPeerRemoved(sw, id, { timeoutMs: WAIT_MS });
 }
 
 /** Connect a to b and wait until both see each other. */
