@@ -70,7 +70,7 @@ export type PEXConfig = z.output<typeof PEXConfigSchema>;
 export const NodeConfigSchema = P2PConfigSchema.extend(PEXConfigSchema.shape).strict();
 
 /**
- * A node's settings: every {@link P2PConfig} field (the Switch's) plus the
+ * A node's settings: every `P2PConfig` field (the Switch's) plus the
  * PEX ones of {@link PEXConfig}, defaults filled. In a config file these are
  * the fields of `p2p`.
  */
