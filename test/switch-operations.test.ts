@@ -254,15 +254,21 @@ t.test('metrics count peers by direction, bytes by channel, and dials by outcome
   t.match(text, /switchboard_p2p_dials_total\{outcome="ERR_SELF_CONNECTION"\} 1/);
 });
 
-t.test('backoff delays of persistent-peer redials grow (CometBFT schedule)', async (t) => {
+t.test('the redial schedule (CometBFT’s reconnectToPeer): 20 equal waits, then 10 that triple, each plus up to 3 s jitter', async (t) => {
   const sw = new Switch({ nodeKey: NodeKey.generate() });
   const d = sw.reconnectSchedule(() => 0);
-  t.equal(d.length, 30);
-  t.same(d.slice(0, 20), Array(20).fill(5000));
-  t.same(d.slice(20, 23), [3000, 9000, 27000]);
-  for (let i = 21; i < 30; i++) t.ok(d[i] > d[i - 1], `attempt ${i} waits longer`);
+  t.equal(d.length, 30, '20 linear + 10 exponential attempts, then give up');
+  t.same(d.slice(0, 20), Array(20).fill(5000), 'linear phase: every wait is reconnectIntervalMs');
+  // the exponential phase restarts from its own base, which may be below the interval: d[20] < d[19] is by design
+  t.equal(d[20], 3000, 'the exponential phase starts at reconnectBackoffBaseMs');
+  for (let i = 21; i < 30; i++) t.equal(d[i], 3 * d[i - 1]!, `exponential attempt ${i - 20} waits 3× the previous one`);
   const jittered = sw.reconnectSchedule(() => 1);
+  jittered.forEach((x, i) => {
+    if (x - d[i]! !== 3000) t.fail(`attempt ${i}: jitter ${x - d[i]!} ms, want at most 3000 (here exactly: random() = 1)`);
+  });
   t.equal(jittered[0], 8000, 'up to 3 s jitter');
+  const small = new Switch({ nodeKey: NodeKey.generate(), config: { reconnectIntervalMs: 50 } }).reconnectSchedule(() => 1);
+  t.equal(small[0], 100, 'jitter is at most the interval when that is under 3 s');
 });
 
 t.test('an invalid config is refused with every bad field named', async (t) => {
