@@ -1,5 +1,5 @@
 // `switchboard node`: config file, flags on top, metrics endpoint, config errors.
-import { childEnv } from './helpers/child-env.js';
+import { childEnv, tsImport } from './helpers/child-env.js';
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -49,10 +49,10 @@ t.test('a config file with an unknown or invalid field stops the node with a cle
   const home = t.testdir();
   const config = join(home, 'bad.json');
   writeFileSync(config, JSON.stringify({ p2p: { maxNumInboundPeers: -1, listenAdress: 'typo' } }));
-  const err = await run(process.execPath, ['--import', 'tsx', cli, 'node', '--home', home, '--config', config], { env: childEnv() }).catch((e: { code: number; stderr: string }) => e);
+  const err = await run(process.execPath, [...tsImport({ coverage: true }), cli, 'node', '--home', home, '--config', config], { env: childEnv({ coverage: true }) }).catch((e: { code: number; stderr: string }) => e);
   t.equal((err as { code: number }).code, 1);
   t.match((err as { stderr: string }).stderr, /ERR_INVALID_ARGUMENT: invalid p2p config: .*maxNumInboundPeers.*listenAdress/);
   writeFileSync(config, '{"p2p":');
-  const err2 = await run(process.execPath, ['--import', 'tsx', cli, 'node', '--home', home, '--config', config], { env: childEnv() }).catch((e: { stderr: string }) => e);
+  const err2 = await run(process.execPath, [...tsImport({ coverage: true }), cli, 'node', '--home', home, '--config', config], { env: childEnv({ coverage: true }) }).catch((e: { stderr: string }) => e);
   t.match((err2 as { stderr: string }).stderr, /not valid JSON/);
 });

@@ -1,7 +1,7 @@
 // The testnet's live view: TestnetView's bookkeeping and the HTTP server in
 // process, then `switchboard testnet --ui` in a child process driven by
 // headless Chromium (Debian's /usr/bin/chromium through playwright-core).
-import { childEnv } from './helpers/child-env.js';
+import { childEnv, tsImport } from './helpers/child-env.js';
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
@@ -191,7 +191,7 @@ t.test('switchboard testnet --nodes 4 --ui in headless Chromium: the graph shows
   const n = 4;
   const dir = t.testdir();
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'testnet', '--nodes', String(n), '--base-port', '0', '--home', join(dir, 'net'), '--ui', '--ui-port', String(port)], {
+  const child = spawn(process.execPath, [...tsImport(), cli, 'testnet', '--nodes', String(n), '--base-port', '0', '--home', join(dir, 'net'), '--ui', '--ui-port', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: childEnv(),
   });

@@ -5,7 +5,7 @@
 // address of the last completed save — a kill loses at most what was added
 // since then. The child is bundled once with esbuild (tsx's own dependency)
 // so each start costs a plain `node` start; without esbuild it runs under tsx.
-import { childEnv } from '../helpers/child-env.js';
+import { childEnv, tsImport } from '../helpers/child-env.js';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ export async function writerCommand(outDir: string): Promise<{ args: string[]; b
     await esbuild.build({ entryPoints: [WRITER], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: out, logLevel: 'silent' });
     return { args: [out], bundled: true };
   } catch {
-    return { args: ['--import', 'tsx', WRITER], bundled: false };
+    return { args: [...tsImport(), WRITER], bundled: false };
   }
 }
 

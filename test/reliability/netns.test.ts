@@ -12,7 +12,7 @@
  * The namespaces have unique names and are deleted at teardown; nothing is
  * created in the host's own namespace.
  */
-import { childEnv } from '../helpers/child-env.js';
+import { childEnv, tsImport } from '../helpers/child-env.js';
 import t, { type Test } from 'tap';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -145,7 +145,7 @@ async function threeNodes(t: Test, netem: boolean): Promise<void> {
   const started = performance.now();
   for (let i = 0; i < 3; i++) {
     const args = [
-      '--import', 'tsx', CLI, 'node',
+      ...tsImport(), CLI, 'node',
       '--home', join(home, `n${i + 1}`),
       '--listen', `10.77.0.${i + 1}:26656`,
       '--network', 'netns-test',

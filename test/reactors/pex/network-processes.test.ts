@@ -1,5 +1,5 @@
 // A 20-process network started from one seed reaches every node's outbound target through PEX.
-import { childEnv } from '../../helpers/child-env.js';
+import { childEnv, tsImport } from '../../helpers/child-env.js';
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const cli = fileURLToPath(new URL('../../../cli/index.ts', import.meta.url));
 
 t.test('20 node processes (a seed and 19 nodes that know only the seed) all reach their outbound target', { timeout: 180_000 }, async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'testnet', '--nodes', '20', '--base-port', '0', '--home', t.testdir()], {
+  const child = spawn(process.execPath, [...tsImport(), cli, 'testnet', '--nodes', '20', '--base-port', '0', '--home', t.testdir()], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: childEnv(),
   });
