@@ -11,16 +11,21 @@
  * A crash is a thrown value that is not a `SwitchboardError` with an `ERR_*`
  * code, a broken decoder invariant, an unhandled rejection/exception, or a
  * hang (an async case not settling within 10 s, or a worker sending no
- * progress for `--hang-seconds`, default 30). Prints per-target counts and
- * the closing line `fuzz: N cases, C crashes in T s (...)`; exits 1 on any
- * crash or when fewer cases than asked ran before the time limit.
+ * progress for `--hang-seconds`, default 30). An exception of the fuzzer's
+ * own input generator or loop is a harness error, reported as such with the
+ * case to replay, never as a crash or a hang. Prints per-target counts and
+ * the closing line `fuzz: N cases, C crashes, H harness errors in T s (...)`
+ * with the command that reruns the same cases (case `i` of worker `w` is
+ * fixed by the seed; which worker runs which cases, by `--cases` and
+ * `--workers`). Exits 1 on any crash or when fewer cases than asked ran
+ * before the time limit, 2 on a harness error.
  *
  * @module
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Fuzzer, emptyStats, mergeStats, type FuzzStats } from './fuzz/runner.js';
+import { Fuzzer, describe, emptyStats, mergeStats, type FuzzStats } from './fuzz/runner.js';
 import { allTargets } from './fuzz/targets.js';
 import type { RunRequest, WorkerMessage } from './fuzz/worker.js';
 
@@ -64,7 +69,14 @@ async function replay(id: string): Promise<number> {
   const [seed, worker, i] = id.split(':').map(Number);
   if (![seed, worker, i].every((n) => Number.isInteger(n) && n! >= 0)) throw new Error('--replay wants seed:worker:case');
   const f = new Fuzzer(allTargets(), seed!, worker!);
-  const { target, input } = f.caseInput(i!);
+  let c: ReturnType<Fuzzer['caseInput']>;
+  try {
+    c = f.caseInput(i!);
+  } catch (err) {
+    process.stdout.write(`case ${id}: HARNESS ERROR (a bug of the fuzzer, not of the code under test): the input generator of target ${f.targetOf(i!)} threw ${describe(err)}\n`);
+    return 2;
+  }
+  const { target, input } = c;
   process.stdout.write(`case ${id}: target ${target.name}, ${input.length} bytes\n${input.toString('hex')}\n`);
   const stats = emptyStats();
   await f.runCase(i!, stats);
@@ -85,6 +97,8 @@ async function main(): Promise<number> {
   const rss: number[] = [];
   let hangs = 0;
   let lastPrint = 0;
+  /** Cases workers skipped because the fuzz loop itself failed (not the time limit). */
+  let abandoned = 0;
   process.stdout.write(`fuzz: ${args.cases} cases on ${args.workers} workers, seed ${args.seed}, at most ${args.minutes} min\n`);
 
   const progress = (): void => {
@@ -129,6 +143,17 @@ async function main(): Promise<number> {
           } else if (m.type === 'done') {
             rss.push(m.maxRssMb);
             at = m.next;
+          } else if (m.type === 'harness-error') {
+            // the fuzzer's own bug: report it as one and stop this worker (its next cases would hit it again)
+            const h: FuzzStats = emptyStats();
+            h.harnessErrors = 1;
+            h.harnessList.push({ id: `${args.seed}:${w}:${m.at}..${m.at + 1000}`, target: '(harness)', error: m.error, input: '', inputLength: 0 });
+            mergeStats(total, h);
+            abandoned += to - m.at;
+            finished = true;
+            clearTimeout(watchdog);
+            child.kill('SIGKILL');
+            resolve(to);
           }
         });
         child.on('exit', (code, signal) => {
@@ -162,9 +187,17 @@ async function main(): Promise<number> {
     process.stdout.write(`${name.padEnd(12)} ${String(t.cases).padStart(7)} ${String(t.accepted).padStart(10)} ${String(t.crashes).padStart(8)}  ${codes}\n`);
   }
   for (const c of total.crashList) process.stdout.write(`\nCRASH ${c.id} [${c.target}] (${c.inputLength} bytes) ${c.error}\n  input: ${c.input}\n`);
+  for (const c of total.harnessList) {
+    process.stdout.write(`\nHARNESS ERROR ${c.id} [${c.target}] (a bug of the fuzzer, not of the code under test) ${c.error}\n  replay: npm run fuzz -- --replay ${c.id.split('..')[0]}\n`);
+  }
   process.stdout.write(`\npeak RSS per worker: ${rss.map((r) => `${r} MB`).join(', ') || 'n/a'}; hangs: ${hangs}\n`);
-  process.stdout.write(`fuzz: ${total.cases} cases, ${total.crashes} crashes in ${secs.toFixed(1)} s (${args.workers} workers, seed ${args.seed})\n`);
-  if (total.cases < args.cases) process.stdout.write(`fuzz: stopped at the ${args.minutes}-minute limit before ${args.cases} cases\n`);
+  process.stdout.write(`fuzz: ${total.cases} cases, ${total.crashes} crashes, ${total.harnessErrors} harness errors in ${secs.toFixed(1)} s (${args.workers} workers, seed ${args.seed})\n`);
+  process.stdout.write(`fuzz: rerun with npm run fuzz -- --seed ${args.seed} --cases ${args.cases} --workers ${args.workers}\n`);
+  if (total.cases < args.cases) {
+    if (abandoned > 0) process.stdout.write(`fuzz: ${abandoned} cases not run: a worker stopped on a harness error\n`);
+    if (Date.now() >= deadline) process.stdout.write(`fuzz: stopped at the ${args.minutes}-minute limit before ${args.cases} cases\n`);
+  }
+  if (total.harnessErrors > 0) return 2;
   return total.crashes > 0 || total.cases < args.cases ? 1 : 0;
 }
 

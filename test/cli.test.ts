@@ -1,5 +1,5 @@
 // The CLI in child processes: the README's testnet, and key management.
-import { childEnv } from './helpers/child-env.js';
+import { childEnv, tsImport } from './helpers/child-env.js';
 import t from 'tap';
 import { spawn, execFile } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -10,12 +10,16 @@ import { join } from 'node:path';
 
 const cli = fileURLToPath(new URL('../cli/index.ts', import.meta.url));
 const run = promisify(execFile);
-const node = (args: string[]) => run(process.execPath, ['--import', 'tsx', cli, ...args], { env: childEnv() });
+// these children record coverage (test/helpers/child-env.ts): they are how cli/ is counted
+const COVERED = { coverage: true };
+const node = (args: string[]) => run(process.execPath, [...tsImport(COVERED), cli, ...args], { env: childEnv(COVERED) });
 
 t.test('switchboard testnet --nodes 4: a seed and three nodes find each other through PEX, every greeting reaches every node, exit 0 on SIGINT', async (t) => {
   const home = t.testdir();
   // its own process group, so that the SIGINT below reaches every node as a terminal's Ctrl-C does
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'testnet', '--nodes', '4', '--base-port', '0', '--home', home], {
+  // not covered: the testnet's node children would run under tsx and tap's loader at once (cli/testnet.ts adds
+  // tsx), whose coverage does not merge with the run's (test/helpers/child-env.ts)
+  const child = spawn(process.execPath, [...tsImport(), cli, 'testnet', '--nodes', '4', '--base-port', '0', '--home', home], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: childEnv(),
     detached: true,

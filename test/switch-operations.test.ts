@@ -2,7 +2,6 @@
 import t from 'tap';
 import { once } from 'node:events';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { NodeKey } from '../lib/node-key.js';
 import { Switch } from '../lib/switch.js';
 import { P2PMetrics } from '../lib/metrics.js';
@@ -125,15 +124,22 @@ t.test('a banned peer is disconnected and refused until the ban ends', async (t)
   await connect(a.sw, b.sw);
   const removed = peerRemoved(a.sw, b.sw.nodeKey.id);
   const removedAtB = peerRemoved(b.sw, a.sw.nodeKey.id);
-  a.sw.banPeer(b.sw.nodeKey.id, 400);
+  // bans run on Date.now: the test moves that clock instead of waiting out the ban
+  const realNow = Date.now;
+  let offset = 0;
+  Date.now = () => realNow() + offset;
+  t.teardown(() => void (Date.now = realNow));
+  a.sw.banPeer(b.sw.nodeKey.id, 60_000);
   t.match(await removed, { code: 'ERR_BANNED' });
   await removedAtB;
   await t.rejects(a.sw.dialPeerWithAddress(b.sw.listenAddr), { code: 'ERR_BANNED' }, 'dial refused');
   const refused = once(a.sw, 'peer:dial-failed') as Promise<[string, SwitchboardError]>;
   await b.sw.dialPeerWithAddress(a.sw.listenAddr).catch(() => {});
   t.equal((await refused)[1].code, 'ERR_BANNED', 'inbound refused');
-  await sleep(450); // the ban's own duration
-  t.equal(a.sw.isBanned(b.sw.nodeKey.id), false);
+  offset = 59_000;
+  t.equal(a.sw.isBanned(b.sw.nodeKey.id), true, 'still banned 1 s before the end');
+  offset = 60_001;
+  t.equal(a.sw.isBanned(b.sw.nodeKey.id), false, 'not banned once the 60 s have passed');
   await connect(a.sw, b.sw);
   t.equal(a.sw.peers.size, 1, 'accepted again after the ban');
   t.throws(() => a.sw.banPeer('not-an-address', 10), { code: 'ERR_INVALID_ADDRESS' });
@@ -254,15 +260,21 @@ t.test('metrics count peers by direction, bytes by channel, and dials by outcome
   t.match(text, /switchboard_p2p_dials_total\{outcome="ERR_SELF_CONNECTION"\} 1/);
 });
 
-t.test('backoff delays of persistent-peer redials grow (CometBFT schedule)', async (t) => {
+t.test('the redial schedule (CometBFT’s reconnectToPeer): 20 equal waits, then 10 that triple, each plus up to 3 s jitter', async (t) => {
   const sw = new Switch({ nodeKey: NodeKey.generate() });
   const d = sw.reconnectSchedule(() => 0);
-  t.equal(d.length, 30);
-  t.same(d.slice(0, 20), Array(20).fill(5000));
-  t.same(d.slice(20, 23), [3000, 9000, 27000]);
-  for (let i = 21; i < 30; i++) t.ok(d[i] > d[i - 1], `attempt ${i} waits longer`);
+  t.equal(d.length, 30, '20 linear + 10 exponential attempts, then give up');
+  t.same(d.slice(0, 20), Array(20).fill(5000), 'linear phase: every wait is reconnectIntervalMs');
+  // the exponential phase restarts from its own base, which may be below the interval: d[20] < d[19] is by design
+  t.equal(d[20], 3000, 'the exponential phase starts at reconnectBackoffBaseMs');
+  for (let i = 21; i < 30; i++) t.equal(d[i], 3 * d[i - 1]!, `exponential attempt ${i - 20} waits 3× the previous one`);
   const jittered = sw.reconnectSchedule(() => 1);
+  jittered.forEach((x, i) => {
+    if (x - d[i]! !== 3000) t.fail(`attempt ${i}: jitter ${x - d[i]!} ms, want at most 3000 (here exactly: random() = 1)`);
+  });
   t.equal(jittered[0], 8000, 'up to 3 s jitter');
+  const small = new Switch({ nodeKey: NodeKey.generate(), config: { reconnectIntervalMs: 50 } }).reconnectSchedule(() => 1);
+  t.equal(small[0], 100, 'jitter is at most the interval when that is under 3 s');
 });
 
 t.test('an invalid config is refused with every bad field named', async (t) => {

@@ -50,13 +50,19 @@ t.test('a second connection to a connected peer is rejected', async (t) => {
   const a = await startSwitch(t);
   const b = await startSwitch(t);
   await connect(a.sw, b.sw);
+  const failedAtA = once(a.sw, 'peer:dial-failed') as Promise<[string, SwitchboardError]>;
   await t.rejects(a.sw.dialPeerWithAddress(b.sw.listenAddr), { code: 'ERR_DUPLICATE_PEER' });
-  const failed = once(a.sw, 'peer:dial-failed') as Promise<[string, SwitchboardError]>;
+  const [addrA, errA] = await failedAtA;
+  t.equal(addrA, b.sw.listenAddr.toString(), 'A reports the refused dial with the address it dialed');
+  t.equal(errA.code, 'ERR_DUPLICATE_PEER');
   // b dialing a while connected: refused by b before dialing
+  const failedAtB = once(b.sw, 'peer:dial-failed') as Promise<[string, SwitchboardError]>;
   await t.rejects(b.sw.dialPeerWithAddress(a.sw.listenAddr), { code: 'ERR_DUPLICATE_PEER' });
+  const [addrB, errB] = await failedAtB;
+  t.equal(addrB, a.sw.listenAddr.toString(), 'B reports its refused dial too');
+  t.equal(errB.code, 'ERR_DUPLICATE_PEER');
   t.equal(a.sw.peers.size, 1);
   t.equal(b.sw.peers.size, 1);
-  void failed;
 });
 
 t.test('a remote with another ID than dialed is rejected before any reactor sees it', async (t) => {

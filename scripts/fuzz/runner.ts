@@ -6,7 +6,9 @@
  * Case `i` of worker `w` under seed `s` is fully determined by
  * `mixSeed(s, w, i)`: which target, which corpus entry, which mutations,
  * which chunking. A crash report names `s:w:i`, and `npm run fuzz -- --replay
- * s:w:i` reruns exactly that case.
+ * s:w:i` reruns exactly that case. An exception of the input generator is a
+ * harness error (`FuzzStats.harnessErrors`), reported with its case id and
+ * never counted as a crash of the code under test.
  *
  * @module
  */
@@ -38,13 +40,20 @@ export interface TargetStats {
 export interface FuzzStats {
   cases: number;
   crashes: number;
+  /**
+   * Errors of the fuzzer itself (its input generator or harness threw), not
+   * of the code under test: the case did not run. Reported apart from crashes.
+   */
+  harnessErrors: number;
   perTarget: Record<string, TargetStats>;
   /** The first crashes (at most 20). */
   crashList: Crash[];
+  /** The first harness errors (at most 20); `target` is the target whose generator failed, or `(harness)`. */
+  harnessList: Crash[];
 }
 
 export function emptyStats(): FuzzStats {
-  return { cases: 0, crashes: 0, perTarget: {}, crashList: [] };
+  return { cases: 0, crashes: 0, harnessErrors: 0, perTarget: {}, crashList: [], harnessList: [] };
 }
 
 /** Add `b` into `a`. */
@@ -59,10 +68,12 @@ export function mergeStats(a: FuzzStats, b: FuzzStats): FuzzStats {
     for (const [code, n] of Object.entries(t.rejected)) x.rejected[code] = (x.rejected[code] ?? 0) + n;
   }
   for (const c of b.crashList) if (a.crashList.length < 20) a.crashList.push(c);
+  a.harnessErrors += b.harnessErrors;
+  for (const c of b.harnessList) if (a.harnessList.length < 20) a.harnessList.push(c);
   return a;
 }
 
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}${(err as { code?: unknown }).code ? ` ${String((err as { code?: unknown }).code)}` : ''}: ${err.message}\n${err.stack?.split('\n').slice(1, 6).join('\n') ?? ''}`;
   return `non-Error thrown: ${String(err)}`;
 }
@@ -101,9 +112,18 @@ export class Fuzzer {
 
   /** Run case `i`, recording its outcome in `stats`. */
   async runCase(i: number, stats: FuzzStats): Promise<void> {
-    const { target, input, rng } = this.caseInput(i);
-    const ts = (stats.perTarget[target.name] ??= { cases: 0, accepted: 0, rejected: {}, crashes: 0 });
     const id = `${this.seed}:${this.worker}:${i}`;
+    let c: ReturnType<Fuzzer['caseInput']>;
+    try {
+      c = this.caseInput(i);
+    } catch (err) {
+      // the fuzzer's own bug: the case never reached the code under test
+      stats.cases++;
+      this.recordHarnessError(stats, this.targetOf(i), id, `input generator threw: ${describe(err)}`);
+      return;
+    }
+    const { target, input, rng } = c;
+    const ts = (stats.perTarget[target.name] ??= { cases: 0, accepted: 0, rejected: {}, crashes: 0 });
     this.current = { id, target: target.name, input };
     stats.cases++;
     ts.cases++;
@@ -129,6 +149,23 @@ export class Fuzzer {
     } finally {
       this.current = undefined;
     }
+  }
+
+  /** Record an error of the fuzzer itself (not a crash of the code under test). */
+  recordHarnessError(stats: FuzzStats, target: string, id: string, error: string): void {
+    stats.harnessErrors++;
+    if (stats.harnessList.length < 20) stats.harnessList.push({ id, target, error, input: '', inputLength: 0 });
+  }
+
+  /** The name of case `i`'s target (its first random choice, made before any input is generated). */
+  targetOf(i: number): string {
+    const rng = new Rng(mixSeed(this.seed, this.worker, i));
+    let w = rng.int(this.totalWeight);
+    for (const t of this.targets) {
+      if (w < t.weight) return t.name;
+      w -= t.weight;
+    }
+    return this.targets[0]?.name ?? '(none)';
   }
 
   /** Record a crash (also used for hangs and unhandled errors seen by the host). */

@@ -5,11 +5,12 @@
  *
  * Messages in: `{ type: 'run', seed, worker, from, to, deadline }`.
  * Messages out: `{ type: 'progress', next, delta }` per batch, then
- * `{ type: 'done', next, maxRssMb }`.
+ * `{ type: 'done', next, maxRssMb }`, or `{ type: 'harness-error', at, error }`
+ * when the fuzz loop itself threw (a bug of the fuzzer: the worker stops).
  *
  * @module
  */
-import { Fuzzer, emptyStats, type FuzzStats } from './runner.js';
+import { Fuzzer, describe, emptyStats, type FuzzStats } from './runner.js';
 import { allTargets } from './targets.js';
 
 export interface RunRequest {
@@ -23,7 +24,8 @@ export interface RunRequest {
 
 export type WorkerMessage =
   | { type: 'progress'; next: number; delta: FuzzStats }
-  | { type: 'done'; next: number; maxRssMb: number };
+  | { type: 'done'; next: number; maxRssMb: number }
+  | { type: 'harness-error'; at: number; error: string };
 
 const send = (m: WorkerMessage): void => void process.send?.(m);
 
@@ -42,6 +44,7 @@ process.on('uncaughtException', (err) => strayCrash('uncaughtException', err));
 process.on('message', (m: RunRequest) => {
   if (m.type !== 'run') return;
   fuzzer = new Fuzzer(allTargets(), m.seed, m.worker);
+  let at = m.from;
   void fuzzer
     .runRange(m.from, m.to, {
       batch: 1000,
@@ -57,11 +60,18 @@ process.on('message', (m: RunRequest) => {
           }
           delta.crashList.push(...s.crashList);
         }
+        at = next;
         send({ type: 'progress', next, delta });
       },
     })
-    .then(({ next }) => {
-      send({ type: 'done', next, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
-      process.disconnect?.();
-    });
+    .then(
+      ({ next }) => {
+        send({ type: 'done', next, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) });
+        process.disconnect?.();
+      },
+      (err: unknown) => {
+        // not a crash of the code under test: the loop itself failed, in the batch starting at `at`
+        process.send?.({ type: 'harness-error', at, error: describe(err) } satisfies WorkerMessage, () => process.disconnect?.());
+      },
+    );
 });

@@ -1,5 +1,8 @@
 // Run `switchboard node` in child processes for tests; killed at teardown.
-import { childEnv } from './child-env.js';
+import { childEnv, tsImport } from './child-env.js';
+
+/** `switchboard node` children record coverage (test/helpers/child-env.ts): they are how cli/node.ts is counted. */
+const COVERED = { coverage: true };
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -23,7 +26,7 @@ export async function startNodeProcess(
   t: Teardown,
   args: string[],
 ): Promise<{ child: ChildProcess; id: string; addr: string; lines: string[]; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'node', '--log-level', 'silent', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  const child = spawn(process.execPath, [...tsImport(COVERED), cli, 'node', '--log-level', 'silent', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(COVERED) });
   t.teardown(() => child.kill('SIGKILL'));
   const lines: string[] = [];
   let stderr = '';

@@ -5,7 +5,7 @@
 // address of the last completed save — a kill loses at most what was added
 // since then. The child is bundled once with esbuild (tsx's own dependency)
 // so each start costs a plain `node` start; without esbuild it runs under tsx.
-import { childEnv } from '../helpers/child-env.js';
+import { childEnv, tsImport } from '../helpers/child-env.js';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ export async function writerCommand(outDir: string): Promise<{ args: string[]; b
     await esbuild.build({ entryPoints: [WRITER], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: out, logLevel: 'silent' });
     return { args: [out], bundled: true };
   } catch {
-    return { args: ['--import', 'tsx', WRITER], bundled: false };
+    return { args: [...tsImport(), WRITER], bundled: false };
   }
 }
 
@@ -46,7 +46,7 @@ export interface KillLoopResult {
 
 /**
  * Run `kills` rounds: start the writer on `<dir>/addrbook.json`, SIGKILL it
- * 0..`maxKillDelayMs` ms after it has loaded the book, then check the file.
+ * 0..`maxKillDelayMs` ms after it began its first add, then check the file.
  * Never throws for a failed check: everything wrong goes to `problems`.
  */
 export async function addrBookKillLoop(opts: {
@@ -73,6 +73,9 @@ export async function addrBookKillLoop(opts: {
     const exited = new Promise<number | string | null>((res) => child.once('exit', (code, sig) => res(sig ?? code)));
     let ready = false;
     let last = '';
+    let firstAdd!: () => void;
+    const addedP = new Promise<void>((res) => (firstAdd = res));
+    void exited.then(() => firstAdd());
     const from = next;
     let saved = from;
     const readyP = new Promise<void>((res) => {
@@ -82,7 +85,10 @@ export async function addrBookKillLoop(opts: {
         if (word === 'ready') {
           ready = true;
           res();
-        } else if (word === 'add') lastAdd = Math.max(lastAdd, Number(n));
+        } else if (word === 'add') {
+          lastAdd = Math.max(lastAdd, Number(n));
+          firstAdd();
+        }
         else if (word === 'saved') {
           saved = Math.max(saved, Number(n));
           r.saves++;
@@ -95,7 +101,10 @@ export async function addrBookKillLoop(opts: {
       r.problems.push(`round ${i}: the writer exited before loading the book: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
       break;
     }
-    await new Promise((res) => setTimeout(res, random() * maxDelay)); // the fault: a kill at a random moment
+    // The fault: a kill at a random moment of the add/save loop. The delay starts at the child's first
+    // "add", so a slow child start (a loaded machine) cannot make every kill land before any save began.
+    await addedP;
+    await new Promise((res) => setTimeout(res, random() * maxDelay));
     child.kill('SIGKILL');
     const how = await exited;
     // stdout is a pipe: drain what the child wrote before it died

@@ -326,7 +326,9 @@ t.test('mutation fuzzer slice: 12,000 deterministic cases over every target, no 
   const f = new Fuzzer(allTargets(), 0x5b0a4d, 0);
   const { stats } = await f.runRange(0, 12_000);
   for (const c of stats.crashList) t.comment(`CRASH ${c.id} [${c.target}] ${c.error}\n${c.input}`);
+  for (const c of stats.harnessList) t.comment(`HARNESS ERROR ${c.id} [${c.target}] ${c.error}`);
   t.equal(stats.crashes, 0, 'no crash');
+  t.equal(stats.harnessErrors, 0, 'no error of the fuzzer itself');
   t.equal(stats.cases, 12_000);
   for (const name of targets.keys()) t.ok((stats.perTarget[name]?.cases ?? 0) > 0, `${name} was exercised`);
 });

@@ -1,17 +1,19 @@
 /**
  * Across hosts: three `switchboard node` processes in three network
- * namespaces of their own (10.77.0.1-3 on a bridge in a fourth namespace),
- * each link delayed 50 ms and losing 1 % of packets (netem). n2 and n3 know
+ * namespaces of their own (10.77.0.1-3 on a bridge in a fourth namespace);
+ * a second test runs the same over links delayed 50 ms and losing 1 % of
+ * packets (netem), skipped with its reason where the kernel has no netem. n2 and n3 know
  * only n1 (a persistent peer); they discover each other through PEX
  * (addrBookStrict off: 10/8 is private), connect directly, and every node
  * hears every node's gossip greeting.
  *
- * Needs root and iproute2 (`ip`, `tc`); skipped with the reason otherwise.
+ * Needs root and iproute2 (`ip`; `tc` and sch_netem for the second test);
+ * skipped with the reason otherwise.
  * The namespaces have unique names and are deleted at teardown; nothing is
  * created in the host's own namespace.
  */
-import { childEnv } from '../helpers/child-env.js';
-import t from 'tap';
+import { childEnv, tsImport } from '../helpers/child-env.js';
+import t, { type Test } from 'tap';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -48,9 +50,38 @@ function cannotUseNamespaces(): string | undefined {
   return undefined;
 }
 
-const reason = cannotUseNamespaces();
+/** Why netem cannot be used here, or undefined when it can (probed on a veth link in a scratch namespace). */
+function cannotUseNetem(): string | undefined {
+  const probe = `sbprobe${randomBytes(3).toString('hex')}`;
+  try {
+    ip('netns', 'add', probe);
+  } catch (err) {
+    return `\`ip netns add\` failed: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
+  }
+  try {
+    ip('-n', probe, 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1');
+    execFileSync('ip', ['netns', 'exec', probe, 'tc', 'qdisc', 'add', 'dev', 'd0', 'root', 'netem', 'delay', '50ms', 'loss', '1%'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return undefined;
+  } catch (err) {
+    // e.g. a kernel without sch_netem ("Specified qdisc kind is unknown"), or no `tc`
+    return `netem unavailable: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
+  } finally {
+    try {
+      ip('netns', 'del', probe);
+    } catch {
+      // best effort
+    }
+  }
+}
 
-t.test('three nodes in three network namespaces (netem 50 ms delay, 1 % loss where the kernel has it): connect, discover, gossip', { skip: reason ?? false, timeout: 90_000 }, async (t) => {
+const reason = cannotUseNamespaces();
+const netemReason = reason ?? cannotUseNetem();
+
+t.test('three nodes in three network namespaces: connect, discover, gossip', { skip: reason ?? false, timeout: 90_000 }, (t) => threeNodes(t, false));
+
+t.test('the same over links with netem 50 ms delay and 1 % loss', { skip: netemReason ?? false, timeout: 120_000 }, (t) => threeNodes(t, true));
+
+async function threeNodes(t: Test, netem: boolean): Promise<void> {
   const tag = randomBytes(3).toString('hex');
   const hub = `sb${tag}h`;
   const ns = [1, 2, 3].map((i) => `sb${tag}n${i}`);
@@ -74,7 +105,6 @@ t.test('three nodes in three network namespaces (netem 50 ms delay, 1 % loss whe
   }
   ip('-n', hub, 'link', 'add', 'br0', 'type', 'bridge');
   ip('-n', hub, 'link', 'set', 'br0', 'up');
-  let netem = true;
   for (let i = 0; i < 3; i++) {
     const n = ns[i]!;
     ip('-n', n, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `p${i + 1}`, 'netns', hub);
@@ -84,16 +114,11 @@ t.test('three nodes in three network namespaces (netem 50 ms delay, 1 % loss whe
     ip('-n', hub, 'link', 'set', `p${i + 1}`, 'master', 'br0');
     ip('-n', hub, 'link', 'set', `p${i + 1}`, 'up');
     if (netem) {
-      try {
-        execFileSync('ip', ['netns', 'exec', n, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'netem', 'delay', '50ms', 'loss', '1%'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      } catch (err) {
-        // e.g. a kernel without sch_netem ("Specified qdisc kind is unknown"), or no `tc`
-        netem = false;
-        t.comment(`netem unavailable (${String((err as { stderr?: Buffer }).stderr ?? err).trim()}): the links run without delay and loss`);
-      }
+      execFileSync('ip', ['netns', 'exec', n, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'netem', 'delay', '50ms', 'loss', '1%'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const shown = execFileSync('ip', ['netns', 'exec', n, 'tc', 'qdisc', 'show', 'dev', 'eth0']).toString();
+      t.match(shown, /netem .*delay 50ms loss 1%/, `n${i + 1}'s link delays 50 ms and loses 1 %`);
     }
   }
-  if (netem) t.comment('every node link: netem delay 50ms loss 1%');
 
   // keys first, so n2 and n3 can be given n1's address
   const home = t.testdir();
@@ -120,7 +145,7 @@ t.test('three nodes in three network namespaces (netem 50 ms delay, 1 % loss whe
   const started = performance.now();
   for (let i = 0; i < 3; i++) {
     const args = [
-      '--import', 'tsx', CLI, 'node',
+      ...tsImport(), CLI, 'node',
       '--home', join(home, `n${i + 1}`),
       '--listen', `10.77.0.${i + 1}:26656`,
       '--network', 'netns-test',
@@ -160,6 +185,7 @@ t.test('three nodes in three network namespaces (netem 50 ms delay, 1 % loss whe
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
   children.length = 0;
-});
+}
 
-if (reason) t.comment(`network-namespace test skipped: ${reason}`);
+if (reason) t.comment(`network-namespace tests skipped: ${reason}`);
+else if (netemReason) t.comment(`netem test skipped: ${netemReason}`);

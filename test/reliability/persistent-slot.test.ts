@@ -5,6 +5,8 @@
  * Each persistent peer being redialed keeps one outbound slot.
  */
 import t from 'tap';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { NodeKey } from '../../lib/node-key.js';
 import { freePort } from '../helpers/processes.js';
 import { peerAdded, peerRemoved, startSwitch } from '../helpers/switches.js';
@@ -41,10 +43,15 @@ t.test('a persistent peer that went away gets its outbound slot back when it ret
 t.test('a persistent peer connected inbound holds an outbound slot, so its redial is not refused when it drops', async (t) => {
   const port = await freePort();
   const pKey = NodeKey.generate();
-  // A's first dial of P fails (P is not up yet); its next try is 1-2 s away, so P reaches A first
-  const a = await startSwitch(t, { config: { maxNumOutboundPeers: 2, reconnectIntervalMs: 1000, dialTimeoutMs: 500, persistentPeers: [`${pKey.id}@127.0.0.1:${port}`] } });
-  await new Promise<void>((r) => a.sw.on('peer:dial-failed', (addr) => addr.startsWith(pKey.id) && r()));
-  let p = await startSwitch(t, { key: pKey, config: { listenAddress: `127.0.0.1:${port}` } });
+  // Until P's real node listens on its advertised port, that port hangs up on every connection: A's
+  // redials of P fail however fast or slow they come, so P's own dial reaches A first whatever the load.
+  const refuser = createServer((s) => s.destroy());
+  refuser.listen(port, '127.0.0.1');
+  await once(refuser, 'listening');
+  t.teardown(() => refuser.close());
+  const a = await startSwitch(t, { config: { maxNumOutboundPeers: 2, reconnectIntervalMs: 100, dialTimeoutMs: 500, persistentPeers: [`${pKey.id}@127.0.0.1:${port}`] } });
+  // P listens elsewhere but advertises the persistent address
+  let p = await startSwitch(t, { key: pKey, config: { externalAddress: `127.0.0.1:${port}` } });
   const inbound = peerAdded(a.sw, pKey.id);
   await p.sw.dialPeerWithAddress(a.sw.listenAddr);
   t.notOk((await inbound).isOutbound(), 'P is connected inbound');
@@ -57,6 +64,7 @@ t.test('a persistent peer connected inbound holds an outbound slot, so its redia
   const gone = peerRemoved(a.sw, pKey.id);
   await p.sw.stop();
   await gone;
+  await new Promise((r) => refuser.close(r));
   p = await startSwitch(t, { key: pKey, config: { listenAddress: `127.0.0.1:${port}` } });
   const back = await peerAdded(a.sw, pKey.id);
   t.ok(back.isOutbound(), 'A redialed P when it came back');

@@ -4,8 +4,7 @@
  * NodeInfo exchange) hit `handshakeTimeoutMs` while a good peer's handshake
  * completes at full speed; a peer that stalls in the middle of a frame after
  * the handshake, and one that vanishes without a FIN (a proxy silently
- * dropping both directions), are detected by the keepalive within
- * pingInterval + pongTimeout. Short timeouts throughout.
+ * dropping both directions), are detected by the keepalive (ERR_PONG_TIMEOUT). Short timeouts throughout; upper bounds 10×.
  */
 import t from 'tap';
 import net, { type Socket } from 'node:net';
@@ -17,8 +16,11 @@ import { ECHO_CHANNEL, EchoReactor, GoodPeer, NETWORK, RawPeer, RefusalLog, slee
 const HANDSHAKE_MS = 1000;
 const PING_MS = 300;
 const PONG_MS = 400;
-/** Scheduling slack on a loaded 2-core machine. */
-const SLACK_MS = 600;
+/**
+ * Upper bounds are 10× the expected time (the standards' rule for wall-clock
+ * bounds): a loaded 2-core machine may be slow, never that slow.
+ */
+const BOUND = 10;
 const mconn = { pingIntervalMs: PING_MS, pongTimeoutMs: PONG_MS };
 
 t.test('slowloris clients are cut off at handshakeTimeoutMs; a good handshake is not delayed', async (t) => {
@@ -50,14 +52,17 @@ t.test('slowloris clients are cut off at handshakeTimeoutMs; a good handshake is
   const dialStart = performance.now();
   await newcomer.dialPeerWithAddress(target.sw.listenAddr);
   const dialMs = performance.now() - dialStart;
-  t.ok(dialMs < HANDSHAKE_MS / 2, `a good peer's dial + handshake took ${dialMs.toFixed(0)} ms while 9 slow clients held handshakes open`);
+  const dialDone = performance.now();
 
   for (const [name, raw] of [['silent', silent], ['one byte per second', dribbler], ['half an auth frame', midFrame], ['stalled NodeInfo', midInfo], ...extra.map((r, n) => [`silent #${n + 2}`, r] as const)] as const) {
-    const r = await target.log.forRaw(raw, HANDSHAKE_MS + 3000);
+    const r = await target.log.forRaw(raw, BOUND * HANDSHAKE_MS);
     const ms = r.at - started;
     t.equal(r.code, 'ERR_HANDSHAKE_TIMEOUT', `${name}: ERR_HANDSHAKE_TIMEOUT after ${ms.toFixed(0)} ms`);
-    t.ok(ms >= HANDSHAKE_MS - 250 && ms <= HANDSHAKE_MS + SLACK_MS + 400, `${name}: cut off at the deadline (${ms.toFixed(0)} ms, deadline ${HANDSHAKE_MS} ms)`);
-    await within(raw.closed, 2000, `${name}: socket closed by the target`);
+    // connected before `started`, so at least the deadline less the time the connects took
+    t.ok(ms >= HANDSHAKE_MS - 250, `${name}: not cut off before the deadline (${ms.toFixed(0)} ms, deadline ${HANDSHAKE_MS} ms)`);
+    // the good peer did not wait for a slot freed by a slow client's deadline
+    t.ok(dialDone < r.at, `${name}: cut off after the good peer's dial had completed (dial + handshake ${dialMs.toFixed(0)} ms)`);
+    await within(raw.closed, BOUND * 1000, `${name}: socket closed by the target`);
   }
   clearInterval(drip);
   t.ok(i <= 3, `the dribbler got ${i} bytes in before the cut`);
@@ -84,11 +89,10 @@ t.test('a peer that stalls in the middle of a frame after the handshake is cut o
   const frame = raw.sealer!.seal(Buffer.alloc(100, 0x02));
   raw.write(frame.subarray(0, 40)); // header says 100 bytes; 36 of them arrive, then nothing
   const stalled = performance.now();
-  const r = await target.log.forRaw(raw, PING_MS + PONG_MS + 3000);
+  const r = await target.log.forRaw(raw, BOUND * (PING_MS + PONG_MS));
   const ms = r.at - stalled;
-  t.equal(r.code, 'ERR_PONG_TIMEOUT', `ERR_PONG_TIMEOUT ${ms.toFixed(0)} ms after the stall`);
-  t.ok(ms <= PING_MS + PONG_MS + SLACK_MS, `detected within pingInterval + pongTimeout (${PING_MS} + ${PONG_MS} ms, +${SLACK_MS} ms slack)`);
-  await within(raw.closed, 2000, 'socket closed by the target');
+  t.equal(r.code, 'ERR_PONG_TIMEOUT', `ERR_PONG_TIMEOUT ${ms.toFixed(0)} ms after the stall (pingInterval + pongTimeout = ${PING_MS} + ${PONG_MS} ms)`);
+  await within(raw.closed, BOUND * 1000, 'socket closed by the target');
   await good.rounds(2);
   t.equal(good.failures, 0, 'the good peer was unaffected');
 });
@@ -139,13 +143,12 @@ t.test('a peer that vanishes without a FIN is detected by the keepalive on both 
   const gone = performance.now();
   t.notOk(peer.trySend(ECHO_CHANNEL, Buffer.from([1, 0, 0, 0, 2])) === false, 'sends still queue: nothing tells the sender the peer is gone');
   const [atTarget, atFar] = await Promise.all([
-    target.log.wait((r) => r.kind === 'peer' && r.who === far.nodeKey.id, PING_MS + PONG_MS + 3000, 'target detects the vanished peer'),
-    farLog.wait((r) => r.kind === 'peer' && r.who === target.sw.nodeKey.id, PING_MS + PONG_MS + 3000, 'the far side detects the vanished target'),
+    target.log.wait((r) => r.kind === 'peer' && r.who === far.nodeKey.id, BOUND * (PING_MS + PONG_MS), 'target detects the vanished peer'),
+    farLog.wait((r) => r.kind === 'peer' && r.who === target.sw.nodeKey.id, BOUND * (PING_MS + PONG_MS), 'the far side detects the vanished target'),
   ]);
   for (const [side, r] of [['target', atTarget], ['far side', atFar]] as const) {
     const ms = r.at - gone;
-    t.equal(r.code, 'ERR_PONG_TIMEOUT', `${side}: ERR_PONG_TIMEOUT after ${ms.toFixed(0)} ms`);
-    t.ok(ms <= PING_MS + PONG_MS + SLACK_MS, `${side}: within pingInterval + pongTimeout (${PING_MS} + ${PONG_MS} ms, +${SLACK_MS} ms slack)`);
+    t.equal(r.code, 'ERR_PONG_TIMEOUT', `${side}: ERR_PONG_TIMEOUT after ${ms.toFixed(0)} ms (pingInterval + pongTimeout = ${PING_MS} + ${PONG_MS} ms)`);
   }
   t.ok(proxy.dropped() > 0, `the proxy dropped ${proxy.dropped()} bytes without closing either socket`);
   await good.rounds(2);

@@ -1,7 +1,7 @@
 // Run `switchboard example <name>` in child processes: write to stdin, wait
 // for stdout lines. Killed at teardown. No sleeps: every wait is for a line
 // (with a deadline that only turns a hang into a readable failure).
-import { childEnv } from '../../helpers/child-env.js';
+import { childEnv, tsImport } from '../../helpers/child-env.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,7 +98,7 @@ export class ExampleProcess {
  */
 export async function startExample(t: Teardown, name: string, example: string, args: string[], opts: { moniker?: boolean; listen?: boolean } = {}): Promise<ExampleProcess> {
   const extra = [...(opts.moniker === false ? [] : ['--moniker', name]), ...(opts.listen === false || args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'])];
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'example', example, ...extra, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
+  const child = spawn(process.execPath, [...tsImport(), cli, 'example', example, ...extra, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
   t.teardown(() => {
     child.kill('SIGKILL');
   });

@@ -301,10 +301,40 @@ t.test('seeds are dialed at start, in turn until one connects', { timeout: 20_00
   await a.pex.dialSeeds();
   t.equal((await again)[0], dead.toString(), 'and again by dialSeeds()');
   t.equal(a.sw.peers.size, 0);
-  const b = await c.start({ pex: { seeds: [dead.toString(), live.addr.toString()] } });
-  await peerAdded(b.sw, live.id);
-  t.pass('connected to the live seed');
+  const dead2 = await deadAddress();
+  const seeds = [dead.toString(), dead2.toString(), live.addr.toString()];
+  const b = await c.start({ pex: { seeds } });
+  const first = await peerAdded(b.sw, live.id);
   t.notOk(b.book.hasAddress(live.addr), 'a seed is not added to the book');
+  // a second round, watched: dials one at a time, each failure moves to the next seed, the first success ends it
+  const removed = peerRemoved(b.sw, live.id);
+  await b.sw.stopPeerGracefully(first);
+  await removed;
+  const calls: { addr: string; ok?: boolean }[] = [];
+  let open = 0;
+  let maxOpen = 0;
+  const dial = b.sw.dialPeerWithAddress.bind(b.sw);
+  b.sw.dialPeerWithAddress = (addr, opts) => {
+    const call: { addr: string; ok?: boolean } = { addr: String(addr) };
+    calls.push(call);
+    maxOpen = Math.max(maxOpen, ++open);
+    return dial(addr, opts).then(
+      (p) => ((call.ok = true), open--, p),
+      (err: unknown) => {
+        call.ok = false;
+        open--;
+        throw err;
+      },
+    );
+  };
+  await b.pex.dialSeeds();
+  t.equal(maxOpen, 1, 'one seed dial at a time');
+  t.equal(new Set(calls.map((x) => x.addr)).size, calls.length, 'each seed dialed at most once');
+  t.ok(calls.every((x) => seeds.includes(x.addr)), 'only seeds were dialed');
+  t.equal(calls.at(-1)?.addr, live.addr.toString(), 'the last dial was the live seed');
+  t.equal(calls.at(-1)?.ok, true, 'and it connected');
+  t.ok(calls.slice(0, -1).every((x) => x.ok === false), 'every dial before it had failed (then the next seed was tried)');
+  t.ok(b.sw.peers.has(live.id), 'connected to the live seed again');
 });
 
 // ------------------------------------------- seeds and hang-ups (no churn)
