@@ -2,6 +2,7 @@
 // inbound peer from an IP that already has one is refused (CometBFT's default).
 import t from 'tap';
 import type { SwitchboardError } from '../lib/errors.js';
+import { peerAdded as waitAdded } from '../lib/testing.js';
 import { peerAdded, startSwitch } from './helpers/switches.js';
 
 t.test('allowDuplicateIp false: a second peer from 127.0.0.1 is refused with ERR_DUPLICATE_IP; with true it is accepted', async (t) => {
@@ -14,7 +15,12 @@ t.test('allowDuplicateIp false: a second peer from 127.0.0.1 is refused with ERR
   // the Switch's verdict on the second connection: refused (with its error) or added
   const verdict = new Promise<string | undefined>((resolve) => {
     s.sw.on('peer:dial-failed', (_addr, err: SwitchboardError) => resolve(err.code));
-    void peerAdded(s.sw, b.sw.nodeKey.id).then(() => resolve('added'));
+    const ac = new AbortController(); // b is expected never to be added: end that wait with the test
+    t.teardown(() => ac.abort());
+    waitAdded(s.sw, b.sw.nodeKey.id, { timeoutMs: 60_000, signal: ac.signal }).then(
+      () => resolve('added'),
+      () => {},
+    );
   });
   await t.rejects(b.sw.dialPeerWithAddress(s.sw.listenAddr), 'the second dial from 127.0.0.1 fails');
   t.equal(await verdict, 'ERR_DUPLICATE_IP', 'the Switch refused it as a duplicate IP');

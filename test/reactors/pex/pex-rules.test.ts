@@ -6,7 +6,8 @@ import t from 'tap';
 import { NetAddress } from '../../../lib/net-address.js';
 import { NodeKey } from '../../../lib/node-key.js';
 import { decodePexMessage, encodePexAddrs, encodePexRequest, PEX_CHANNEL, DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS } from '../../../reactors/pex/index.js';
-import { peerAdded, peerRemoved, startSwitch } from '../../helpers/switches.js';
+import { peerAdded, startSwitch } from '../../helpers/switches.js';
+import { peerRemoved as waitRemoved } from '../../../lib/testing.js';
 import { pexCluster } from '../../helpers/pex.js';
 
 const fakeAddr = (i: number): NetAddress => new NetAddress(NodeKey.generate().id, `127.0.1.${i}`, 20000 + i);
@@ -45,10 +46,15 @@ t.test('a seed crawls an address at most once per minTimeBetweenCrawlsMs (2 min 
   s.book.addAddress(p.addr, p.addr);
   const crawl = async () => {
     const before = s.added.filter((id) => id === p.id).length;
-    const removed = peerRemoved(s.sw, p.id);
+    const ac = new AbortController();
+    const removed = waitRemoved(s.sw, p.id, { timeoutMs: 60_000, signal: ac.signal });
     await s.pex.crawlPeersOnce();
     const dialed = s.added.filter((id) => id === p.id).length > before;
     if (dialed) await removed; // the crawled peer is disconnected once it answered
+    else {
+      ac.abort(); // nothing to wait for: end the wait
+      await removed.catch(() => {});
+    }
     return dialed;
   };
   t.equal(await crawl(), true, 'the first crawl dials the address');
