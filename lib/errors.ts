@@ -22,6 +22,10 @@
  *   `ERR_DUPLICATE_IP`, `ERR_MESSAGE_REJECTED` (a reactor's message filter refused
  *   a message), `ERR_BANNED`
  * - input: `ERR_INVALID_ADDRESS`, `ERR_INVALID_ARGUMENT`, `ERR_INVALID_KEY_FILE`
+ * - isolation (a peer that stalls or floods us): `ERR_SEND_STALL`, `ERR_IDLE_TIMEOUT`,
+ *   `ERR_RECV_STALL`, `ERR_PING_FLOOD`, `ERR_UNSOLICITED_PONG`; inbound admission:
+ *   `ERR_TOO_MANY_HANDSHAKES`, `ERR_HANDSHAKE_EVICTED`, `ERR_CONN_LIMIT`, `ERR_CONN_RATE`,
+ *   `ERR_PEER_EVICTED`
  */
 export type ErrorCode =
   | 'ERR_MALFORMED_PACKET'
@@ -55,7 +59,17 @@ export type ErrorCode =
   | 'ERR_BANNED'
   | 'ERR_INVALID_ADDRESS'
   | 'ERR_INVALID_ARGUMENT'
-  | 'ERR_INVALID_KEY_FILE';
+  | 'ERR_INVALID_KEY_FILE'
+  | 'ERR_SEND_STALL'
+  | 'ERR_IDLE_TIMEOUT'
+  | 'ERR_RECV_STALL'
+  | 'ERR_PING_FLOOD'
+  | 'ERR_UNSOLICITED_PONG'
+  | 'ERR_TOO_MANY_HANDSHAKES'
+  | 'ERR_HANDSHAKE_EVICTED'
+  | 'ERR_CONN_LIMIT'
+  | 'ERR_CONN_RATE'
+  | 'ERR_PEER_EVICTED';
 
 /**
  * Base class of every switchboard error. `code` is stable; `cause` carries an
@@ -162,7 +176,12 @@ export type RejectCode =
   | 'ERR_FILTER'
   | 'ERR_FILTER_TIMEOUT'
   | 'ERR_MESSAGE_REJECTED'
-  | 'ERR_BANNED';
+  | 'ERR_BANNED'
+  | 'ERR_TOO_MANY_HANDSHAKES'
+  | 'ERR_HANDSHAKE_EVICTED'
+  | 'ERR_CONN_LIMIT'
+  | 'ERR_CONN_RATE'
+  | 'ERR_PEER_EVICTED';
 
 /** A peer, connection or message was refused, or a dial failed, at the Switch (self, duplicate, limits, filters, bans, ID mismatch). */
 export class RejectedError extends SwitchboardError {
@@ -179,5 +198,31 @@ export class InvalidArgumentError extends SwitchboardError {
     options?: { cause?: unknown },
   ) {
     super(code, message, options);
+  }
+}
+
+/**
+ * The peer stalled us past a deadline (see `MConnConfig`):
+ * - `ERR_SEND_STALL`: we had data for it and it granted no flow-control credit
+ *   (or did not read its socket) for `sendStallTimeoutMs`;
+ * - `ERR_IDLE_TIMEOUT`: nothing at all arrived for `idleTimeoutMs` (neo-go's idle timeout);
+ * - `ERR_RECV_STALL`: a packet it started was not complete within `packetTimeoutMs`,
+ *   or a multi-packet message within `messageTimeoutMs`.
+ */
+export class StallError extends SwitchboardError {
+  constructor(code: 'ERR_SEND_STALL' | 'ERR_IDLE_TIMEOUT' | 'ERR_RECV_STALL', message: string) {
+    super(code, message);
+  }
+}
+
+/**
+ * The peer broke the keepalive rules: pings faster than we answer them
+ * (`ERR_PING_FLOOD`: more than a few pings without a pong of ours in between,
+ * which an honest peer never does), or a pong we did not ask for
+ * (`ERR_UNSOLICITED_PONG`).
+ */
+export class KeepaliveError extends SwitchboardError {
+  constructor(code: 'ERR_PING_FLOOD' | 'ERR_UNSOLICITED_PONG', message: string) {
+    super(code, message);
   }
 }

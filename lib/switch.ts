@@ -10,6 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import pino, { type Logger } from 'pino';
 import type { ChannelDescriptor } from './conn/channel.js';
 import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from './config.js';
@@ -146,6 +147,9 @@ export class Switch extends EventEmitter<SwitchEvents> {
   /** Peers whose reactors' `removePeer` is still running (async), by ID. */
   private readonly removals = new Map<string, Promise<void>>();
   private addrBook: SwitchAddrBook | undefined;
+  /** Inbound refusals not logged yet, by reason (logged once per `refusalLogIntervalMs`). */
+  private readonly refusalCounts = new Map<string, number>();
+  private refusalLogTimer: NodeJS.Timeout | undefined;
 
   /** @throws InvalidArgumentError for an invalid config (every bad field listed) or a malformed peer list. */
   constructor(opts: SwitchOptions) {
@@ -238,6 +242,9 @@ export class Switch extends EventEmitter<SwitchEvents> {
         dialTimeoutMs: this.config.dialTimeoutMs,
         plaintext: this.config.plaintext,
         maxHandshaking: this.config.maxHandshaking,
+        handshakeKeyTimeoutMs: this.config.handshakeKeyTimeoutMs,
+        maxHandshakingPerIp: this.config.maxHandshakingPerIp,
+        maxInboundConnRatePerIp: this.config.maxInboundConnRatePerIp,
         filterConn: (h, p) => this.filterConn(h, p),
       },
       (c) => void this.onInbound(c),
@@ -275,6 +282,8 @@ export class Switch extends EventEmitter<SwitchEvents> {
     for (const ac of this.reconnecting.values()) ac.abort();
     this.reconnecting.clear();
     for (const p of this.peers.list()) this.stopAndRemovePeer(p, undefined);
+    clearTimeout(this.refusalLogTimer);
+    this.flushRefusalLog();
     await this.transport?.close();
     await Promise.allSettled(this.removals.values());
     for (const r of this.reactors.values()) await r.stop();
@@ -359,7 +368,10 @@ export class Switch extends EventEmitter<SwitchEvents> {
 
   /**
    * Disconnect and refuse a node for `durationMs`: by node ID (40 hex), by
-   * address `id@host:port` (bans the ID and the IP), or by bare IP. Dials to
+   * address `id@host:port` (bans the ID, and the IP as `banIpScope` says:
+   * by default only a routable IP, so a fresh key from the same public
+   * address cannot walk back in while loopback and private networks are not
+   * banned wholesale), or by bare IP. Dials to
    * it and connections from it fail with `ERR_BANNED` until the ban ends.
    * With an AddrBook (PEX), address bans are also persisted in the book, so
    * they survive a restart. @throws InvalidArgumentError for a malformed target or duration.
@@ -373,7 +385,9 @@ export class Switch extends EventEmitter<SwitchEvents> {
     else if (typeof target === 'string' && isIP(target)) keys.push(target);
     else {
       addr = toAddr(target);
-      keys.push(addr.id, addr.host);
+      keys.push(addr.id);
+      const scope = this.config.banIpScope;
+      if (scope === 'all' || (scope === 'routable' && isIP(addr.host) && ipaddr.process(addr.host).range() === 'unicast')) keys.push(addr.host);
     }
     for (const k of keys) this.bans.set(k, Math.max(until, this.bans.get(k) ?? 0));
     const err = new RejectedError('ERR_BANNED', `banned for ${durationMs} ms`);
@@ -562,9 +576,33 @@ export class Switch extends EventEmitter<SwitchEvents> {
   }
 
   private refused(remote: string, err: SwitchboardError): void {
-    this.metrics?.inboundRefused(err.code ?? 'ERR_REJECTED');
+    const reason = err.code ?? 'ERR_REJECTED';
+    this.metrics?.inboundRefused(reason);
     this.logger.debug({ remote, err: err.message, code: err.code }, 'inbound connection refused');
+    this.countRefusal(reason, remote);
     this.emit('peer:dial-failed', remote, err);
+  }
+
+  /**
+   * Log refusals at info, rate-limited: the first of a reason at once, the
+   * rest as one line per reason per `refusalLogIntervalMs` with the count.
+   */
+  private countRefusal(reason: string, remote: string): void {
+    if (!this.refusalLogTimer) {
+      this.logger.info({ reason, remote }, 'inbound connection refused');
+      this.refusalLogTimer = setTimeout(() => {
+        this.refusalLogTimer = undefined;
+        this.flushRefusalLog();
+      }, this.config.refusalLogIntervalMs);
+      this.refusalLogTimer.unref();
+      return;
+    }
+    this.refusalCounts.set(reason, (this.refusalCounts.get(reason) ?? 0) + 1);
+  }
+
+  private flushRefusalLog(): void {
+    for (const [reason, count] of this.refusalCounts) this.logger.info({ reason, count, intervalMs: this.config.refusalLogIntervalMs }, 'inbound connections refused');
+    this.refusalCounts.clear();
   }
 
   /**
@@ -592,7 +630,12 @@ export class Switch extends EventEmitter<SwitchEvents> {
       return this.addPeer(up, dialedAddr);
     }
     if (!up.outbound && !this.unconditionalIds.has(id) && this.numInboundCounted() >= this.config.maxNumInboundPeers) {
-      throw new RejectedError('ERR_TOO_MANY_PEERS', `inbound limit ${this.config.maxNumInboundPeers} reached`);
+      const idle = this.idlestReplaceableInbound();
+      if (!idle) throw new RejectedError('ERR_TOO_MANY_PEERS', `inbound limit ${this.config.maxNumInboundPeers} reached`);
+      const err = new RejectedError('ERR_PEER_EVICTED', `replaced by a new inbound peer: no message for ${Math.round(performance.now() - idle.mconn.lastMessageAt)} ms while every inbound slot was taken`);
+      this.logger.info({ peer: idle.id, by: id }, 'inbound slots full: replacing the idlest inbound peer');
+      this.stopPeerForError(idle, err);
+      return this.addPeer(up, dialedAddr);
     }
     const log = this.logger.child({ peer: id });
     const reactorByCh = this.reactorByCh;
@@ -634,6 +677,23 @@ export class Switch extends EventEmitter<SwitchEvents> {
       this.emit('peer:add', peer);
     }
     return peer;
+  }
+
+  /**
+   * The inbound peer a newcomer may replace when inbound slots are full, as
+   * Tendermint 0.35's `MaxConnectedUpgrade`: the one (never persistent or
+   * unconditional) that has sent no message for longest, if for at least
+   * `inboundEvictIdleMs`.
+   */
+  private idlestReplaceableInbound(): Peer | undefined {
+    const min = this.config.inboundEvictIdleMs;
+    if (min <= 0) return undefined;
+    let best: Peer | undefined;
+    for (const p of this.peers.list()) {
+      if (p.isOutbound() || p.isPersistent() || this.unconditionalIds.has(p.id)) continue;
+      if (!best || p.mconn.lastMessageAt < best.mconn.lastMessageAt) best = p;
+    }
+    return best && performance.now() - best.mconn.lastMessageAt >= min ? best : undefined;
   }
 
   private numInboundCounted(): number {

@@ -681,7 +681,7 @@ export class PEXReactor extends BaseReactor {
   #punish(peer: Peer, err: unknown): void {
     this.log.info({ peer: peer.id, err: (err as Error).message }, 'pex: disconnecting and banning peer');
     this.switch.stopPeerForError(peer, err);
-    this.#ban(peer.remoteAddr);
+    this.switch.banPeer(peer.remoteAddr, this.settings.banMs); // the Switch's ban: ID, book, and the IP per banIpScope
   }
 
   #ban(addr: NetAddress): void {
