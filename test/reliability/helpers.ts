@@ -295,8 +295,9 @@ export class RawPeer {
     });
   }
 
-  static async connect(t: Teardown, port: number, host = '127.0.0.1'): Promise<RawPeer> {
-    const sock = net.connect({ port, host });
+  /** Connect to `host:port`, from `localAddress` when given (e.g. 127.0.0.2: another loopback address). */
+  static async connect(t: Teardown, port: number, host = '127.0.0.1', localAddress?: string): Promise<RawPeer> {
+    const sock = net.connect({ port, host, localAddress });
     t.teardown(() => sock.destroy());
     await once(sock, 'connect');
     return new RawPeer(sock);

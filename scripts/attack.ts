@@ -1,0 +1,449 @@
+/**
+ * `npm run attack`: the attacks of issue #14 against a running node.
+ *
+ * For each scenario a fresh victim — `switchboard node` as its own process
+ * (`node --import tsx <cli> node …`, default config, PEX on, on
+ * 127.0.0.1) — is started; an honest pair (two Switches with the gossip
+ * reactor, in this process) connects to it and gossips through it the whole
+ * time (A publishes, B must hear every message); then the attacker runs:
+ *
+ * | scenario | attack |
+ * | --- | --- |
+ * | `silent` | 64 TCP connections that send nothing, each re-opened as soon as the victim closes it; honest handshakes (a fresh key each) are attempted meanwhile and counted as the honest messages |
+ * | `flood` | a peer that completes the handshake, then never reads (a pong every 5 s), plus a peer flooding unique valid 1 KiB gossip as fast as the victim takes it |
+ * | `pings` | pings written at socket speed |
+ * | `quiet` | a peer that goes quiet after the handshake, one that stops in the middle of a packet, and pong-only peers holding every other inbound slot (`maxNumInboundPeers` 8), then a newcomer after 35 s |
+ * | `ban` | a peer on 127.0.0.2 that breaks PEX (addresses nobody asked for), then a fresh key from the same address |
+ *
+ * Printed per scenario: victim up (process alive and the honest pair still
+ * connected), victim RSS before/after (max over the attack, from
+ * /proc/<pid>/status), honest messages sent/received/lost, honest p99
+ * latency, and the time until the attacker was disconnected (`-`: never,
+ * within the run).
+ *
+ * ```
+ * npm run attack                                   # every scenario against this checkout
+ * npm run attack -- --cli ../main/cli/index.ts     # against another checkout's CLI
+ * npm run attack -- --only flood,pings --seconds 10
+ * ```
+ *
+ * `--victim-config '{"banIpScope":"all"}'` adds p2p settings to the
+ * victim's config file (the `ban` scenario adds `banIpScope: "all"` itself
+ * when the victim knows the setting: loopback is not banned by IP by default).
+ *
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net, { type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { encodePexAddrs, PEX_CHANNEL } from '../reactors/pex/messages.js';
+import { GossipReactor } from '../reactors/examples/gossip/reactor.js';
+import { NetAddress } from '../lib/net-address.js';
+import { NodeKey } from '../lib/node-key.js';
+import { Switch } from '../lib/switch.js';
+import { childEnv } from '../test/helpers/child-env.js';
+import { freePort } from '../test/helpers/processes.js';
+import { ECHO_CHANNEL, NETWORK, RawPeer, msgHeader } from '../test/reliability/helpers.js';
+
+interface Args {
+  cli: string;
+  only: string[];
+  seconds: number;
+  victimConfig: Record<string, unknown>;
+}
+
+const SCENARIOS = ['silent', 'flood', 'pings', 'quiet', 'ban'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { cli: fileURLToPath(new URL('../cli/index.ts', import.meta.url)), only: [...SCENARIOS], seconds: 15, victimConfig: {} };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const v = argv[++i];
+    if (v === undefined) throw new Error(`${k} needs a value`);
+    if (k === '--cli') a.cli = resolve(v);
+    else if (k === '--only') a.only = v.split(',');
+    else if (k === '--seconds') a.seconds = Number(v);
+    else if (k === '--victim-config') a.victimConfig = JSON.parse(v) as Record<string, unknown>;
+    else throw new Error(`unknown option ${k} (--cli, --only, --seconds, --victim-config)`);
+  }
+  for (const s of a.only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
+  if (!(a.seconds > 0 && a.seconds <= 600)) throw new Error('--seconds must be 1..600');
+  return a;
+}
+
+/** Cleanup registry (RawPeer wants a test-like teardown). */
+class Teardown {
+  private fns: (() => unknown)[] = [];
+  teardown(fn: () => unknown): void {
+    this.fns.push(fn);
+  }
+  async run(): Promise<void> {
+    for (const fn of this.fns.reverse()) await Promise.resolve().then(fn).catch(() => {});
+    this.fns = [];
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Victim {
+  child: ChildProcess;
+  addr: string;
+  port: number;
+  alive: () => boolean;
+  rssMb: () => number;
+}
+
+/** Start `switchboard node` on a free port with `p2p` settings; rejects if it exits first (e.g. a setting it does not know). */
+async function startVictim(td: Teardown, cli: string, p2p: Record<string, unknown>): Promise<Victim> {
+  const home = mkdtempSync(join(tmpdir(), 'switchboard-attack-'));
+  td.teardown(() => rmSync(home, { recursive: true, force: true }));
+  mkdirSync(join(home, 'config'), { recursive: true });
+  const port = await freePort();
+  const cfg = join(home, 'config', 'config.json');
+  writeFileSync(cfg, JSON.stringify({ network: NETWORK, moniker: 'victim', p2p: { listenAddress: `127.0.0.1:${port}`, ...p2p } }));
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'node', '--home', home, '--config', cfg, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  let exited = false;
+  const exit = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
+  td.teardown(async () => {
+    child.kill('SIGKILL');
+    await exit;
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const addr = await new Promise<string>((resolveAddr, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const m = / listening on (\S+)/.exec(l);
+      if (m) resolveAddr(m[1]!);
+    });
+    void exit.then(() => reject(new Error(`victim exited before listening: ${stderr.trim().split('\n').slice(-2).join(' ')}`)));
+  });
+  const rssMb = () => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : NaN;
+    } catch {
+      return NaN;
+    }
+  };
+  return { child, addr, port, alive: () => !exited, rssMb };
+}
+
+/** The honest pair: A publishes every `intervalMs`, B records arrival latencies. */
+class HonestPair {
+  sent = 0;
+  readonly latencies: number[] = [];
+  private readonly publishedAt = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private constructor(
+    readonly a: Switch,
+    readonly b: Switch,
+    private readonly gossipA: GossipReactor,
+    private readonly victimId: string,
+  ) {}
+
+  static async start(td: Teardown, victim: Victim): Promise<HonestPair> {
+    const mk = async (moniker: string) => {
+      const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker }, config: { listenAddress: '127.0.0.1:0', pex: false } });
+      const g = sw.addReactor('gossip', new GossipReactor());
+      await sw.start();
+      td.teardown(() => sw.stop());
+      await sw.dialPeerWithAddress(victim.addr);
+      return { sw, g };
+    };
+    const a = await mk('honest-a');
+    const b = await mk('honest-b');
+    const pair = new HonestPair(a.sw, b.sw, a.g, victim.addr.split('@')[0]!);
+    b.g.events.on('message', (m) => {
+      const at = pair.publishedAt.get(m.text);
+      if (at !== undefined) {
+        pair.latencies.push(performance.now() - at);
+        pair.publishedAt.delete(m.text);
+      }
+    });
+    return pair;
+  }
+
+  run(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      const text = `honest ${++this.sent}`;
+      this.publishedAt.set(text, performance.now());
+      this.gossipA.publish(text);
+    }, intervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  get connected(): boolean {
+    return this.a.peers.has(this.victimId) && this.b.peers.has(this.victimId);
+  }
+}
+
+interface Row {
+  scenario: Scenario;
+  up: boolean;
+  rssBefore: number;
+  rssMax: number;
+  rssAfter: number;
+  sent: number;
+  received: number;
+  p99: number;
+  disconnectedMs: string;
+  note: string;
+}
+
+function p99(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]!;
+}
+
+/**
+ * True when the remote has closed the TCP connection of our `localPort`
+ * (state CLOSE_WAIT or gone in /proc/net/tcp): a paused socket does not read,
+ * so it never sees the FIN itself.
+ */
+function remoteClosed(localPort: number): boolean {
+  const hex = localPort.toString(16).toUpperCase().padStart(4, '0');
+  try {
+    const line = readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .find((l) => l.trim().split(/\s+/)[1]?.endsWith(`:${hex}`));
+    return line === undefined || line.trim().split(/\s+/)[3] === '08';
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves with ms from `start` when `sock` closes (or, paused, its remote closed), or undefined after `limitMs`. */
+function closedWithin(sock: Socket, start: number, limitMs: number): Promise<number | undefined> {
+  return new Promise((r) => {
+    if (sock.destroyed) return r(performance.now() - start);
+    const port = sock.localPort ?? 0;
+    const done = (v: number | undefined) => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      r(v);
+    };
+    const timer = setTimeout(() => done(undefined), limitMs);
+    const poll = setInterval(() => sock.isPaused() && remoteClosed(port) && done(performance.now() - start), 100);
+    sock.once('close', () => done(performance.now() - start));
+  });
+}
+
+const fmtMs = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
+
+async function scenario(name: Scenario, args: Args): Promise<Row> {
+  const td = new Teardown();
+  try {
+    const extra: Record<string, unknown> = { ...args.victimConfig };
+    if (name === 'quiet') extra.maxNumInboundPeers = 8;
+    let victim: Victim;
+    let note = '';
+    if (name === 'ban') {
+      try {
+        victim = await startVictim(td, args.cli, { ...extra, banIpScope: 'all' });
+        note = 'banIpScope all';
+      } catch {
+        victim = await startVictim(td, args.cli, extra);
+        note = 'victim has no banIpScope';
+      }
+    } else victim = await startVictim(td, args.cli, extra);
+    const honest = await HonestPair.start(td, victim);
+    await sleep(500);
+    const rssBefore = victim.rssMb();
+    let rssMax = rssBefore;
+    const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, victim.rssMb())), 100);
+    td.teardown(() => clearInterval(rssTimer));
+    honest.run(50);
+    const ms = args.seconds * 1000;
+    const start = performance.now();
+    let disconnected: (number | undefined)[] = [];
+    let sent: number | undefined;
+    let received: number | undefined;
+
+    if (name === 'silent') {
+      let running = true;
+      let firstClosed: number | undefined;
+      const live = new Set<Socket>();
+      const open = () => {
+        if (!running) return;
+        const s = net.connect(victim.port, '127.0.0.1');
+        live.add(s);
+        s.on('error', () => {});
+        s.resume();
+        s.once('close', () => {
+          live.delete(s);
+          firstClosed ??= performance.now() - start;
+          setImmediate(open);
+        });
+      };
+      for (let i = 0; i < 64; i++) open();
+      td.teardown(() => {
+        running = false;
+        for (const s of live) s.destroy();
+      });
+      await sleep(300);
+      let ok = 0;
+      let tried = 0;
+      while (performance.now() - start < ms) {
+        tried++;
+        const sub = new Teardown();
+        try {
+          const raw = await RawPeer.connect(sub, victim.port);
+          const t0 = performance.now();
+          await Promise.race([raw.join(), sleep(5000).then(() => Promise.reject(new Error('timeout')))]);
+          honest.latencies.push(performance.now() - t0);
+          ok++;
+        } catch {
+          // refused or timed out
+        }
+        await sub.run();
+        await sleep(200);
+      }
+      running = false;
+      sent = tried;
+      received = ok;
+      disconnected = [firstClosed];
+      note = 'honest = handshakes; p99 = handshake time';
+    } else if (name === 'flood') {
+      const stuck = await RawPeer.connect(td, victim.port);
+      await stuck.join();
+      stuck.sock.pause();
+      const pongs = setInterval(() => stuck.sendPackets({ type: 'pong' }), 5000);
+      td.teardown(() => clearInterval(pongs));
+      const flooder = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker: 'flooder' }, config: { listenAddress: '127.0.0.1:0', pex: false } });
+      const g = flooder.addReactor('gossip', new GossipReactor());
+      await flooder.start();
+      td.teardown(() => flooder.stop());
+      const fp = await flooder.dialPeerWithAddress(victim.addr);
+      const stuckGone = closedWithin(stuck.sock, start, ms);
+      let floodGoneAt: number | undefined;
+      flooder.once('peer:remove', () => (floodGoneAt = performance.now() - start));
+      const filler = 'f'.repeat(1000);
+      let n = 0;
+      // about 10k messages/s of 1 KiB, as the issue's attacker; yields to the loop every 100
+      while (performance.now() - start < ms && flooder.peers.has(fp.id)) {
+        const turn = performance.now();
+        for (let i = 0; i < 100; i++) g.publish(`${++n}${filler}`);
+        await sleep(Math.max(0, 10 - (performance.now() - turn)));
+      }
+      disconnected = [await stuckGone, floodGoneAt];
+      note = `never-reader, flooder (${n} msgs)`;
+    } else if (name === 'pings') {
+      const raw = await RawPeer.connect(td, victim.port);
+      await raw.join();
+      const pings = Buffer.alloc(16_384, 0x01);
+      const gone = closedWithin(raw.sock, start, ms);
+      while (performance.now() - start < ms && !raw.sock.destroyed) {
+        if (!raw.sock.write(raw.sealer!.seal(pings))) await new Promise((r) => raw.sock.once('drain', r).once('close', r));
+      }
+      disconnected = [await gone];
+    } else if (name === 'quiet') {
+      const quiet = await RawPeer.connect(td, victim.port);
+      await quiet.join();
+      const midFrame = await RawPeer.connect(td, victim.port);
+      midFrame.autoPong = true;
+      await midFrame.join();
+      midFrame.sendPlain(Buffer.concat([msgHeader(ECHO_CHANNEL, 0x01, 100), Buffer.alloc(10, 1)]));
+      const squatters: RawPeer[] = [];
+      for (let i = 0; i < 6; i++) {
+        const s = await RawPeer.connect(td, victim.port);
+        s.autoPong = true;
+        await s.join();
+        squatters.push(s);
+      }
+      const limit = Math.max(ms, 40_000);
+      const q = closedWithin(quiet.sock, start, limit);
+      const mf = closedWithin(midFrame.sock, start, limit);
+      const sq = Promise.race(squatters.map((s) => closedWithin(s.sock, start, limit)));
+      await sleep(35_000 - (performance.now() - start));
+      const newcomer = await RawPeer.connect(td, victim.port);
+      newcomer.autoPong = true;
+      let admitted = false;
+      try {
+        await newcomer.join();
+        await sleep(1000);
+        admitted = !newcomer.sock.destroyed;
+      } catch {
+        admitted = false;
+      }
+      disconnected = [await q, await mf, await sq];
+      note = `quiet, mid-packet, first squatter; newcomer at 35 s ${admitted ? 'admitted' : 'refused'}`;
+    } else {
+      // from 127.0.0.2, so that an IP ban does not also cover the honest pair on 127.0.0.1
+      const abuser = await RawPeer.connect(td, victim.port, '127.0.0.1', '127.0.0.2');
+      await abuser.join();
+      const gone = closedWithin(abuser.sock, start, ms);
+      abuser.sendPackets({ type: 'msg', channelId: PEX_CHANNEL, eof: true, data: Buffer.from(encodePexAddrs([new NetAddress(NodeKey.generate().id, '8.8.8.8', 26656)])) });
+      disconnected = [await gone];
+      const fresh = await RawPeer.connect(td, victim.port, '127.0.0.1', '127.0.0.2');
+      let admitted = false;
+      try {
+        await Promise.race([fresh.join(), sleep(3000).then(() => Promise.reject(new Error('timeout')))]);
+        await sleep(500);
+        admitted = !fresh.sock.destroyed;
+      } catch {
+        admitted = false;
+      }
+      note += `; fresh key from the same address ${admitted ? 'ADMITTED' : 'refused'}`;
+      await sleep(Math.max(0, 3000 - (performance.now() - start)));
+    }
+    await sleep(ms - (performance.now() - start)); // honest traffic goes on for the whole run
+    honest.stop();
+    await sleep(2000); // late honest messages
+    clearInterval(rssTimer);
+    const up = victim.alive() && honest.connected;
+    if (sent === undefined) {
+      sent = honest.sent;
+      received = honest.latencies.length;
+    }
+    return {
+      scenario: name,
+      up,
+      rssBefore,
+      rssMax,
+      rssAfter: victim.rssMb(),
+      sent,
+      received: received!,
+      p99: p99(honest.latencies),
+      disconnectedMs: disconnected.map(fmtMs).join(' / '),
+      note,
+    };
+  } finally {
+    await td.run();
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  console.log(`attacking ${args.cli} (${args.seconds} s per scenario)`);
+  const rows: Row[] = [];
+  for (const s of args.only as Scenario[]) {
+    const r = await scenario(s, args);
+    rows.push(r);
+    console.log(`${s}: done`);
+  }
+  console.log('');
+  console.log('| scenario | victim up | RSS before → max (after) MB | honest sent / received / lost | honest p99 ms | attacker disconnected after | note |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    console.log(
+      `| ${r.scenario} | ${r.up ? 'yes' : 'NO'} | ${r.rssBefore.toFixed(0)} → ${r.rssMax.toFixed(0)} (${r.rssAfter.toFixed(0)}) | ${r.sent} / ${r.received} / ${r.sent - r.received} | ${r.p99.toFixed(0)} | ${r.disconnectedMs} | ${r.note} |`,
+    );
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
