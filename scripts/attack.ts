@@ -4,15 +4,16 @@
  * For each scenario a fresh victim — `switchboard node` as its own process
  * (`node --import tsx <cli> node …`, default config, PEX on, on
  * 127.0.0.1) — is started; an honest pair (two Switches with the gossip
- * reactor, in this process) connects to it and gossips through it the whole
- * time (A publishes, B must hear every message); then the attacker runs:
+ * reactor, in a process of their own) connects to it and gossips through it
+ * the whole time (each publishes every 100 ms and must hear every message of
+ * the other); then the attacker runs (in this process):
  *
  * | scenario | attack |
  * | --- | --- |
  * | `silent` | 64 TCP connections that send nothing, each re-opened as soon as the victim closes it; honest handshakes (a fresh key each) are attempted meanwhile and counted as the honest messages |
  * | `flood` | a peer that completes the handshake, then never reads (a pong every 5 s), plus a peer flooding unique valid 1 KiB gossip as fast as the victim takes it |
  * | `pings` | pings written at socket speed |
- * | `quiet` | a peer that goes quiet after the handshake, one that stops in the middle of a packet, and pong-only peers holding every other inbound slot (`maxNumInboundPeers` 8), then a newcomer after 35 s |
+ * | `quiet` | a peer that goes quiet after the handshake, one that stops in the middle of a packet, and 4 pong-only peers holding every other inbound slot (`maxNumInboundPeers` 8), then a newcomer after 35 s |
  * | `ban` | a peer on 127.0.0.2 that breaks PEX (addresses nobody asked for), then a fresh key from the same address |
  *
  * Printed per scenario: victim up (process alive and the honest pair still
@@ -33,12 +34,11 @@
  *
  * @module
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { encodePexAddrs, PEX_CHANNEL } from '../reactors/pex/messages.js';
 import { GossipReactor } from '../reactors/examples/gossip/reactor.js';
@@ -106,7 +106,11 @@ async function startVictim(td: Teardown, cli: string, p2p: Record<string, unknow
   const port = await freePort();
   const cfg = join(home, 'config', 'config.json');
   writeFileSync(cfg, JSON.stringify({ network: NETWORK, moniker: 'victim', p2p: { listenAddress: `127.0.0.1:${port}`, ...p2p } }));
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'node', '--home', home, '--config', cfg, '--log-level', 'silent'], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  // stdout to a file: the node prints a line per gossip message, which a busy reader of a pipe would make it buffer
+  const outPath = join(home, 'stdout.txt');
+  const out = openSync(outPath, 'w');
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'node', '--home', home, '--config', cfg, '--log-level', 'silent'], { stdio: ['ignore', out, 'pipe'], env: childEnv() });
+  closeSync(out);
   let exited = false;
   const exit = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
   td.teardown(async () => {
@@ -115,13 +119,13 @@ async function startVictim(td: Teardown, cli: string, p2p: Record<string, unknow
   });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
-  const addr = await new Promise<string>((resolveAddr, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      const m = / listening on (\S+)/.exec(l);
-      if (m) resolveAddr(m[1]!);
-    });
-    void exit.then(() => reject(new Error(`victim exited before listening: ${stderr.trim().split('\n').slice(-2).join(' ')}`)));
-  });
+  let addr: string | undefined;
+  for (let i = 0; i < 600 && !addr; i++) {
+    if (exited) throw new Error(`victim exited before listening: ${stderr.trim().split('\n').slice(-2).join(' ')}`);
+    addr = / listening on (\S+)/.exec(readFileSync(outPath, 'utf8'))?.[1];
+    if (!addr) await sleep(50);
+  }
+  if (!addr) throw new Error('victim did not listen within 30 s');
   const rssMb = () => {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
@@ -133,55 +137,85 @@ async function startVictim(td: Teardown, cli: string, p2p: Record<string, unknow
   return { child, addr, port, alive: () => !exited, rssMb };
 }
 
-/** The honest pair: A publishes every `intervalMs`, B records arrival latencies. */
-class HonestPair {
-  sent = 0;
-  readonly latencies: number[] = [];
-  private readonly publishedAt = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private constructor(
-    readonly a: Switch,
-    readonly b: Switch,
-    private readonly gossipA: GossipReactor,
-    private readonly victimId: string,
-  ) {}
+/** What the honest pair's process reports. */
+interface HonestReport {
+  sent: number;
+  received: number;
+  latencies: number[];
+  connected: boolean;
+}
 
-  static async start(td: Teardown, victim: Victim): Promise<HonestPair> {
-    const mk = async (moniker: string) => {
-      const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker }, config: { listenAddress: '127.0.0.1:0', pex: false } });
-      const g = sw.addReactor('gossip', new GossipReactor());
-      await sw.start();
-      td.teardown(() => sw.stop());
-      await sw.dialPeerWithAddress(victim.addr);
-      return { sw, g };
-    };
-    const a = await mk('honest-a');
-    const b = await mk('honest-b');
-    const pair = new HonestPair(a.sw, b.sw, a.g, victim.addr.split('@')[0]!);
-    b.g.events.on('message', (m) => {
-      const at = pair.publishedAt.get(m.text);
+/**
+ * The honest pair, in a process of its own (so the attackers' CPU use in
+ * this process does not count against it): A and B both publish every
+ * `intervalMs` and each records when the other's messages arrive.
+ */
+async function honestPairProcess(): Promise<void> {
+  const settings = new Promise<{ addr: string; intervalMs: number }>((r) => process.once('message', (m) => r(m as { addr: string; intervalMs: number })));
+  process.send!({ type: 'hello' });
+  const { addr, intervalMs } = await settings;
+  const victimId = addr.split('@')[0]!;
+  const mk = async (moniker: string) => {
+    const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker }, config: { listenAddress: '127.0.0.1:0', pex: false } });
+    const g = sw.addReactor('gossip', new GossipReactor());
+    await sw.start();
+    await sw.dialPeerWithAddress(addr);
+    return { sw, g };
+  };
+  const pair = [await mk('honest-a'), await mk('honest-b')];
+  const publishedAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let sent = 0;
+  for (const { g } of pair) {
+    g.events.on('message', (m, from) => {
+      const at = from ? publishedAt.get(m.text) : undefined;
       if (at !== undefined) {
-        pair.latencies.push(performance.now() - at);
-        pair.publishedAt.delete(m.text);
+        latencies.push(performance.now() - at);
+        publishedAt.delete(m.text);
       }
     });
-    return pair;
+  }
+  process.send!({ type: 'ready' });
+  await new Promise((r) => process.once('message', r));
+  const timer = setInterval(() => {
+    const text = `honest ${++sent}`;
+    publishedAt.set(text, performance.now());
+    pair[sent % 2]!.g.publish(text);
+  }, intervalMs);
+  await new Promise((r) => process.once('message', r));
+  clearInterval(timer);
+  await sleep(2000); // late messages
+  const report: HonestReport = { sent, received: latencies.length, latencies, connected: pair.every(({ sw }) => sw.peers.has(victimId)) };
+  process.send!({ type: 'report', report }, () => process.exit(0));
+}
+
+/** Handle on the honest pair's process. */
+class HonestPair {
+  private constructor(private readonly child: ChildProcess) {}
+
+  static async start(td: Teardown, victim: Victim, intervalMs: number): Promise<HonestPair> {
+    const child = fork(fileURLToPath(import.meta.url), ['--honest-pair'], { execArgv: ['--import', 'tsx'], env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    td.teardown(() => child.kill('SIGKILL'));
+    const next = () =>
+      new Promise<void>((r, reject) => {
+        child.once('message', () => r());
+        child.once('exit', (code) => reject(new Error(`honest pair exited (${code})`)));
+      });
+    await next(); // hello
+    child.send({ addr: victim.addr, intervalMs });
+    await next(); // ready
+    return new HonestPair(child);
   }
 
-  run(intervalMs: number): void {
-    this.timer = setInterval(() => {
-      const text = `honest ${++this.sent}`;
-      this.publishedAt.set(text, performance.now());
-      this.gossipA.publish(text);
-    }, intervalMs);
+  run(): void {
+    this.child.send('run');
   }
 
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  get connected(): boolean {
-    return this.a.peers.has(this.victimId) && this.b.peers.has(this.victimId);
+  stop(): Promise<HonestReport> {
+    return new Promise((r) => {
+      this.child.on('message', (m: { type: string; report?: HonestReport }) => m.type === 'report' && r(m.report!));
+      this.child.send('stop');
+    });
   }
 }
 
@@ -255,18 +289,19 @@ async function scenario(name: Scenario, args: Args): Promise<Row> {
         note = 'victim has no banIpScope';
       }
     } else victim = await startVictim(td, args.cli, extra);
-    const honest = await HonestPair.start(td, victim);
+    const honest = await HonestPair.start(td, victim, 50);
     await sleep(500);
     const rssBefore = victim.rssMb();
     let rssMax = rssBefore;
     const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, victim.rssMb())), 100);
     td.teardown(() => clearInterval(rssTimer));
-    honest.run(50);
+    honest.run();
     const ms = args.seconds * 1000;
     const start = performance.now();
     let disconnected: (number | undefined)[] = [];
     let sent: number | undefined;
     let received: number | undefined;
+    const handshakeMs: number[] = [];
 
     if (name === 'silent') {
       let running = true;
@@ -299,7 +334,7 @@ async function scenario(name: Scenario, args: Args): Promise<Row> {
           const raw = await RawPeer.connect(sub, victim.port);
           const t0 = performance.now();
           await Promise.race([raw.join(), sleep(5000).then(() => Promise.reject(new Error('timeout')))]);
-          honest.latencies.push(performance.now() - t0);
+          handshakeMs.push(performance.now() - t0);
           ok++;
         } catch {
           // refused or timed out
@@ -353,7 +388,7 @@ async function scenario(name: Scenario, args: Args): Promise<Row> {
       await midFrame.join();
       midFrame.sendPlain(Buffer.concat([msgHeader(ECHO_CHANNEL, 0x01, 100), Buffer.alloc(10, 1)]));
       const squatters: RawPeer[] = [];
-      for (let i = 0; i < 6; i++) {
+      for (let i = 0; i < 4; i++) {
         const s = await RawPeer.connect(td, victim.port);
         s.autoPong = true;
         await s.join();
@@ -396,13 +431,16 @@ async function scenario(name: Scenario, args: Args): Promise<Row> {
       await sleep(Math.max(0, 3000 - (performance.now() - start)));
     }
     await sleep(ms - (performance.now() - start)); // honest traffic goes on for the whole run
-    honest.stop();
-    await sleep(2000); // late honest messages
+    const report = await honest.stop();
     clearInterval(rssTimer);
-    const up = victim.alive() && honest.connected;
+    const up = victim.alive() && report.connected;
+    let latencies = report.latencies;
     if (sent === undefined) {
-      sent = honest.sent;
-      received = honest.latencies.length;
+      sent = report.sent;
+      received = report.received;
+    } else {
+      note += `; gossip ${report.sent}/${report.received}/${report.sent - report.received}`;
+      latencies = handshakeMs;
     }
     return {
       scenario: name,
@@ -412,7 +450,7 @@ async function scenario(name: Scenario, args: Args): Promise<Row> {
       rssAfter: victim.rssMb(),
       sent,
       received: received!,
-      p99: p99(honest.latencies),
+      p99: p99(latencies),
       disconnectedMs: disconnected.map(fmtMs).join(' / '),
       note,
     };
@@ -440,7 +478,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
+(process.argv.includes('--honest-pair') ? honestPairProcess() : main()).then(
   () => process.exit(0),
   (err) => {
     console.error(err);
