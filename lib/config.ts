@@ -85,6 +85,12 @@ export const P2PConfigSchema = z
     inboundEvictIdleMs: count(30_000),
     /** Which IPs an address ban (`banPeer(id@host:port)`, PEX abuse) also bans: `routable` (default), `all`, `none`. */
     banIpScope: z.enum(['routable', 'all', 'none']).default('routable'),
+    /**
+     * While the node is congested (a live peer has an eighth of `maxSendWaiters`
+     * blocked senders), pause reading from peers receiving at more than twice
+     * the average rate, so a flood cannot crowd out other peers' messages. Default true.
+     */
+    throttleHeavySenders: z.boolean().default(true),
     /** Refused inbound connections are logged at info at most once per reason per this interval, with the count (ms). Default 10000. */
     refusalLogIntervalMs: ms(10_000),
     /** Accept a second peer from an IP that already has one. */
@@ -136,6 +142,7 @@ export const P2PConfigSchema = z
  * | inboundEvictIdleMs | 30000 (0 = never) | ms |
  * | banIpScope | `routable` | |
  * | refusalLogIntervalMs | 10000 | ms |
+ * | throttleHeavySenders | true | |
  * | allowDuplicateIp | true (CometBFT: false; true keeps loopback networks working) | |
  * | plaintext | false | |
  * | reconnectIntervalMs × reconnectAttempts | 5000 × 20 | ms |

@@ -13,6 +13,7 @@ import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import pino, { type Logger } from 'pino';
 import type { ChannelDescriptor } from './conn/channel.js';
+import { DEFAULT_MCONN_CONFIG } from './conn/mconnection.js';
 import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from './config.js';
 import { InvalidArgumentError, RejectedError, SwitchboardError } from './errors.js';
 import type { P2PMetrics } from './metrics.js';
@@ -655,7 +656,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
         if (r.filterMessage && !r.filterMessage(e)) {
           throw new RejectedError('ERR_MESSAGE_REJECTED', `message on channel 0x${channelId.toString(16)} refused by its reactor's filter`);
         }
-        return r.receive(e);
+        return r.receive(e) ?? this.fairShare(peer);
       },
       onError: (err) => {
         log.info({ err: err.message, code: err.code }, 'peer connection failed');
@@ -694,6 +695,43 @@ export class Switch extends EventEmitter<SwitchEvents> {
       if (!best || p.mconn.lastMessageAt < best.mconn.lastMessageAt) best = p;
     }
     return best && performance.now() - best.mconn.lastMessageAt >= min ? best : undefined;
+  }
+
+  /**
+   * Fair share of the node's work (issue #14): while the node is congested —
+   * some live peer has at least an eighth of `maxSendWaiters` blocked
+   * senders on a channel, i.e. we produce for it faster than it takes (a
+   * slow reader runs out of window now and then; one that has granted no
+   * credit for 5 s is not counted: it is stuck, and dropped at
+   * `sendStallTimeoutMs`) — a peer receiving at more than twice the
+   * average rate of all peers is slowed: its reading pauses (its window
+   * closes, backpressure reaches it) until the congestion clears, re-checked
+   * every 10 ms and at most 1 s per message. Honest peers sending at a
+   * modest rate are never paused, so their messages are not dropped behind
+   * a flood. Returns undefined when `peer` may go on at once.
+   */
+  private fairShare(peer: Peer): Promise<void> | undefined {
+    if (!this.config.throttleHeavySenders || !this.congested()) return undefined;
+    const peers = this.peers.list();
+    if (peers.length < 2) return undefined;
+    let total = 0;
+    for (const p of peers) total += p.mconn.recvRate;
+    if (!(peer.mconn.recvRate > (2 * total) / peers.length)) return undefined;
+    return new Promise<void>((resolve) => {
+      const started = performance.now();
+      const check = () => {
+        if (peer.mconn.isStopped || !this.running || !this.congested() || performance.now() - started >= 1000) return resolve();
+        setTimeout(check, 10).unref();
+      };
+      setTimeout(check, 10).unref();
+    });
+  }
+
+  /** True when some live peer has at least an eighth of `maxSendWaiters` blocked senders (see {@link fairShare}); O(peers × channels). */
+  private congested(): boolean {
+    const mark = (this.config.mconn.maxSendWaiters ?? DEFAULT_MCONN_CONFIG.maxSendWaiters) / 8;
+    for (const p of this.peers.list()) if (p.mconn.mostSendWaiters >= mark && p.mconn.sendStalledMs < CONGESTION_STALL_GRACE_MS) return true;
+    return false;
   }
 
   private numInboundCounted(): number {
@@ -770,6 +808,9 @@ export class Switch extends EventEmitter<SwitchEvents> {
     return true;
   }
 }
+
+/** A peer that has let us send nothing for longer than this (ms) no longer counts as a congested consumer: it is stuck. */
+const CONGESTION_STALL_GRACE_MS = 5000;
 
 function toAddr(a: string | NetAddress): NetAddress {
   return typeof a === 'string' ? NetAddress.parse(a.trim()) : a;

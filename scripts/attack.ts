@@ -13,7 +13,7 @@
  * | `silent` | 64 TCP connections that send nothing, each re-opened as soon as the victim closes it; honest handshakes (a fresh key each) are attempted meanwhile and counted as the honest messages |
  * | `flood` | a peer that completes the handshake, then never reads (a pong every 5 s), plus a peer flooding unique valid 1 KiB gossip as fast as the victim takes it |
  * | `pings` | pings written at socket speed |
- * | `quiet` | a peer that goes quiet after the handshake, one that stops in the middle of a packet, and 4 pong-only peers holding every other inbound slot (`maxNumInboundPeers` 8), then a newcomer after 35 s |
+ * | `quiet` | a peer that goes quiet after the handshake, one that stops in the middle of a packet, and pong-only peers holding every other inbound slot (`maxNumInboundPeers` 8; a fifth takes the mid-packet peer's slot once it is gone), then a newcomer after 35 s |
  * | `ban` | a peer on 127.0.0.2 that breaks PEX (addresses nobody asked for), then a fresh key from the same address |
  *
  * Printed per scenario: victim up (process alive and the honest pair still
@@ -184,7 +184,13 @@ async function honestPairProcess(): Promise<void> {
   }, intervalMs);
   await new Promise((r) => process.once('message', r));
   clearInterval(timer);
-  await sleep(2000); // late messages
+  // late messages are late, not lost: wait until none has arrived for 3 s (at most 20 s)
+  for (let last = -1, quietSince = performance.now(), t0 = performance.now(); performance.now() - quietSince < 3000 && performance.now() - t0 < 20_000; await sleep(100)) {
+    if (latencies.length !== last) {
+      last = latencies.length;
+      quietSince = performance.now();
+    }
+  }
   const report: HonestReport = { sent, received: latencies.length, latencies, connected: pair.every(({ sw }) => sw.peers.has(victimId)) };
   process.send!({ type: 'report', report }, () => process.exit(0));
 }
@@ -268,6 +274,19 @@ function closedWithin(sock: Socket, start: number, limitMs: number): Promise<num
     const timer = setTimeout(() => done(undefined), limitMs);
     const poll = setInterval(() => sock.isPaused() && remoteClosed(port) && done(performance.now() - start), 100);
     sock.once('close', () => done(performance.now() - start));
+  });
+}
+
+/** Resolves on the socket's next 'drain' or its 'close', whichever comes first (no listener left behind). */
+function drainOrClose(sock: Socket): Promise<void> {
+  return new Promise((r) => {
+    const done = () => {
+      sock.off('drain', done);
+      sock.off('close', done);
+      r();
+    };
+    sock.once('drain', done);
+    sock.once('close', done);
   });
 }
 
@@ -377,7 +396,7 @@ async function scenario(name: Scenario, args: Args): Promise<Row> {
       const pings = Buffer.alloc(16_384, 0x01);
       const gone = closedWithin(raw.sock, start, ms);
       while (performance.now() - start < ms && !raw.sock.destroyed) {
-        if (!raw.sock.write(raw.sealer!.seal(pings))) await new Promise((r) => raw.sock.once('drain', r).once('close', r));
+        if (!raw.sock.write(raw.sealer!.seal(pings))) await drainOrClose(raw.sock);
       }
       disconnected = [await gone];
     } else if (name === 'quiet') {
@@ -398,6 +417,11 @@ async function scenario(name: Scenario, args: Args): Promise<Row> {
       const q = closedWithin(quiet.sock, start, limit);
       const mf = closedWithin(midFrame.sock, start, limit);
       const sq = Promise.race(squatters.map((s) => closedWithin(s.sock, start, limit)));
+      // once the mid-packet peer is gone (or not), a fifth squatter takes its slot
+      await Promise.race([mf, sleep(12_000)]);
+      const fifth = await RawPeer.connect(td, victim.port);
+      fifth.autoPong = true;
+      await fifth.join().catch(() => {});
       await sleep(35_000 - (performance.now() - start));
       const newcomer = await RawPeer.connect(td, victim.port);
       newcomer.autoPong = true;

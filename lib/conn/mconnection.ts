@@ -366,6 +366,26 @@ export class MConnection {
     return this.lastMsgAt;
   }
 
+  /**
+   * Blocked `send()` callers on this connection's busiest channel (bounded by
+   * `maxSendWaiters`): how far behind the peer is in taking what we send.
+   */
+  get mostSendWaiters(): number {
+    let n = 0;
+    for (const ch of this.channels) if (ch.waitingSenders > n) n = ch.waitingSenders;
+    return n;
+  }
+
+  /** How long (ms) the peer has let us send nothing (no credit, or a socket that does not drain) though we have data for it; 0 when it takes data. */
+  get sendStalledMs(): number {
+    return this.sendStalledSince > 0 ? performance.now() - this.sendStalledSince : 0;
+  }
+
+  /** Moving-average receive rate (bytes/s, headers included), as in {@link status}. */
+  get recvRate(): number {
+    return this.recvFlow.rate();
+  }
+
   /** Bytes held for sending to the peer, over all channels (bounded by `maxSendBufferBytes`). */
   get sendBufferedBytes(): number {
     let n = 0;
