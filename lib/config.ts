@@ -84,7 +84,7 @@ export const P2PConfigSchema = z
      */
     inboundEvictIdleMs: count(30_000),
     /** Which IPs an address ban (`banPeer(id@host:port)`, PEX abuse) also bans: `routable` (default), `all`, `none`. */
-    banIpScope: z.enum(['routable', 'all', 'none']).default('routable'),
+    banIpScope: z.union([z.literal('routable'), z.literal('all'), z.literal('none')]).default('routable'),
     /**
      * While the node is congested (a live peer has an eighth of `maxSendWaiters`
      * blocked senders), pause reading from peers receiving at more than twice
