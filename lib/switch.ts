@@ -715,8 +715,8 @@ export class Switch extends EventEmitter<SwitchEvents> {
     const peers = this.peers.list();
     if (peers.length < 2) return undefined;
     let total = 0;
-    for (const p of peers) total += p.mconn.recvRate;
-    if (!(peer.mconn.recvRate > (2 * total) / peers.length)) return undefined;
+    for (const p of peers) total += p.mconn.recentRecvRate;
+    if (!(peer.mconn.recentRecvRate > (2 * total) / peers.length)) return undefined;
     return new Promise<void>((resolve) => {
       const started = performance.now();
       const check = () => {

@@ -224,6 +224,8 @@ const MIN_TAIL_FRAGMENT = 1024;
 const CONTROL_BYTES = 2 + WINDOW_UPDATE_SIZE;
 /** Pings a peer may send without a pong of ours in between before `ERR_PING_FLOOD` (an honest peer waits for each pong). */
 const MAX_PINGS_PER_PONG = 4;
+/** Window of {@link MConnection.recentRecvRate} (ms). */
+const RECV_WINDOW_MS = 250;
 /** Bounds of the watchdog period (ms): a quarter of the shortest deadline, within these. */
 const WATCHDOG_MIN_MS = 20;
 const WATCHDOG_MAX_MS = 1000;
@@ -295,6 +297,10 @@ export class MConnection {
   private packetStartedAt = 0;
   private sendStalledSince = 0;
   private pingsSincePong = 0;
+  /** Bytes read in the current and the previous window of RECV_WINDOW_MS (previous: −1 before the first ends). */
+  private recvWin = 0;
+  private recvPrevWin = -1;
+  private recvWinStart = performance.now();
 
   /**
    * @param conn the stream to run over (owned by the connection from `start()`: it is destroyed on stop).
@@ -381,9 +387,24 @@ export class MConnection {
     return this.sendStalledSince > 0 ? performance.now() - this.sendStalledSince : 0;
   }
 
-  /** Moving-average receive rate (bytes/s, headers included), as in {@link status}. */
-  get recvRate(): number {
-    return this.recvFlow.rate();
+  /**
+   * Receive rate over the last quarter to half second (bytes/s, as read
+   * from the stream): quick to react, unlike the 1 s moving average of
+   * {@link status}. The Switch compares peers by it to slow a flood.
+   */
+  get recentRecvRate(): number {
+    const now = performance.now();
+    this.rollRecvWindow(now);
+    const span = now - this.recvWinStart + (this.recvPrevWin >= 0 ? RECV_WINDOW_MS : 0);
+    return span > 0 ? ((Math.max(0, this.recvPrevWin) + this.recvWin) * 1000) / span : 0;
+  }
+
+  private rollRecvWindow(now: number): void {
+    const age = now - this.recvWinStart;
+    if (age < RECV_WINDOW_MS) return;
+    this.recvPrevWin = age < 2 * RECV_WINDOW_MS ? this.recvWin : 0;
+    this.recvWin = 0;
+    this.recvWinStart = now;
   }
 
   /** Bytes held for sending to the peer, over all channels (bounded by `maxSendBufferBytes`). */
@@ -764,6 +785,8 @@ export class MConnection {
     if (this.stopped) return;
     this.recvFlow.record(chunk.length);
     this.lastRecvAt = performance.now();
+    this.rollRecvWindow(this.lastRecvAt);
+    this.recvWin += chunk.length;
     try {
       this.decoder.push(chunk);
     } catch (err) {
