@@ -36,6 +36,18 @@ export const MConnConfigSchema = z
     sendTimeoutMs: z.number().nonnegative(),
     /** Longest `flushStop()` waits for the queues to drain (ms). Default 10000. */
     flushStopTimeoutMs: z.number().positive(),
+    /** Blocked `send()` callers per channel at most; past it `send` resolves false at once. Default 1024. */
+    maxSendWaiters: z.number().int().positive(),
+    /** Bytes held for sending to one peer at most (queues + blocked senders). Default 16777216. */
+    maxSendBufferBytes: z.number().int().positive(),
+    /** No credit (or no drain) while we have data for the peer this long → `ERR_SEND_STALL` (ms); 0 = never. Default 30000. */
+    sendStallTimeoutMs: z.number().nonnegative(),
+    /** Nothing received this long → `ERR_IDLE_TIMEOUT` (ms), > pingIntervalMs; 0 = never. Default 90000. */
+    idleTimeoutMs: z.number().nonnegative(),
+    /** A started packet incomplete this long → `ERR_RECV_STALL` (ms); 0 = never. Default 10000. */
+    packetTimeoutMs: z.number().nonnegative(),
+    /** A started multi-packet message incomplete this long → `ERR_RECV_STALL` (ms); 0 = never. Default 120000. */
+    messageTimeoutMs: z.number().nonnegative(),
   })
   .partial()
   .strict();
@@ -62,6 +74,28 @@ export const P2PConfigSchema = z
     maxHandshaking: ms(64),
     /** Deadline of each connection/peer filter. */
     filterTimeoutMs: ms(5_000),
+    /** An inbound connection must send its first 32 bytes (ephemeral key) within this (ms). Default 5000. */
+    handshakeKeyTimeoutMs: ms(5_000),
+    /** Inbound connections in the handshake at once from one routable IP (loopback/private exempt). Default 8. */
+    maxHandshakingPerIp: ms(8),
+    /** New inbound connections per second from one routable IP (loopback/private exempt). Default 10. */
+    maxInboundConnRatePerIp: ms(10),
+    /**
+     * With every inbound slot taken, a new inbound peer replaces the inbound
+     * peer (never persistent or unconditional) that has sent no message for
+     * longest, if that is at least this long (ms); 0 = never. Default 30000.
+     */
+    inboundEvictIdleMs: count(30_000),
+    /** Which IPs an address ban (`banPeer(id@host:port)`, PEX abuse) also bans: `routable` (default), `all`, `none`. */
+    banIpScope: z.union([z.literal('routable'), z.literal('all'), z.literal('none')]).default('routable'),
+    /**
+     * While the node is congested (a live peer has an eighth of `maxSendWaiters`
+     * blocked senders), pause reading from peers receiving at more than twice
+     * the average rate, so a flood cannot crowd out other peers' messages. Default true.
+     */
+    throttleHeavySenders: z.boolean().default(true),
+    /** Refused inbound connections are logged at info at most once per reason per this interval, with the count (ms). Default 10000. */
+    refusalLogIntervalMs: ms(10_000),
     /** Accept a second peer from an IP that already has one. */
     allowDuplicateIp: z.boolean().default(true),
     /** Disable SecretConnection (benchmarks and tests only). */
@@ -96,6 +130,12 @@ export const P2PConfigSchema = z
  * | dialTimeoutMs / handshakeTimeoutMs | 3000 / 20000 | ms |
  * | maxHandshaking | 64 | connections |
  * | filterTimeoutMs | 5000 | ms |
+ * | handshakeKeyTimeoutMs | 5000 | ms |
+ * | maxHandshakingPerIp / maxInboundConnRatePerIp | 8 / 10 (routable IPs only) | connections, connections/s |
+ * | inboundEvictIdleMs | 30000 (0 = never) | ms |
+ * | banIpScope | `routable` | |
+ * | refusalLogIntervalMs | 10000 | ms |
+ * | throttleHeavySenders | true | |
  * | allowDuplicateIp | true (CometBFT: false; true keeps loopback networks working) | |
  * | plaintext | false | |
  * | reconnectIntervalMs × reconnectAttempts | 5000 × 20 | ms |

@@ -34,6 +34,10 @@
  *   `ERR_RESPONSE_TOO_LARGE`, `ERR_STALL_TIMEOUT` (a peer let too many requests
  *   in a row time out), `ERR_PROTOCOL_VIOLATION` (a peer broke a reactor's protocol)
  * - testing (`switchboard/testing`): `ERR_WAIT_TIMEOUT`
+ * - isolation (a peer that stalls or floods us): `ERR_SEND_STALL`, `ERR_IDLE_TIMEOUT`,
+ *   `ERR_RECV_STALL`, `ERR_PING_FLOOD`, `ERR_UNSOLICITED_PONG`; inbound admission:
+ *   `ERR_TOO_MANY_HANDSHAKES`, `ERR_HANDSHAKE_EVICTED`, `ERR_CONN_LIMIT`, `ERR_CONN_RATE`,
+ *   `ERR_PEER_EVICTED`
  */
 export type ErrorCode =
   | 'ERR_MALFORMED_PACKET'
@@ -80,7 +84,17 @@ export type ErrorCode =
   | 'ERR_RESPONSE_TOO_LARGE'
   | 'ERR_STALL_TIMEOUT'
   | 'ERR_PROTOCOL_VIOLATION'
-  | 'ERR_WAIT_TIMEOUT';
+  | 'ERR_WAIT_TIMEOUT'
+  | 'ERR_SEND_STALL'
+  | 'ERR_IDLE_TIMEOUT'
+  | 'ERR_RECV_STALL'
+  | 'ERR_PING_FLOOD'
+  | 'ERR_UNSOLICITED_PONG'
+  | 'ERR_TOO_MANY_HANDSHAKES'
+  | 'ERR_HANDSHAKE_EVICTED'
+  | 'ERR_CONN_LIMIT'
+  | 'ERR_CONN_RATE'
+  | 'ERR_PEER_EVICTED';
 
 /**
  * Base class of every switchboard error. `code` is stable; `cause` carries an
@@ -187,7 +201,12 @@ export type RejectCode =
   | 'ERR_FILTER'
   | 'ERR_FILTER_TIMEOUT'
   | 'ERR_MESSAGE_REJECTED'
-  | 'ERR_BANNED';
+  | 'ERR_BANNED'
+  | 'ERR_TOO_MANY_HANDSHAKES'
+  | 'ERR_HANDSHAKE_EVICTED'
+  | 'ERR_CONN_LIMIT'
+  | 'ERR_CONN_RATE'
+  | 'ERR_PEER_EVICTED';
 
 /** A peer, connection or message was refused, or a dial failed, at the Switch (self, duplicate, limits, filters, bans, ID mismatch). */
 export class RejectedError extends SwitchboardError {
@@ -315,6 +334,20 @@ export class RequestError extends SwitchboardError {
 }
 
 /**
+ * The peer stalled us past a deadline (see `MConnConfig`):
+ * - `ERR_SEND_STALL`: we had data for it and it granted no flow-control credit
+ *   (or did not read its socket) for `sendStallTimeoutMs`;
+ * - `ERR_IDLE_TIMEOUT`: nothing at all arrived for `idleTimeoutMs` (neo-go's idle timeout);
+ * - `ERR_RECV_STALL`: a packet it started was not complete within `packetTimeoutMs`,
+ *   or a multi-packet message within `messageTimeoutMs`.
+ */
+export class StallError extends SwitchboardError {
+  constructor(code: 'ERR_SEND_STALL' | 'ERR_IDLE_TIMEOUT' | 'ERR_RECV_STALL', message: string) {
+    super(code, message);
+  }
+}
+
+/**
  * The remote handler of a request failed (`ERR_REMOTE_ERROR`). `remoteCode`
  * and `remoteMessage` are what the remote sent (its error's `code`, or
  * `ERR_HANDLER` when it had none, and its message); the peer stays connected.
@@ -339,5 +372,17 @@ export class RemoteError extends SwitchboardError {
 export class ProtocolViolationError extends SwitchboardError {
   constructor(message: string) {
     super('ERR_PROTOCOL_VIOLATION', message);
+  }
+}
+
+/**
+ * The peer broke the keepalive rules: pings faster than we answer them
+ * (`ERR_PING_FLOOD`: more than a few pings without a pong of ours in between,
+ * which an honest peer never does), or a pong we did not ask for
+ * (`ERR_UNSOLICITED_PONG`).
+ */
+export class KeepaliveError extends SwitchboardError {
+  constructor(code: 'ERR_PING_FLOOD' | 'ERR_UNSOLICITED_PONG', message: string) {
+    super(code, message);
   }
 }

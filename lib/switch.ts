@@ -10,8 +10,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import pino, { type Logger } from 'pino';
 import { channelIdHex, type ChannelDescriptor } from './conn/channel.js';
+import { DEFAULT_MCONN_CONFIG } from './conn/mconnection.js';
 import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from './config.js';
 import { ChannelInactiveError, InvalidArgumentError, ListenError, PeerError, PeerStoppedError, RejectedError, SwitchboardError } from './errors.js';
 import type { P2PMetrics } from './metrics.js';
@@ -152,6 +154,12 @@ export class Switch extends EventEmitter<SwitchEvents> {
   /** Peers whose reactors' `removePeer` is still running (async), by ID. */
   private readonly removals = new Map<string, Promise<void>>();
   private addrBook: SwitchAddrBook | undefined;
+  /** Inbound refusals not logged yet, by reason (logged once per `refusalLogIntervalMs`). */
+  private readonly refusalCounts = new Map<string, number>();
+  private refusalLogTimer: NodeJS.Timeout | undefined;
+  /** When `congested()` last computed its verdict (performance.now ms), and the verdict. */
+  private congestionCheckedAt = -Infinity;
+  private congestionCached = false;
 
   /** @throws InvalidArgumentError for an invalid config (every bad field listed) or a malformed peer list. */
   constructor(opts: SwitchOptions) {
@@ -246,6 +254,9 @@ export class Switch extends EventEmitter<SwitchEvents> {
         dialTimeoutMs: this.config.dialTimeoutMs,
         plaintext: this.config.plaintext,
         maxHandshaking: this.config.maxHandshaking,
+        handshakeKeyTimeoutMs: this.config.handshakeKeyTimeoutMs,
+        maxHandshakingPerIp: this.config.maxHandshakingPerIp,
+        maxInboundConnRatePerIp: this.config.maxInboundConnRatePerIp,
         filterConn: (h, p) => this.filterConn(h, p),
       },
       (c) => void this.onInbound(c),
@@ -295,6 +306,8 @@ export class Switch extends EventEmitter<SwitchEvents> {
     for (const ac of this.reconnecting.values()) ac.abort();
     this.reconnecting.clear();
     for (const p of this.peers.list()) this.stopAndRemovePeer(p, new PeerStoppedError('switch-stop'));
+    clearTimeout(this.refusalLogTimer);
+    this.flushRefusalLog();
     await this.transport?.close();
     await Promise.allSettled(this.removals.values());
     for (const r of this.reactors.values()) await r.stop();
@@ -379,7 +392,10 @@ export class Switch extends EventEmitter<SwitchEvents> {
 
   /**
    * Disconnect and refuse a node for `durationMs`: by node ID (40 hex), by
-   * address `id@host:port` (bans the ID and the IP), or by bare IP. Dials to
+   * address `id@host:port` (bans the ID, and the IP as `banIpScope` says:
+   * by default only a routable IP, so a fresh key from the same public
+   * address cannot walk back in while loopback and private networks are not
+   * banned wholesale), or by bare IP. Dials to
    * it and connections from it fail with `ERR_BANNED` until the ban ends.
    * With an AddrBook (PEX), address bans are also persisted in the book, so
    * they survive a restart. @throws InvalidArgumentError for a malformed target or duration.
@@ -393,7 +409,9 @@ export class Switch extends EventEmitter<SwitchEvents> {
     else if (typeof target === 'string' && isIP(target)) keys.push(target);
     else {
       addr = toAddr(target);
-      keys.push(addr.id, addr.host);
+      keys.push(addr.id);
+      const scope = this.config.banIpScope;
+      if (scope === 'all' || (scope === 'routable' && isIP(addr.host) && ipaddr.process(addr.host).range() === 'unicast')) keys.push(addr.host);
     }
     for (const k of keys) this.bans.set(k, Math.max(until, this.bans.get(k) ?? 0));
     const err = new RejectedError('ERR_BANNED', `banned for ${durationMs} ms`);
@@ -582,9 +600,33 @@ export class Switch extends EventEmitter<SwitchEvents> {
   }
 
   private refused(remote: string, err: SwitchboardError): void {
-    this.metrics?.inboundRefused(err.code ?? 'ERR_REJECTED');
+    const reason = err.code ?? 'ERR_REJECTED';
+    this.metrics?.inboundRefused(reason);
     this.logger.debug({ remote, err: err.message, code: err.code }, 'inbound connection refused');
+    this.countRefusal(reason, remote);
     this.emit('peer:dial-failed', remote, err);
+  }
+
+  /**
+   * Log refusals at info, rate-limited: the first of a reason at once, the
+   * rest as one line per reason per `refusalLogIntervalMs` with the count.
+   */
+  private countRefusal(reason: string, remote: string): void {
+    if (!this.refusalLogTimer) {
+      this.logger.info({ reason, remote }, 'inbound connection refused');
+      this.refusalLogTimer = setTimeout(() => {
+        this.refusalLogTimer = undefined;
+        this.flushRefusalLog();
+      }, this.config.refusalLogIntervalMs);
+      this.refusalLogTimer.unref();
+      return;
+    }
+    this.refusalCounts.set(reason, (this.refusalCounts.get(reason) ?? 0) + 1);
+  }
+
+  private flushRefusalLog(): void {
+    for (const [reason, count] of this.refusalCounts) this.logger.info({ reason, count, intervalMs: this.config.refusalLogIntervalMs }, 'inbound connections refused');
+    this.refusalCounts.clear();
   }
 
   /**
@@ -612,7 +654,12 @@ export class Switch extends EventEmitter<SwitchEvents> {
       return this.addPeer(up, dialedAddr);
     }
     if (!up.outbound && !this.unconditionalIds.has(id) && this.numInboundCounted() >= this.config.maxNumInboundPeers) {
-      throw new RejectedError('ERR_TOO_MANY_PEERS', `inbound limit ${this.config.maxNumInboundPeers} reached`);
+      const idle = this.idlestReplaceableInbound();
+      if (!idle) throw new RejectedError('ERR_TOO_MANY_PEERS', `inbound limit ${this.config.maxNumInboundPeers} reached`);
+      const err = new RejectedError('ERR_PEER_EVICTED', `replaced by a new inbound peer: no message for ${Math.round(performance.now() - idle.mconn.lastMessageAt)} ms while every inbound slot was taken`);
+      this.logger.info({ peer: idle.id, by: id }, 'inbound slots full: replacing the idlest inbound peer');
+      this.stopPeerForError(idle, err);
+      return this.addPeer(up, dialedAddr);
     }
     const log = this.logger.child({ peer: id });
     const reactorByCh = this.reactorByCh;
@@ -635,7 +682,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
         if (r.filterMessage && !r.filterMessage(e)) {
           throw new RejectedError('ERR_MESSAGE_REJECTED', `message on channel ${channelIdHex(channelId)} refused by its reactor's filter`);
         }
-        return r.receive(e);
+        return r.receive(e) ?? this.fairShare(peer);
       },
       onError: (err) => {
         // a remote hang-up is ordinary (a seed answering, a crawler, a restart): `peer removed` says it at info
@@ -659,6 +706,74 @@ export class Switch extends EventEmitter<SwitchEvents> {
       this.emit('peer:add', peer);
     }
     return peer;
+  }
+
+  /**
+   * The inbound peer a newcomer may replace when inbound slots are full, as
+   * Tendermint 0.35's `MaxConnectedUpgrade`: the one (never persistent or
+   * unconditional) that has sent no message for longest, if for at least
+   * `inboundEvictIdleMs`.
+   */
+  private idlestReplaceableInbound(): Peer | undefined {
+    const min = this.config.inboundEvictIdleMs;
+    if (min <= 0) return undefined;
+    let best: Peer | undefined;
+    for (const p of this.peers.list()) {
+      if (p.isOutbound() || p.isPersistent() || this.unconditionalIds.has(p.id)) continue;
+      if (!best || p.mconn.lastMessageAt < best.mconn.lastMessageAt) best = p;
+    }
+    return best && performance.now() - best.mconn.lastMessageAt >= min ? best : undefined;
+  }
+
+  /**
+   * Fair share of the node's work (issue #14): while the node is congested —
+   * some live peer has at least an eighth of `maxSendWaiters` blocked
+   * senders on a channel, i.e. we produce for it faster than it takes (a
+   * slow reader runs out of window now and then; one that has granted no
+   * credit for 5 s is not counted: it is stuck, and dropped at
+   * `sendStallTimeoutMs`) — a peer receiving at more than twice the
+   * average rate of all peers is slowed: its reading pauses (its window
+   * closes, backpressure reaches it) until the congestion clears, re-checked
+   * every 10 ms and at most 1 s per message. Honest peers sending at a
+   * modest rate are never paused, so their messages are not dropped behind
+   * a flood. Returns undefined when `peer` may go on at once.
+   */
+  private fairShare(peer: Peer): Promise<void> | undefined {
+    if (!this.config.throttleHeavySenders || !this.congested()) return undefined;
+    const peers = this.peers.list();
+    if (peers.length < 2) return undefined;
+    let total = 0;
+    for (const p of peers) total += p.mconn.recentRecvRate;
+    if (!(peer.mconn.recentRecvRate > (2 * total) / peers.length)) return undefined;
+    return new Promise<void>((resolve) => {
+      const started = performance.now();
+      const check = () => {
+        if (peer.mconn.isStopped || !this.running || !this.congested() || performance.now() - started >= 1000) return resolve();
+        setTimeout(check, 10).unref();
+      };
+      setTimeout(check, 10).unref();
+    });
+  }
+
+  /**
+   * True when some live peer has at least an eighth of `maxSendWaiters`
+   * blocked senders (see {@link fairShare}). It costs O(peers × channels), so
+   * it is computed at most once per `CONGESTION_RECHECK_MS` and cached:
+   * the receive path asks it for every message.
+   */
+  private congested(): boolean {
+    const now = performance.now();
+    if (now - this.congestionCheckedAt < CONGESTION_RECHECK_MS) return this.congestionCached;
+    this.congestionCheckedAt = now;
+    const mark = (this.config.mconn.maxSendWaiters ?? DEFAULT_MCONN_CONFIG.maxSendWaiters) / 8;
+    let congested = false;
+    for (const p of this.peers.list()) {
+      if (p.mconn.mostSendWaiters >= mark && p.mconn.sendStalledMs < CONGESTION_STALL_GRACE_MS) {
+        congested = true;
+        break;
+      }
+    }
+    return (this.congestionCached = congested);
   }
 
   private numInboundCounted(): number {
@@ -740,6 +855,11 @@ export class Switch extends EventEmitter<SwitchEvents> {
     return true;
   }
 }
+
+/** A peer that has let us send nothing for longer than this (ms) no longer counts as a congested consumer: it is stuck. */
+const CONGESTION_STALL_GRACE_MS = 5000;
+/** How long (ms) the Switch's congestion verdict is reused before it is computed again. */
+const CONGESTION_RECHECK_MS = 10;
 
 function toAddr(a: string | NetAddress): NetAddress {
   return typeof a === 'string' ? NetAddress.parse(a.trim()) : a;

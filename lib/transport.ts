@@ -4,9 +4,29 @@
  * NodeInfo exchange and compatibility check — under one handshake deadline,
  * as CometBFT's `p2p.MultiplexTransport`.
  *
+ * Admission of inbound connections, so that honest peers win against
+ * connections that hold handshake slots without doing a handshake:
+ * - at most `maxHandshaking` connections are in the handshake at once; when
+ *   the table is full a newcomer evicts the pending connection that has made
+ *   the least progress (fewest bytes received, the oldest among equals:
+ *   `ERR_HANDSHAKE_EVICTED`) instead of being refused — a silent socket costs
+ *   an attacker nothing, an honest peer sends its key at once, so silent
+ *   sockets evict each other and the honest handshake completes;
+ * - a connection that has not sent its first 32 bytes (the ephemeral key)
+ *   within `handshakeKeyTimeoutMs` is closed (`ERR_HANDSHAKE_TIMEOUT`);
+ *   `handshakeTimeoutMs` stays the bound of the whole upgrade;
+ * - per routable remote IP (loopback and private addresses are exempt, so
+ *   local testnets work) at most `maxHandshakingPerIp` connections in the
+ *   handshake (`ERR_CONN_LIMIT`) and `maxInboundConnRatePerIp` new
+ *   connections per second (`ERR_CONN_RATE`), as Tendermint's
+ *   `conn_tracker` and js-libp2p's `inboundConnectionThreshold`.
+ * Every refused or evicted connection is reported to `onInboundError` with
+ * its code (the Switch counts and logs them).
+ *
  * @module
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import type { Duplex } from 'node:stream';
 import { AuthError, HandshakeError, NodeInfoError, RejectedError, SwitchboardError } from './errors.js';
 import type { NetAddress } from './net-address.js';
@@ -26,8 +46,14 @@ export interface TransportOptions {
   dialTimeoutMs?: number;
   /** Skip SecretConnection (benchmarks and tests only; never on a real network). Default false. */
   plaintext?: boolean;
-  /** Connections allowed in the handshake at once; more are closed at accept. Default 64. */
+  /** Connections allowed in the handshake at once; a newcomer beyond it evicts the one with the least progress. Default 64. */
   maxHandshaking?: number;
+  /** An inbound connection must send its first 32 bytes (its ephemeral key) within this (ms). Default 5000. */
+  handshakeKeyTimeoutMs?: number;
+  /** Inbound connections from one routable IP in the handshake at once. Default 8. */
+  maxHandshakingPerIp?: number;
+  /** New inbound connections per second accepted from one routable IP. Default 10. */
+  maxInboundConnRatePerIp?: number;
   /**
    * Called for each inbound connection before the handshake (no crypto spent
    * yet); reject to refuse it. Used by the Switch for bans, duplicate IPs
@@ -50,6 +76,37 @@ export interface UpgradedConn {
   remotePort: number;
 }
 
+/** An inbound connection in the handshake. */
+interface Pending {
+  socket: Socket;
+  host: string;
+  /** Set when evicted by a newer connection (its failure is reported as `ERR_HANDSHAKE_EVICTED`). */
+  evicted?: boolean;
+  /** Set when it sent no key within `handshakeKeyTimeoutMs`. */
+  keyTimedOut?: boolean;
+  keyTimer: NodeJS.Timeout;
+}
+
+/** Connections per second of one IP: a fixed one-second window. */
+interface RateWindow {
+  start: number;
+  n: number;
+}
+
+/** Remembered rate windows at most before stale ones are swept. */
+const MAX_RATE_ENTRIES = 4096;
+/** Bytes a connection must send before `handshakeKeyTimeoutMs` (the X25519 ephemeral key). */
+const FIRST_MESSAGE_BYTES = 32;
+
+/** True when `host` is a publicly routable unicast IP (loopback, private, link-local, … are not). */
+function routableIp(host: string): boolean {
+  try {
+    return ipaddr.process(host).range() === 'unicast';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Listens for and dials TCP connections and upgrades them.
  * Inbound results go to `onInbound`; handshake failures of inbound
@@ -64,9 +121,17 @@ export class Transport {
   readonly plaintext: boolean;
   /** Inbound connections allowed in the handshake at once. */
   readonly maxHandshaking: number;
+  /** Deadline of an inbound connection's first 32 bytes (ms). */
+  readonly handshakeKeyTimeoutMs: number;
+  /** Inbound connections in the handshake at once per routable IP. */
+  readonly maxHandshakingPerIp: number;
+  /** New inbound connections per second per routable IP. */
+  readonly maxInboundConnRatePerIp: number;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
-  private handshaking = 0;
+  /** Inbound connections in the handshake, oldest first. */
+  private readonly pending = new Map<Socket, Pending>();
+  private readonly rates = new Map<string, RateWindow>();
   private closed = false;
 
   constructor(
@@ -78,11 +143,14 @@ export class Transport {
     this.dialTimeoutMs = opts.dialTimeoutMs ?? 3_000;
     this.plaintext = opts.plaintext ?? false;
     this.maxHandshaking = opts.maxHandshaking ?? 64;
+    this.handshakeKeyTimeoutMs = opts.handshakeKeyTimeoutMs ?? 5_000;
+    this.maxHandshakingPerIp = opts.maxHandshakingPerIp ?? 8;
+    this.maxInboundConnRatePerIp = opts.maxInboundConnRatePerIp ?? 10;
   }
 
   /** Connections currently in the handshake. */
   get handshakingCount(): number {
-    return this.handshaking;
+    return this.pending.size;
   }
 
   /**
@@ -114,28 +182,88 @@ export class Transport {
   }
 
   private accept(socket: Socket): void {
-    if (this.closed || this.handshaking >= this.maxHandshaking) {
+    socket.on('error', () => {}); // a reset during the filter must not crash the process
+    if (this.closed) {
       socket.destroy();
       return;
     }
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.track(socket);
-    this.handshaking++;
-    const filter = this.opts.filterConn;
     const host = socket.remoteAddress ?? '';
     const port = socket.remotePort ?? 0;
-    socket.on('error', () => {}); // a reset during the filter must not crash the process
+    const remote = `${host}:${port}`;
+    const refusal = this.admit(host);
+    if (refusal) {
+      socket.destroy();
+      this.onInboundError(refusal, remote);
+      return;
+    }
+    this.track(socket);
+    const p: Pending = {
+      socket,
+      host,
+      keyTimer: setTimeout(() => {
+        if (socket.bytesRead >= FIRST_MESSAGE_BYTES) return;
+        p.keyTimedOut = true;
+        socket.destroy();
+      }, this.handshakeKeyTimeoutMs),
+    };
+    this.pending.set(socket, p);
+    const done = () => {
+      clearTimeout(p.keyTimer);
+      this.pending.delete(socket);
+    };
+    const filter = this.opts.filterConn;
     (filter ? filter(host, port) : Promise.resolve()).then(() => this.upgrade(socket, false, undefined)).then(
       (c) => {
-        this.handshaking--;
-        this.onInbound(c);
+        done();
+        if (p.evicted) {
+          c.conn.destroy();
+          this.onInboundError(new RejectedError('ERR_HANDSHAKE_EVICTED', `${remote} was evicted from the handshake table`), remote);
+        } else this.onInbound(c);
       },
       (err: SwitchboardError) => {
-        this.handshaking--;
+        done();
         socket.destroy();
-        this.onInboundError(err, remote);
+        const e = p.evicted
+          ? new RejectedError('ERR_HANDSHAKE_EVICTED', `${remote} was evicted from the handshake table by a newer connection`)
+          : p.keyTimedOut
+            ? new HandshakeError(`${remote} sent no ephemeral key within ${this.handshakeKeyTimeoutMs} ms`, { timeout: true })
+            : err;
+        this.onInboundError(e, remote);
       },
     );
+  }
+
+  /**
+   * Admission of an inbound connection from `host` (module doc): undefined to
+   * admit (evicting the least advanced pending handshake if the table is
+   * full), else the refusal.
+   */
+  private admit(host: string): RejectedError | undefined {
+    if (routableIp(host)) {
+      let inHandshake = 0;
+      for (const p of this.pending.values()) if (p.host === host) inHandshake++;
+      if (inHandshake >= this.maxHandshakingPerIp) return new RejectedError('ERR_CONN_LIMIT', `${host} already has ${inHandshake} connections in the handshake`);
+      const now = Date.now();
+      let w = this.rates.get(host);
+      if (!w || now - w.start >= 1000) {
+        if (!w && this.rates.size >= MAX_RATE_ENTRIES) for (const [h, v] of this.rates) if (now - v.start >= 1000) this.rates.delete(h);
+        w = { start: now, n: 0 };
+        this.rates.set(host, w);
+      }
+      if (++w.n > this.maxInboundConnRatePerIp) return new RejectedError('ERR_CONN_RATE', `${host} opened more than ${this.maxInboundConnRatePerIp} connections in a second`);
+    }
+    if (this.pending.size < this.maxHandshaking) return undefined;
+    let victim: Pending | undefined;
+    for (const p of this.pending.values()) {
+      if (p.evicted) continue;
+      if (!victim || p.socket.bytesRead < victim.socket.bytesRead) victim = p; // oldest first: ties keep the oldest
+    }
+    if (!victim) return new RejectedError('ERR_TOO_MANY_HANDSHAKES', `${this.pending.size} connections already in the handshake`);
+    victim.evicted = true;
+    this.pending.delete(victim.socket);
+    clearTimeout(victim.keyTimer);
+    victim.socket.destroy();
+    return undefined;
   }
 
   /**

@@ -123,12 +123,28 @@ export class Channel {
   bytesSent = 0;
   /** Total payload bytes received on this channel. */
   bytesRecv = 0;
+  /**
+   * Bytes this channel holds for sending: queued messages, blocked senders'
+   * messages, and the message being cut into packets (whole). The
+   * MConnection bounds the sum over its channels (`maxSendBufferBytes`).
+   */
+  heldBytes = 0;
+  /** When the partly received message started arriving (performance.now() ms); 0 when none is. */
+  recvStartedAt = 0;
   private waiters: SendWaiter[] = [];
   /** Fragments of a multi-packet message (views of received bytes, copied once at its end). */
   private recvParts: Buffer[] = [];
   private recvLen = 0;
 
-  constructor(desc: ChannelDescriptor) {
+  /**
+   * @param desc the channel's descriptor (defaults filled in here).
+   * @param maxSendWaiters blocked `send()` callers allowed at once; past it
+   *   `enqueueWait` resolves false at once. Default unbounded.
+   */
+  constructor(
+    desc: ChannelDescriptor,
+    private readonly maxSendWaiters = Infinity,
+  ) {
     this.desc = fillChannelDescriptor(desc);
     this.ring = new Array(Math.min(this.desc.sendQueueCapacity, 8));
   }
@@ -151,10 +167,22 @@ export class Channel {
   /** Queue `msg` if there is room. */
   tryEnqueue(msg: Uint8Array): boolean {
     if (this.count >= this.desc.sendQueueCapacity) return false;
+    this.push(msg);
+    this.heldBytes += msg.length;
+    return true;
+  }
+
+  private push(msg: Uint8Array): void {
     if (this.count === this.ring.length) this.grow();
     this.ring[(this.head + this.count) % this.ring.length] = msg;
     this.count++;
-    return true;
+  }
+
+  /** The message being sent was written completely: it is no longer held. */
+  finishSending(): void {
+    if (this.sending) this.heldBytes -= this.sending.length;
+    this.sending = null;
+    this.sendingOff = 0;
   }
 
   /** Double the ring (up to the capacity), unrolling it so the head is at 0. */
@@ -168,9 +196,13 @@ export class Channel {
 
   /**
    * Wait for room and queue `msg`: resolves true once queued, false after
-   * `timeoutMs`, on abort, or when the channel is closed.
+   * `timeoutMs`, on abort, or when the channel is closed — and false at once
+   * when `maxSendWaiters` senders are already waiting, so a peer that does
+   * not read cannot make us hold an unbounded number of messages and timers.
    */
   enqueueWait(msg: Uint8Array, timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+    if (this.waiters.length >= this.maxSendWaiters) return Promise.resolve(false);
+    this.heldBytes += msg.length;
     return new Promise<boolean>((resolve) => {
       const w: SendWaiter = { msg, resolve, timer: undefined, signal, onAbort: undefined };
       if (timeoutMs > 0 && Number.isFinite(timeoutMs)) w.timer = setTimeout(() => this.dropWaiter(w, false), timeoutMs);
@@ -184,7 +216,10 @@ export class Channel {
 
   private dropWaiter(w: SendWaiter, ok: boolean): void {
     const i = this.waiters.indexOf(w);
-    if (i >= 0) this.waiters.splice(i, 1);
+    if (i >= 0) {
+      this.waiters.splice(i, 1);
+      this.heldBytes -= w.msg.length;
+    }
     this.settle(w, ok);
   }
 
@@ -209,7 +244,7 @@ export class Channel {
     this.sendingOff = 0;
     while (this.waiters.length > 0 && this.count < this.desc.sendQueueCapacity) {
       const w = this.waiters.shift()!;
-      this.tryEnqueue(w.msg);
+      this.push(w.msg); // its bytes were counted when it started waiting
       this.settle(w, true);
     }
     return true;
@@ -223,8 +258,10 @@ export class Channel {
     this.ring.fill(undefined);
     this.count = 0;
     this.sending = null;
+    this.heldBytes = 0;
     this.recvParts = [];
     this.recvLen = 0;
+    this.recvStartedAt = 0;
   }
 
   /** Blocked senders (for status). */
@@ -245,12 +282,14 @@ export class Channel {
     }
     this.bytesRecv += data.length;
     if (this.recvLen === 0 && eof) return data;
+    if (this.recvParts.length === 0) this.recvStartedAt = performance.now();
     this.recvParts.push(data);
     this.recvLen = total;
     if (!eof) return null;
     const msg = Buffer.concat(this.recvParts, total);
     this.recvParts = [];
     this.recvLen = 0;
+    this.recvStartedAt = 0;
     return msg;
   }
 }

@@ -19,11 +19,38 @@
  * settles; keepalive does not count time spent paused locally against the
  * peer (CometBFT #2685).
  *
+ * Isolation: everything a peer can make us hold or wait for is bounded.
+ * Blocked `send()` callers per channel (`maxSendWaiters`) and the bytes held
+ * for sending to the peer (`maxSendBufferBytes`) are capped — past either,
+ * `send` resolves false at once and `trySend` returns false. What the peer
+ * can make us buffer on receipt is its flow-control window
+ * (`recvWindowBytes`) plus, per channel, one message being reassembled
+ * (`recvMessageCapacity`). A peer that grants no credit (or does not read)
+ * while we have data for it is disconnected after `sendStallTimeoutMs`
+ * (`ERR_SEND_STALL`); one that sends nothing at all for `idleTimeoutMs`
+ * (`ERR_IDLE_TIMEOUT`, as neo-go's idle timeout), or leaves a packet or a
+ * message half-sent (`packetTimeoutMs`, `messageTimeoutMs`: `ERR_RECV_STALL`)
+ * likewise; time our own reader spends paused is not counted against it.
+ * A peer that pings without waiting for our pongs (`ERR_PING_FLOOD`) or
+ * sends a pong we did not ask for (`ERR_UNSOLICITED_PONG`) breaks the
+ * protocol: at most one pong answers any number of pings, so pings cost us
+ * no more than one pong per flush.
+ *
  * @module
  */
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { ConnectionClosedError, FlowControlError, InvalidArgumentError, PongTimeoutError, ReceiveFailedError, SwitchboardError, UnknownChannelError } from '../errors.js';
+import {
+  ConnectionClosedError,
+  FlowControlError,
+  InvalidArgumentError,
+  KeepaliveError,
+  PongTimeoutError,
+  ReceiveFailedError,
+  StallError,
+  SwitchboardError,
+  UnknownChannelError,
+} from '../errors.js';
 import { Channel, channelIdHex, type ChannelDescriptor } from './channel.js';
 import { FlowRate } from './flow-rate.js';
 import {
@@ -84,6 +111,40 @@ export interface MConnConfig {
   sendTimeoutMs: number;
   /** Longest `flushStop()` waits for the queues to drain before closing anyway (ms). Default 10000. */
   flushStopTimeoutMs: number;
+  /**
+   * Blocked `send()` callers allowed at once per channel; past it `send`
+   * resolves false at once. Default 1024 (the gossip example's history of
+   * 1000 messages to a new peer fits). CometBFT does not bound them.
+   */
+  maxSendWaiters: number;
+  /**
+   * Bytes held for sending to this peer at most, summed over its channels
+   * (queued messages, blocked senders' messages, the message being written):
+   * past it `send` resolves false and `trySend` returns false (a single
+   * message is always accepted into an empty buffer). Default 16777216 (16 MiB).
+   */
+  maxSendBufferBytes: number;
+  /**
+   * A peer that lets us make no progress while we have data for it — no
+   * flow-control credit, or a socket that does not drain — for this long is
+   * disconnected with `ERR_SEND_STALL` (ms); 0 = never. Default 30000
+   * (shorter than a ping interval plus pong timeout).
+   */
+  sendStallTimeoutMs: number;
+  /**
+   * Nothing at all received (not even a pong to our pings) for this long
+   * disconnects with `ERR_IDLE_TIMEOUT` (ms); 0 = never. Must exceed
+   * `pingIntervalMs` (our pings draw a pong from a live peer). Default 90000.
+   */
+  idleTimeoutMs: number;
+  /** A packet whose first bytes arrived must be complete within this (ms), else `ERR_RECV_STALL`; 0 = never. Default 10000. */
+  packetTimeoutMs: number;
+  /**
+   * A message sent in several packets must be complete within this (ms) of
+   * its first packet, else `ERR_RECV_STALL`; 0 = never. Default 120000 (a
+   * 21 MiB message at 180 kB/s).
+   */
+  messageTimeoutMs: number;
 }
 
 /** Defaults of {@link MConnConfig}. */
@@ -98,6 +159,12 @@ export const DEFAULT_MCONN_CONFIG: Readonly<MConnConfig> = Object.freeze({
   pongTimeoutMs: 45_000,
   sendTimeoutMs: 10_000,
   flushStopTimeoutMs: 10_000,
+  maxSendWaiters: 1024,
+  maxSendBufferBytes: 16 << 20,
+  sendStallTimeoutMs: 30_000,
+  idleTimeoutMs: 90_000,
+  packetTimeoutMs: 10_000,
+  messageTimeoutMs: 120_000,
 });
 
 /** One channel in a {@link ConnectionStatus}. */
@@ -171,6 +238,13 @@ const DECAY_FACTOR = 0.8;
 const MIN_TAIL_FRAGMENT = 1024;
 /** Room kept in a batch for control packets: a pong, a ping and a window update. */
 const CONTROL_BYTES = 2 + WINDOW_UPDATE_SIZE;
+/** Pings a peer may send without a pong of ours in between before `ERR_PING_FLOOD` (an honest peer waits for each pong). */
+const MAX_PINGS_PER_PONG = 4;
+/** Window of {@link MConnection.recentRecvRate} (ms). */
+const RECV_WINDOW_MS = 250;
+/** Bounds of the watchdog period (ms): a quarter of the shortest deadline, within these. */
+const WATCHDOG_MIN_MS = 20;
+const WATCHDOG_MAX_MS = 1000;
 /** Batches written per event-loop turn before yielding to the loop. */
 const MAX_BATCHES_PER_TURN = 16;
 /**
@@ -236,6 +310,17 @@ export class MConnection {
   private remoteEnded = false;
   /** Set by flushStop while it waits for the peer to close after our FIN. */
   private closeWaiter: (() => void) | undefined;
+  // isolation deadlines (performance.now() ms; 0 = not running)
+  private watchdogTimer: NodeJS.Timeout | undefined;
+  private lastRecvAt = 0;
+  private lastMsgAt = 0;
+  private packetStartedAt = 0;
+  private sendStalledSince = 0;
+  private pingsSincePong = 0;
+  /** Bytes read in the current and the previous window of RECV_WINDOW_MS (previous: −1 before the first ends). */
+  private recvWin = 0;
+  private recvPrevWin = -1;
+  private recvWinStart = performance.now();
 
   /**
    * @param conn the stream to run over (owned by the connection from `start()`: it is destroyed on stop).
@@ -253,7 +338,7 @@ export class MConnection {
   ) {
     this.config = validateConfig({ ...DEFAULT_MCONN_CONFIG, ...stripUndefined(config) });
     if (channels.length === 0) throw new InvalidArgumentError('an MConnection needs at least one channel');
-    this.channels = channels.map((d) => new Channel(d));
+    this.channels = channels.map((d) => new Channel(d, this.config.maxSendWaiters));
     for (const ch of this.channels) {
       if (this.byId[ch.desc.id]) throw new InvalidArgumentError(`duplicate channel id ${channelIdHex(ch.desc.id)}`);
       this.byId[ch.desc.id] = ch;
@@ -280,6 +365,14 @@ export class MConnection {
     this.conn.on('close', this.onClose);
     this.pingTimer = setInterval(this.sendPing, this.config.pingIntervalMs);
     this.pingTimer.unref();
+    this.lastRecvAt = this.lastMsgAt = this.startedAt;
+    const c = this.config;
+    const deadlines = [c.sendStallTimeoutMs, c.idleTimeoutMs, c.packetTimeoutMs, c.messageTimeoutMs].filter((d) => d > 0);
+    if (deadlines.length > 0) {
+      const period = Math.min(WATCHDOG_MAX_MS, Math.max(WATCHDOG_MIN_MS, Math.min(...deadlines) / 4));
+      this.watchdogTimer = setInterval(this.watchdog, period);
+      this.watchdogTimer.unref();
+    }
     // open our receive window from the protocol's initial size to the configured one
     const grant = this.config.recvWindowBytes - INITIAL_WINDOW;
     if (grant > 0) {
@@ -288,6 +381,57 @@ export class MConnection {
       this.scheduleFlush();
     }
     if (this.channels.some((c) => c.hasPending)) this.scheduleFlush();
+  }
+
+  /**
+   * When the last complete message arrived (`performance.now()` ms; the
+   * start time until one has). The Switch replaces the inbound peer with the
+   * oldest one when its inbound slots are full.
+   */
+  get lastMessageAt(): number {
+    return this.lastMsgAt;
+  }
+
+  /**
+   * Blocked `send()` callers on this connection's busiest channel (bounded by
+   * `maxSendWaiters`): how far behind the peer is in taking what we send.
+   */
+  get mostSendWaiters(): number {
+    let n = 0;
+    for (const ch of this.channels) if (ch.waitingSenders > n) n = ch.waitingSenders;
+    return n;
+  }
+
+  /** How long (ms) the peer has let us send nothing (no credit, or a socket that does not drain) though we have data for it; 0 when it takes data. */
+  get sendStalledMs(): number {
+    return this.sendStalledSince > 0 ? performance.now() - this.sendStalledSince : 0;
+  }
+
+  /**
+   * Receive rate over the last quarter to half second (bytes/s, as read
+   * from the stream): quick to react, unlike the 1 s moving average of
+   * {@link status}. The Switch compares peers by it to slow a flood.
+   */
+  get recentRecvRate(): number {
+    const now = performance.now();
+    this.rollRecvWindow(now);
+    const span = now - this.recvWinStart + (this.recvPrevWin >= 0 ? RECV_WINDOW_MS : 0);
+    return span > 0 ? ((Math.max(0, this.recvPrevWin) + this.recvWin) * 1000) / span : 0;
+  }
+
+  private rollRecvWindow(now: number): void {
+    const age = now - this.recvWinStart;
+    if (age < RECV_WINDOW_MS) return;
+    this.recvPrevWin = age < 2 * RECV_WINDOW_MS ? this.recvWin : 0;
+    this.recvWin = 0;
+    this.recvWinStart = now;
+  }
+
+  /** Bytes held for sending to the peer, over all channels (bounded by `maxSendBufferBytes`). */
+  get sendBufferedBytes(): number {
+    let n = 0;
+    for (const ch of this.channels) n += ch.heldBytes;
+    return n;
   }
 
   /** True once stopped (by `stop`, `flushStop` or an error). */
@@ -304,6 +448,7 @@ export class MConnection {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.pingTimer);
+    clearInterval(this.watchdogTimer);
     clearTimeout(this.pongTimer);
     clearTimeout(this.flushTimer);
     clearTimeout(this.recvRateTimer);
@@ -362,26 +507,29 @@ export class MConnection {
    * Queue `msg` on `channelId`, waiting for room if the queue is full, as
    * CometBFT's `MConnection.Send`. Resolves true once queued (at once when
    * there is room), false after `opts.timeoutMs` (default `sendTimeoutMs`,
-   * 10 s), on abort, or when the connection is stopped or stopping.
+   * 10 s), on abort, or when the connection is stopped or stopping — and
+   * false at once when `maxSendWaiters` senders already wait on the channel or
+   * the peer's send buffer is full (`maxSendBufferBytes`).
    * The bytes are not copied: do not modify `msg` after sending it.
    * Rejects with InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a channel id this connection does not have.
    */
   send(channelId: number, msg: Uint8Array, opts?: SendOptions): Promise<boolean> {
     const ch = this.byId[channelId];
     if (ch === undefined) return Promise.reject(new InvalidArgumentError(`unknown channel ${channelIdHex(channelId)}`));
-    if (this.stopped || this.stopping || opts?.signal?.aborted) return Promise.resolve(false);
+    if (this.stopped || this.stopping || opts?.signal?.aborted || !this.bufferHasRoom(msg)) return Promise.resolve(false);
     if (this.enqueue(ch, msg)) return Promise.resolve(true);
     return ch.enqueueWait(msg, opts?.timeoutMs ?? this.config.sendTimeoutMs, opts?.signal);
   }
 
   /**
    * Queue `msg` if there is room, never waiting, as CometBFT's `TrySend`.
-   * Returns false when the channel's queue is full or the connection is stopped.
+   * Returns false when the channel's queue is full, the peer's send buffer is
+   * full (`maxSendBufferBytes`) or the connection is stopped.
    * @throws InvalidArgumentError for an unknown channel id.
    */
   trySend(channelId: number, msg: Uint8Array): boolean {
     const ch = this.channel(channelId);
-    if (this.stopped || this.stopping) return false;
+    if (this.stopped || this.stopping || !this.bufferHasRoom(msg)) return false;
     return this.enqueue(ch, msg);
   }
 
@@ -421,6 +569,12 @@ export class MConnection {
     const ch = this.byId[id];
     if (ch === undefined) throw new InvalidArgumentError(`unknown channel ${channelIdHex(id)}`);
     return ch;
+  }
+
+  /** Room for `msg` under `maxSendBufferBytes` (one message always fits an empty buffer). */
+  private bufferHasRoom(msg: Uint8Array): boolean {
+    const held = this.sendBufferedBytes;
+    return held === 0 || held + msg.length <= this.config.maxSendBufferBytes;
   }
 
   private enqueue(ch: Channel, msg: Uint8Array): boolean {
@@ -466,11 +620,14 @@ export class MConnection {
         }
         const batch = this.buildBatch();
         if (batch === null) {
+          // data left but nothing written: the peer's window is exhausted
+          if (this.sendStalledSince === 0 && this.channels.some((c) => c.hasPending)) this.sendStalledSince = performance.now();
           this.checkIdle();
           return;
         }
         this.sendFlow.record(batch.length);
         if (!this.conn.write(batch)) {
+          if (this.sendStalledSince === 0) this.sendStalledSince = performance.now();
           this.waitingDrain = true;
           this.conn.once('drain', this.onDrain);
           return;
@@ -484,6 +641,7 @@ export class MConnection {
 
   private readonly onDrain = (): void => {
     this.waitingDrain = false;
+    this.sendStalledSince = 0;
     this.flush();
   };
 
@@ -502,6 +660,7 @@ export class MConnection {
     if (this.pongPending > 0) {
       buf[off++] = PACKET_PONG;
       this.pongPending--;
+      this.pingsSincePong = 0;
     }
     if (this.pingPending) {
       buf[off++] = PACKET_PING;
@@ -543,8 +702,7 @@ export class MConnection {
       ch.recentlySent += n;
       ch.bytesSent += n;
       if (eof) {
-        ch.sending = null;
-        ch.sendingOff = 0;
+        ch.finishSending();
       } else {
         ch.sendingOff += n;
       }
@@ -623,11 +781,13 @@ export class MConnection {
 
   private onControl(type: number): void {
     if (type === PACKET_PING) {
-      // answer every ping, but never let a flood of them grow our queue
+      // one pong answers any number of pings; an honest peer waits for it before pinging again
+      if (++this.pingsSincePong > MAX_PINGS_PER_PONG) throw new KeepaliveError('ERR_PING_FLOOD', `peer sent ${this.pingsSincePong} pings without waiting for our pong`);
       if (this.pongPending < 1) this.pongPending++;
       this.scheduleFlush();
     } else {
-      if (this.awaitingPong && !this.pausedSincePing) this.sampleRtt(performance.now() - this.pingSentAt);
+      if (!this.awaitingPong) throw new KeepaliveError('ERR_UNSOLICITED_PONG', 'peer sent a pong we did not ask for');
+      if (!this.pausedSincePing) this.sampleRtt(performance.now() - this.pingSentAt);
       this.awaitingPong = false;
       this.pongDeferred = false;
       clearTimeout(this.pongTimer);
@@ -643,6 +803,7 @@ export class MConnection {
   /** The peer granted more credit (RFC 9113 §6.9: the window may not exceed 2^31−1). */
   private onWindowUpdate(increment: number): void {
     this.sendCredit += increment;
+    if (increment > 0) this.sendStalledSince = 0;
     if (this.sendCredit > MAX_WINDOW) throw new FlowControlError(`peer grew our send window to ${this.sendCredit} bytes, over ${MAX_WINDOW}`);
     if (this.started && !this.flushScheduled && this.channels.some((c) => c.hasPending)) this.scheduleFlush();
   }
@@ -652,6 +813,9 @@ export class MConnection {
   private readonly onData = (chunk: Buffer): void => {
     if (this.stopped) return;
     this.recvFlow.record(chunk.length);
+    this.lastRecvAt = performance.now();
+    this.rollRecvWindow(this.lastRecvAt);
+    this.recvWin += chunk.length;
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -659,6 +823,8 @@ export class MConnection {
       return;
     }
     if (this.stopped) return;
+    if (this.decoder.bufferedBytes === 0) this.packetStartedAt = 0;
+    else if (this.packetStartedAt === 0) this.packetStartedAt = this.lastRecvAt;
     if (this.decoder.isPaused) this.pauseReading();
     const wait = this.recvFlow.delayMs();
     if (wait > 0 && !this.recvRateTimer) {
@@ -679,6 +845,7 @@ export class MConnection {
     const msg = ch.receive(eof, data);
     this.returnCredit(cost);
     if (msg === null) return true;
+    this.lastMsgAt = performance.now();
     const r = this.onReceive(channelId, msg);
     if (r === undefined || typeof (r as Promise<unknown>).then !== 'function') return true;
     this.receiveBlocked = true;
@@ -732,6 +899,11 @@ export class MConnection {
     if (this.stopped || this.receiveBlocked || this.recvRateTimer) return;
     if (this.readPaused) {
       this.readPaused = false;
+      // time spent paused by our own reader is not the peer's: its receive deadlines restart
+      const now = performance.now();
+      this.lastRecvAt = now;
+      if (this.packetStartedAt > 0) this.packetStartedAt = now;
+      for (const ch of this.channels) if (ch.recvStartedAt > 0) ch.recvStartedAt = now;
       this.conn.resume();
     }
     if (this.pongDeferred) {
@@ -758,6 +930,30 @@ export class MConnection {
     this.fail(err instanceof SwitchboardError ? err : new ConnectionClosedError(`stream error: ${err.message}`, { cause: err, code: 'ERR_SOCKET' }));
   };
 
+  /** Checks the isolation deadlines (module doc); runs every quarter of the shortest one. */
+  private readonly watchdog = (): void => {
+    if (this.stopped) return;
+    const c = this.config;
+    const now = performance.now();
+    if (c.sendStallTimeoutMs > 0 && this.sendStalledSince > 0 && now - this.sendStalledSince > c.sendStallTimeoutMs) {
+      return this.fail(new StallError('ERR_SEND_STALL', `peer let us send nothing for ${c.sendStallTimeoutMs} ms while we had data for it`));
+    }
+    if (this.readPaused) return;
+    if (c.idleTimeoutMs > 0 && now - this.lastRecvAt > c.idleTimeoutMs) {
+      return this.fail(new StallError('ERR_IDLE_TIMEOUT', `nothing received for ${c.idleTimeoutMs} ms`));
+    }
+    if (c.packetTimeoutMs > 0 && this.packetStartedAt > 0 && now - this.packetStartedAt > c.packetTimeoutMs) {
+      return this.fail(new StallError('ERR_RECV_STALL', `a packet stayed incomplete for ${c.packetTimeoutMs} ms`));
+    }
+    if (c.messageTimeoutMs > 0) {
+      for (const ch of this.channels) {
+        if (ch.recvStartedAt > 0 && now - ch.recvStartedAt > c.messageTimeoutMs) {
+          return this.fail(new StallError('ERR_RECV_STALL', `a message on channel 0x${ch.desc.id.toString(16)} stayed incomplete for ${c.messageTimeoutMs} ms`));
+        }
+      }
+    }
+  };
+
   /** Stop and report `err` to onError, once. */
   private fail(err: SwitchboardError): void {
     if (this.failed || this.stopped) return;
@@ -778,10 +974,13 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 function validateConfig(c: MConnConfig): MConnConfig {
-  const nonNeg = ['sendRate', 'recvRate', 'flushThrottleMs'] as const;
-  const pos = ['maxBatchBytes', 'pingIntervalMs', 'pongTimeoutMs', 'flushStopTimeoutMs'] as const;
+  const nonNeg = ['sendRate', 'recvRate', 'flushThrottleMs', 'sendStallTimeoutMs', 'idleTimeoutMs', 'packetTimeoutMs', 'messageTimeoutMs'] as const;
+  const pos = ['maxBatchBytes', 'pingIntervalMs', 'pongTimeoutMs', 'flushStopTimeoutMs', 'maxSendWaiters', 'maxSendBufferBytes'] as const;
   for (const k of nonNeg) if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new InvalidArgumentError(`MConnConfig.${k} must be ≥ 0, got ${c[k]}`);
   for (const k of pos) if (!(Number.isFinite(c[k]) && c[k] > 0)) throw new InvalidArgumentError(`MConnConfig.${k} must be > 0, got ${c[k]}`);
+  if (c.idleTimeoutMs > 0 && !(c.idleTimeoutMs > c.pingIntervalMs)) {
+    throw new InvalidArgumentError(`MConnConfig.idleTimeoutMs (${c.idleTimeoutMs}) must exceed pingIntervalMs (${c.pingIntervalMs}), or be 0`);
+  }
   if (!(c.sendTimeoutMs >= 0)) throw new InvalidArgumentError(`MConnConfig.sendTimeoutMs must be ≥ 0, got ${c.sendTimeoutMs}`);
   if (!Number.isInteger(c.recvWindowBytes) || c.recvWindowBytes < INITIAL_WINDOW || c.recvWindowBytes > MAX_WINDOW) {
     throw new InvalidArgumentError(`MConnConfig.recvWindowBytes must be ${INITIAL_WINDOW}..${MAX_WINDOW}, got ${c.recvWindowBytes}`);

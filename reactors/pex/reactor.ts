@@ -742,7 +742,7 @@ export class PEXReactor extends BaseReactor {
     const st = this.#peers.get(peer);
     if (st) st.stoppedByUs = true;
     this.switch.stopPeerForError(peer, err);
-    this.#ban(peer.remoteAddr);
+    this.switch.banPeer(peer.remoteAddr, this.settings.banMs); // the Switch's ban: ID, book, and the IP per banIpScope
   }
 
   #ban(addr: NetAddress): void {

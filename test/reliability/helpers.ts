@@ -21,6 +21,8 @@ import {
 } from '../../lib/conn/secret-connection.js';
 import type { MConnection } from '../../lib/conn/mconnection.js';
 import type { P2PConfigInput } from '../../lib/config.js';
+import type { P2PMetrics } from '../../lib/metrics.js';
+import type { Logger } from 'pino';
 import type { SwitchboardError } from '../../lib/errors.js';
 import { NodeInfo } from '../../lib/node-info.js';
 import { NodeKey } from '../../lib/node-key.js';
@@ -137,9 +139,18 @@ export interface Target {
   port: number;
 }
 
-/** Start a target node on 127.0.0.1 (stopped at teardown). With `pex`, a PEXReactor with a book in a temp dir. */
-export async function startTarget(t: Teardown, config: P2PConfigInput = {}, opts: { pex?: boolean } = {}): Promise<Target> {
-  const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker: 'target' }, config: { listenAddress: '127.0.0.1:0', ...config } });
+/**
+ * Start a target node on 127.0.0.1 (stopped at teardown). With `pex`, a PEXReactor with a book in a temp dir;
+ * `metrics` and `logger` are passed to its Switch.
+ */
+export async function startTarget(t: Teardown, config: P2PConfigInput = {}, opts: { pex?: boolean; metrics?: P2PMetrics; logger?: Logger } = {}): Promise<Target> {
+  const sw = new Switch({
+    nodeKey: NodeKey.generate(),
+    nodeInfo: { network: NETWORK, moniker: 'target' },
+    config: { listenAddress: '127.0.0.1:0', ...config },
+    metrics: opts.metrics,
+    logger: opts.logger,
+  });
   const echo = sw.addReactor('echo', new EchoReactor());
   const gossip = sw.addReactor('gossip', new GossipReactor());
   // the book saves on stop: its directory goes only after the Switch has stopped
@@ -284,8 +295,9 @@ export class RawPeer {
     });
   }
 
-  static async connect(t: Teardown, port: number, host = '127.0.0.1'): Promise<RawPeer> {
-    const sock = net.connect({ port, host });
+  /** Connect to `host:port`, from `localAddress` when given (e.g. 127.0.0.2: another loopback address). */
+  static async connect(t: Teardown, port: number, host = '127.0.0.1', localAddress?: string): Promise<RawPeer> {
+    const sock = net.connect({ port, host, localAddress });
     t.teardown(() => sock.destroy());
     await once(sock, 'connect');
     return new RawPeer(sock);
