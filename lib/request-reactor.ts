@@ -233,7 +233,9 @@ export class RequestReactor extends BaseReactor {
    * Send `msg` to `peer` and resolve with its response.
    *
    * Rejects with RequestError `ERR_REQUEST_TIMEOUT` (no response within
-   * `timeoutMs`, default the reactor's), `ERR_REQUEST_ABORTED` (the signal),
+   * `timeoutMs`, default the reactor's, or the responder's handler ran past
+   * its own deadline — whichever side's timer fires first, it is a timeout and
+   * counts towards `stallLimit`), `ERR_REQUEST_ABORTED` (the signal),
    * `ERR_PEER_REMOVED` (the peer is not connected, or went), `ERR_TOO_MANY_REQUESTS`
    * (`maxInFlightPerPeer` requests in flight), `ERR_RESPONSE_TOO_LARGE` (the
    * response is over `maxResponseBytes`, or the remote refused to send one
@@ -305,7 +307,12 @@ export class RequestReactor extends BaseReactor {
       return;
     }
     st.peer.trySend(this.channelId, encodeCancel(id)); // best effort: the remote's own deadline answers anyway
-    if (timedOut && this.stallLimit > 0 && ++st.stalls >= this.stallLimit && this.states.get(st.peer) === st) {
+    if (timedOut) this.countStall(st);
+  }
+
+  /** One more timeout in a row; at `stallLimit` the peer is disconnected with `ERR_STALL_TIMEOUT` (neo-go's stall timeout). */
+  private countStall(st: PeerState): void {
+    if (this.stallLimit > 0 && ++st.stalls >= this.stallLimit && this.states.get(st.peer) === st) {
       const stall = new RequestError('ERR_STALL_TIMEOUT', `${st.stalls} requests in a row to ${st.peer.id} timed out (stallLimit ${this.stallLimit})`);
       this.sw?.logger.info({ peer: st.peer.id, stalls: st.stalls }, 'peer stalled on requests');
       this.switch.stopPeerForError(st.peer, stall);
@@ -409,6 +416,14 @@ export class RequestReactor extends BaseReactor {
     if (!o || !o.queued) return this.violation(st.peer, new ProtocolViolationError(`answer to request id ${m.id}, which we never sent`));
     st.outgoing.delete(m.id);
     if (o.settled) return; // timed out or aborted: the late answer frees the slot
+    if (m.kind === 'error' && m.code === 'ERR_REQUEST_TIMEOUT') {
+      // the responder's deadline (ours, sent with the request) ran out first: a timeout, whichever
+      // side's timer fired first, and it counts towards stallLimit; the slot is already free
+      this.settle(o);
+      o.reject(new RequestError('ERR_REQUEST_TIMEOUT', `no response from ${st.peer.id} in time (remote: ${m.message})`));
+      this.countStall(st);
+      return;
+    }
     st.stalls = 0;
     this.settle(o);
     if (m.kind === 'response') {
