@@ -127,7 +127,8 @@ t.test('a stalling peer is dropped after stallLimit timeouts in a row; an answer
   t.match(await removed, { code: 'ERR_STALL_TIMEOUT' });
 });
 
-t.test('an answer to a request never sent is a protocol violation', async (t) => {
+/** A Switch with a RequestReactor here, connected to a child that writes raw bytes on the request channel. */
+async function rawPair(t: Parameters<typeof startRequestPeer>[0]) {
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'req-test' }, config: { listenAddress: '127.0.0.1:0' } });
   sw.addReactor('req', new RequestReactor({ channelId: REQ_CHANNEL }));
   await sw.start();
@@ -135,19 +136,18 @@ t.test('an answer to a request never sent is a protocol violation', async (t) =>
   const child = await startRequestPeer(t, { mode: 'raw' });
   const peer = await sw.dialPeerWithAddress(child.addr);
   await child.waitFor((e) => e.ev === 'peer');
+  return { sw, child, peer };
+}
+
+t.test('an answer to a request never sent is a protocol violation', async (t) => {
+  const { sw, child, peer } = await rawPair(t);
   const removed = peerRemoved(sw, peer.id);
   child.send({ cmd: 'raw', hex: Buffer.from(encodeResponse(77, Buffer.from('unasked'))).toString('hex') });
   t.match(await removed, { code: 'ERR_PROTOCOL_VIOLATION', message: /never sent/ });
 });
 
 t.test('a malformed header disconnects with ERR_MALFORMED_PACKET', async (t) => {
-  const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'req-test' }, config: { listenAddress: '127.0.0.1:0' } });
-  sw.addReactor('req', new RequestReactor({ channelId: REQ_CHANNEL }));
-  await sw.start();
-  t.teardown(() => sw.stop());
-  const child = await startRequestPeer(t, { mode: 'raw' });
-  const peer = await sw.dialPeerWithAddress(child.addr);
-  await child.waitFor((e) => e.ev === 'peer');
+  const { sw, child, peer } = await rawPair(t);
   const removed = peerRemoved(sw, peer.id);
   child.send({ cmd: 'raw', hex: '09000000' });
   t.match(await removed, { code: 'ERR_MALFORMED_PACKET' });
