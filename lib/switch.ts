@@ -739,7 +739,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
    * a flood. Returns undefined when `peer` may go on at once.
    */
   private fairShare(peer: Peer): Promise<void> | undefined {
-    if (!this.config.throttleHeavySenders || !this.congested()) return undefined;
+    if (!this.config.throttleHeavySenders || !this.congested(peer.mconn.lastMessageAt)) return undefined;
     const peers = this.peers.list();
     if (peers.length < 2) return undefined;
     let total = 0;
@@ -748,7 +748,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
     return new Promise<void>((resolve) => {
       const started = performance.now();
       const check = () => {
-        if (peer.mconn.isStopped || !this.running || !this.congested() || performance.now() - started >= 1000) return resolve();
+        if (peer.mconn.isStopped || !this.running || !this.congested(performance.now()) || performance.now() - started >= 1000) return resolve();
         setTimeout(check, 10).unref();
       };
       setTimeout(check, 10).unref();
@@ -759,10 +759,11 @@ export class Switch extends EventEmitter<SwitchEvents> {
    * True when some live peer has at least an eighth of `maxSendWaiters`
    * blocked senders (see {@link fairShare}). It costs O(peers × channels), so
    * it is computed at most once per `CONGESTION_RECHECK_MS` and cached:
-   * the receive path asks it for every message.
+   * the receive path asks it for every message, passing the time of the read
+   * that brought the message (`now`, performance.now() ms) so that it reads
+   * no clock per message either.
    */
-  private congested(): boolean {
-    const now = performance.now();
+  private congested(now: number): boolean {
     if (now - this.congestionCheckedAt < CONGESTION_RECHECK_MS) return this.congestionCached;
     this.congestionCheckedAt = now;
     const mark = (this.config.mconn.maxSendWaiters ?? DEFAULT_MCONN_CONFIG.maxSendWaiters) / 8;

@@ -384,8 +384,8 @@ export class MConnection {
   }
 
   /**
-   * When the last complete message arrived (`performance.now()` ms; the
-   * start time until one has). The Switch replaces the inbound peer with the
+   * When the last complete message arrived (`performance.now()` ms of the
+   * read that completed it; the start time until one has). The Switch replaces the inbound peer with the
    * oldest one when its inbound slots are full.
    */
   get lastMessageAt(): number {
@@ -845,7 +845,7 @@ export class MConnection {
     const msg = ch.receive(eof, data);
     this.returnCredit(cost);
     if (msg === null) return true;
-    this.lastMsgAt = performance.now();
+    this.lastMsgAt = this.lastRecvAt; // the time its chunk arrived: no clock read per message
     const r = this.onReceive(channelId, msg);
     if (r === undefined || typeof (r as Promise<unknown>).then !== 'function') return true;
     this.receiveBlocked = true;
