@@ -36,42 +36,44 @@ function cannotUseNamespaces(): string | undefined {
   } catch {
     return 'no `ip` command (install iproute2)';
   }
-  const probe = `sbprobe${randomBytes(3).toString('hex')}`;
-  try {
-    ip('netns', 'add', probe);
-  } catch (err) {
-    return `\`ip netns add\` failed: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
-  }
-  try {
-    ip('netns', 'del', probe);
-  } catch {
-    // best effort
-  }
-  return undefined;
+  return inScratchNamespace(() => undefined);
 }
 
 /** Why netem cannot be used here, or undefined when it can (probed on a veth link in a scratch namespace). */
 function cannotUseNetem(): string | undefined {
-  const probe = `sbprobe${randomBytes(3).toString('hex')}`;
+  return inScratchNamespace((probe) => {
+    try {
+      ip('-n', probe, 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1');
+      ip('netns', 'exec', probe, 'tc', 'qdisc', 'add', 'dev', 'd0', 'root', 'netem', 'delay', '50ms', 'loss', '1%');
+      return undefined;
+    } catch (err) {
+      // e.g. a kernel without sch_netem ("Specified qdisc kind is unknown"), or no `tc`
+      return `netem unavailable: ${stderrOf(err)}`;
+    }
+  });
+}
+
+/** Run `probe` in a namespace made for it and deleted after; why one cannot be made, or what `probe` says. */
+function inScratchNamespace(probe: (name: string) => string | undefined): string | undefined {
+  const name = `sbprobe${randomBytes(3).toString('hex')}`;
   try {
-    ip('netns', 'add', probe);
+    ip('netns', 'add', name);
   } catch (err) {
-    return `\`ip netns add\` failed: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
+    return `\`ip netns add\` failed: ${stderrOf(err)}`;
   }
   try {
-    ip('-n', probe, 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1');
-    execFileSync('ip', ['netns', 'exec', probe, 'tc', 'qdisc', 'add', 'dev', 'd0', 'root', 'netem', 'delay', '50ms', 'loss', '1%'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    return undefined;
-  } catch (err) {
-    // e.g. a kernel without sch_netem ("Specified qdisc kind is unknown"), or no `tc`
-    return `netem unavailable: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`;
+    return probe(name);
   } finally {
     try {
-      ip('netns', 'del', probe);
+      ip('netns', 'del', name);
     } catch {
       // best effort
     }
   }
+}
+
+function stderrOf(err: unknown): string {
+  return String((err as { stderr?: Buffer }).stderr ?? err).trim();
 }
 
 const reason = cannotUseNamespaces();
