@@ -8,16 +8,9 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
-import {
-  FrameSealer,
-  SecretConnection,
-  deriveSessionKeys,
-  encodeAuthMessage,
-  ephemeralKeyPair,
-  hkdfInfo,
-  x25519SharedSecret,
-  type SecretConnectionTestOptions,
-} from '../../lib/conn/secret-connection.js';
+import { FrameSealer } from '../../lib/conn/frame.js';
+import { SecretConnection, type SecretConnectionTestOptions } from '../../lib/conn/secret-connection.js';
+import { deriveSessionKeys, encodeAuthMessage, ephemeralKeyPair, hkdfInfo, x25519SharedSecret } from '../../lib/conn/handshake.js';
 import { NodeKey } from '../../lib/node-key.js';
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');

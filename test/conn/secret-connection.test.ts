@@ -7,25 +7,9 @@ import t from 'tap';
 import fc from 'fast-check';
 import { once } from 'node:events';
 import net from 'node:net';
-import {
-  AUTH_MESSAGE_SIZE,
-  FRAME_OVERHEAD,
-  FRAME_TAG_SIZE,
-  FrameOpener,
-  FrameSealer,
-  LOW_ORDER_POINTS,
-  MAX_NONCE_COUNTER,
-  SecretConnection,
-  deriveSessionKeys,
-  encodeAuthMessage,
-  ephemeralKeyPair,
-  isLowOrderPoint,
-  verifyAuthMessage,
-  x25519SharedSecret,
-  type SecretConnectionOptions,
-  type SecretConnectionTestOptions,
-  type SessionKeys,
-} from '../../lib/conn/secret-connection.js';
+import { AUTH_MESSAGE_SIZE, LOW_ORDER_POINTS, deriveSessionKeys, encodeAuthMessage, ephemeralKeyPair, isLowOrderPoint, verifyAuthMessage, x25519SharedSecret, type SessionKeys } from '../../lib/conn/handshake.js';
+import { FRAME_OVERHEAD, FRAME_TAG_SIZE, FrameOpener, FrameSealer, MAX_NONCE_COUNTER } from '../../lib/conn/frame.js';
+import { SecretConnection, type SecretConnectionOptions, type SecretConnectionTestOptions } from '../../lib/conn/secret-connection.js';
 import { SwitchboardError } from '../../lib/errors.js';
 import { NodeKey } from '../../lib/node-key.js';
 

@@ -10,7 +10,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { encode } from '@msgpack/msgpack';
 import { PacketDecoder, encodePacket, MSG_HEADER_SIZE, type Packet } from '../../lib/conn/packet.js';
-import { FrameOpener, FrameSealer } from '../../lib/conn/secret-connection.js';
+import { FrameOpener, FrameSealer } from '../../lib/conn/frame.js';
 import { SwitchboardError } from '../../lib/errors.js';
 import { NetAddress } from '../../lib/net-address.js';
 import { NodeInfo } from '../../lib/node-info.js';

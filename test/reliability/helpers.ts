@@ -10,15 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePacket, PacketDecoder, type Packet } from '../../lib/conn/packet.js';
-import {
-  FrameOpener,
-  FrameSealer,
-  deriveSessionKeys,
-  encodeAuthMessage,
-  ephemeralKeyPair,
-  verifyAuthMessage,
-  x25519SharedSecret,
-} from '../../lib/conn/secret-connection.js';
+import { FrameOpener, FrameSealer } from '../../lib/conn/frame.js';
+import { deriveSessionKeys, encodeAuthMessage, ephemeralKeyPair, verifyAuthMessage, x25519SharedSecret } from '../../lib/conn/handshake.js';
 import type { MConnection } from '../../lib/conn/mconnection.js';
 import type { P2PConfigInput } from '../../lib/config.js';
 import type { P2PMetrics } from '../../lib/metrics.js';

@@ -12,7 +12,7 @@ import { encode } from '@msgpack/msgpack';
 import { encodePacket } from '../../lib/conn/packet.js';
 import { MAX_NODE_INFO_SIZE } from '../../lib/node-info.js';
 import { NodeKey } from '../../lib/node-key.js';
-import { LOW_ORDER_POINTS } from '../../lib/conn/secret-connection.js';
+import { LOW_ORDER_POINTS } from '../../lib/conn/handshake.js';
 import { ECHO_CAPACITY, ECHO_CHANNEL, ECHO_QUEUE, GoodPeer, RawPeer, connInternals, msgHeader, startTarget, within, type Target } from './helpers.js';
 
 /** One scenario: what the raw peer does, and the code the target must report. */
