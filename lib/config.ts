@@ -26,8 +26,10 @@ export const MConnConfigSchema = z
     flushThrottleMs: z.number().nonnegative(),
     /** Bytes per socket write at most. Default 65536. */
     maxBatchBytes: z.number().int().positive(),
-    /** Flow-control window granted to the peer (bytes), 65536..2^31−1. Default 2097152. */
+    /** Flow-control window granted to the peer on each channel at start (bytes), 65536..2^31−1. Default 1048576. */
     recvWindowBytes: z.number().int().min(65536).max(0x7fffffff),
+    /** Most bytes all channels' receive windows may add up to by auto-tuning, recvWindowBytes..2^31−1. Default 16777216. */
+    maxRecvWindowBytes: z.number().int().min(65536).max(0x7fffffff),
     /** Interval between pings (ms). Default 60000. */
     pingIntervalMs: z.number().positive(),
     /** Wait for a pong before `ERR_PONG_TIMEOUT` (ms). Default 45000. */

@@ -5,7 +5,7 @@
  * @module switchboard
  */
 export * from './errors.js';
-export { Channel, CHANNEL_DEFAULTS, fillChannelDescriptor, type ChannelDescriptor, type FullChannelDescriptor } from './conn/channel.js';
+export { CHANNEL_DEFAULTS, fillChannelDescriptor, type ChannelDescriptor, type FullChannelDescriptor } from './conn/channel.js';
 export { FlowRate } from './conn/flow-rate.js';
 export {
   MConnection,

@@ -19,8 +19,9 @@ export const MAX_NUM_CHANNELS = 256;
 /**
  * Version of this wire protocol (packets, frames, handshake); peers must match.
  * 2: NodeInfo carries `channelVersions` (docs/PROTOCOL.md §3).
+ * 3: flow control per channel — window updates name their channel (§4).
  */
-export const P2P_PROTOCOL_VERSION = 2;
+export const P2P_PROTOCOL_VERSION = 3;
 /** Most versions one channel may advertise. */
 export const MAX_CHANNEL_VERSIONS = 8;
 

@@ -17,7 +17,7 @@ const packets: Record<string, Packet> = {
   'packet-msg-hello': { type: 'msg', channelId: 0x20, eof: true, data: Buffer.from('hello') },
   'packet-msg-fragment': { type: 'msg', channelId: 0x01, eof: false, data: Buffer.from([0xde, 0xad, 0xbe, 0xef]) },
   'packet-msg-empty': { type: 'msg', channelId: 0x01, eof: true, data: Buffer.alloc(0) },
-  'packet-window-update': { type: 'window', increment: 983040 },
+  'packet-window-update': { type: 'window', channelId: 0x20, increment: 983040 },
 };
 
 t.test('every packet vector encodes and decodes byte for byte', async (t) => {

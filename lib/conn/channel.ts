@@ -1,11 +1,13 @@
 /**
- * Channels of an MConnection: descriptors with CometBFT's defaults, the
- * per-channel send queue with blocking-send waiters, and reassembly of
- * fragmented messages.
+ * Channels of an MConnection: descriptors with CometBFT's defaults, and one
+ * channel's state — the send queue with blocking-send waiters, the cutting
+ * of packets, the channel's flow-control windows, reassembly of fragmented
+ * messages and the messages held while the channel's reader is paused.
  *
  * @module
  */
-import { InvalidArgumentError, MessageTooLargeError } from '../errors.js';
+import { FlowControlError, InvalidArgumentError, MessageTooLargeError } from '../errors.js';
+import { INITIAL_WINDOW, MSG_HEADER_SIZE, writeMsgHeader } from './packet.js';
 
 /**
  * Describes one channel, as CometBFT's `conn.ChannelDescriptor`.
@@ -17,8 +19,9 @@ import { InvalidArgumentError, MessageTooLargeError } from '../errors.js';
  *   the one being written). Default 1, as CometBFT.
  * - `recvBufferCapacity`: accepted for CometBFT compatibility (default 4096)
  *   but unused: a message that arrives in several packets is kept as views
- *   of the received packets and copied once, into a buffer of its exact
- *   size, when its last packet arrives.
+ *   of the received packets (a small fragment of a large received buffer is
+ *   copied, so that it does not pin the buffer) and copied once, into a
+ *   buffer of its exact size, when its last packet arrives.
  * - `recvMessageCapacity`: largest message (bytes) accepted on this channel;
  *   a larger one stops the connection with `ERR_MESSAGE_TOO_LARGE` before it
  *   is buffered. Default 22020096 (21 MiB), as CometBFT.
@@ -103,6 +106,22 @@ interface SendWaiter {
 }
 
 /**
+ * The bytes an MConnection holds for sending, shared by its channels:
+ * `held` (queued messages and the ones being cut into packets) may not
+ * exceed `max`, except that one message is always accepted into an empty
+ * buffer.
+ */
+export interface SendBudget {
+  /** Bytes held now. */
+  held: number;
+  /** Most bytes held (`maxSendBufferBytes`). */
+  readonly max: number;
+}
+
+/** Smallest fragment cut to fill the tail of a batch or to use up the last of a window (bytes). */
+export const MIN_FRAGMENT = 1024;
+
+/**
  * One channel's state inside an MConnection (internal to the connection;
  * exported for tests and the status snapshot).
  */
@@ -114,21 +133,31 @@ export class Channel {
   private head = 0;
   private count = 0;
   /** Message being cut into packets, and how far it has been sent. */
-  sending: Uint8Array | null = null;
-  /** Bytes of `sending` already cut into packets. */
-  sendingOff = 0;
+  private sending: Uint8Array | null = null;
+  private sendingOff = 0;
   /** Bytes sent recently, decayed periodically (CometBFT's `recentlySent`). */
   recentlySent = 0;
-  /** Total payload bytes sent/received on this channel. */
+  /** Total payload bytes sent on this channel. */
   bytesSent = 0;
   /** Total payload bytes received on this channel. */
   bytesRecv = 0;
-  /**
-   * Bytes this channel holds for sending: queued messages, blocked senders'
-   * messages, and the message being cut into packets (whole). The
-   * MConnection bounds the sum over its channels (`maxSendBufferBytes`).
-   */
-  heldBytes = 0;
+  /** Bytes of msg packets (headers included) the peer lets us send on this channel (docs/PROTOCOL.md §4). */
+  sendCredit = INITIAL_WINDOW;
+  /** Bytes of msg packets the peer may still send us on this channel. */
+  recvCredit = INITIAL_WINDOW;
+  /** The receive window granted to the peer on this channel (bytes); grows by auto-tuning. */
+  recvWindow = INITIAL_WINDOW;
+  /** Consumed bytes not yet returned to the peer, and the auto-tuning epoch (start ms, bytes consumed). */
+  private consumed = 0;
+  private epochStart = 0;
+  private epochBytes = 0;
+  /** Credit withheld while the reader is paused: returned when it resumes. */
+  withheld = 0;
+  /** True while the reader of this channel is paused (its receive handler's Promise is pending). */
+  blocked = false;
+  /** Complete messages that arrived while paused, in order (copies: they do not pin received buffers). */
+  private held: (Uint8Array | undefined)[] = [];
+  private heldHead = 0;
   /** When the partly received message started arriving (performance.now() ms); 0 when none is. */
   recvStartedAt = 0;
   private waiters: SendWaiter[] = [];
@@ -140,14 +169,18 @@ export class Channel {
    * @param desc the channel's descriptor (defaults filled in here).
    * @param maxSendWaiters blocked `send()` callers allowed at once; past it
    *   `enqueueWait` resolves false at once. Default unbounded.
+   * @param budget the connection's send budget, shared by its channels. Default unbounded.
    */
   constructor(
     desc: ChannelDescriptor,
     private readonly maxSendWaiters = Infinity,
+    private readonly budget: SendBudget = { held: 0, max: Infinity },
   ) {
     this.desc = fillChannelDescriptor(desc);
     this.ring = new Array(Math.min(this.desc.sendQueueCapacity, 8));
   }
+
+  // ---- send side -------------------------------------------------------
 
   /** Messages waiting in the queue (not counting the one being sent). */
   get queueSize(): number {
@@ -164,11 +197,15 @@ export class Channel {
     return this.count < this.desc.sendQueueCapacity;
   }
 
-  /** Queue `msg` if there is room. */
+  /** True when `bytes` more fit the connection's send budget. */
+  private fits(bytes: number): boolean {
+    return this.budget.held === 0 || this.budget.held + bytes <= this.budget.max;
+  }
+
+  /** Queue `msg` if the queue and the send budget have room and no blocked sender is ahead of it. */
   tryEnqueue(msg: Uint8Array): boolean {
-    if (this.count >= this.desc.sendQueueCapacity) return false;
+    if (this.count >= this.desc.sendQueueCapacity || this.waiters.length > 0 || !this.fits(msg.length)) return false;
     this.push(msg);
-    this.heldBytes += msg.length;
     return true;
   }
 
@@ -176,13 +213,7 @@ export class Channel {
     if (this.count === this.ring.length) this.grow();
     this.ring[(this.head + this.count) % this.ring.length] = msg;
     this.count++;
-  }
-
-  /** The message being sent was written completely: it is no longer held. */
-  finishSending(): void {
-    if (this.sending) this.heldBytes -= this.sending.length;
-    this.sending = null;
-    this.sendingOff = 0;
+    this.budget.held += msg.length;
   }
 
   /** Double the ring (up to the capacity), unrolling it so the head is at 0. */
@@ -199,28 +230,26 @@ export class Channel {
    * `timeoutMs`, on abort, or when the channel is closed — and false at once
    * when `maxSendWaiters` senders are already waiting, so a peer that does
    * not read cannot make us hold an unbounded number of messages and timers.
+   * A waiting message is the caller's until queued: it does not count
+   * against the send budget.
    */
   enqueueWait(msg: Uint8Array, timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
     if (this.waiters.length >= this.maxSendWaiters) return Promise.resolve(false);
-    this.heldBytes += msg.length;
     return new Promise<boolean>((resolve) => {
       const w: SendWaiter = { msg, resolve, timer: undefined, signal, onAbort: undefined };
-      if (timeoutMs > 0 && Number.isFinite(timeoutMs)) w.timer = setTimeout(() => this.dropWaiter(w, false), timeoutMs);
+      if (timeoutMs > 0 && Number.isFinite(timeoutMs)) w.timer = setTimeout(() => this.dropWaiter(w), timeoutMs);
       if (signal) {
-        w.onAbort = () => this.dropWaiter(w, false);
+        w.onAbort = () => this.dropWaiter(w);
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
       this.waiters.push(w);
     });
   }
 
-  private dropWaiter(w: SendWaiter, ok: boolean): void {
+  private dropWaiter(w: SendWaiter): void {
     const i = this.waiters.indexOf(w);
-    if (i >= 0) {
-      this.waiters.splice(i, 1);
-      this.heldBytes -= w.msg.length;
-    }
-    this.settle(w, ok);
+    if (i >= 0) this.waiters.splice(i, 1);
+    this.settle(w, false);
   }
 
   private settle(w: SendWaiter, ok: boolean): void {
@@ -229,44 +258,153 @@ export class Channel {
     w.resolve(ok);
   }
 
-  /**
-   * Move the next queued message into `sending` (if none is being sent) and
-   * admit waiting senders into the freed room. Returns false when idle.
-   */
-  nextToSend(): boolean {
-    if (this.sending !== null) return true;
-    if (this.count === 0) return false;
-    const msg = this.ring[this.head]!;
-    this.ring[this.head] = undefined;
-    this.head = (this.head + 1) % this.ring.length;
-    this.count--;
-    this.sending = msg;
-    this.sendingOff = 0;
-    while (this.waiters.length > 0 && this.count < this.desc.sendQueueCapacity) {
+  /** Queue blocked senders, in order, while the queue and the send budget have room; each resolves true. */
+  admitWaiters(): void {
+    while (this.waiters.length > 0 && this.count < this.desc.sendQueueCapacity && this.fits(this.waiters[0]!.msg.length)) {
       const w = this.waiters.shift()!;
-      this.push(w.msg); // its bytes were counted when it started waiting
+      this.push(w.msg);
       this.settle(w, true);
     }
-    return true;
-  }
-
-  /** Resolve every blocked sender with false and drop queued messages (on stop). */
-  close(): void {
-    const ws = this.waiters;
-    this.waiters = [];
-    for (const w of ws) this.settle(w, false);
-    this.ring.fill(undefined);
-    this.count = 0;
-    this.sending = null;
-    this.heldBytes = 0;
-    this.recvParts = [];
-    this.recvLen = 0;
-    this.recvStartedAt = 0;
   }
 
   /** Blocked senders (for status). */
   get waitingSenders(): number {
     return this.waiters.length;
+  }
+
+  /**
+   * True when a packet of this channel can be written now: a message is
+   * pending (the next queued one becomes the one being sent) and the peer's
+   * credit covers a header plus the rest of it or at least
+   * {@link MIN_FRAGMENT} bytes of it.
+   */
+  ready(): boolean {
+    if (this.sending === null) {
+      if (this.count === 0) return false;
+      this.sending = this.ring[this.head]!;
+      this.ring[this.head] = undefined;
+      this.head = (this.head + 1) % this.ring.length;
+      this.count--;
+      this.sendingOff = 0;
+    }
+    const rest = this.sending.length - this.sendingOff;
+    return this.sendCredit - MSG_HEADER_SIZE >= (rest < MIN_FRAGMENT ? rest : MIN_FRAGMENT);
+  }
+
+  /**
+   * Cut the next packet of the message being sent into `buf` at `off`, as
+   * CometBFT's `writePacketMsgTo`: at most `maxPayload` bytes of data, within
+   * the peer's credit and the `room` bytes left in the batch (a fragment cut
+   * to fill the room is at least {@link MIN_FRAGMENT} bytes, unless the
+   * batch is empty). Call only after {@link ready} returned true.
+   * @returns the offset after the packet; `off` when it does not fit the room.
+   */
+  writePacketTo(buf: Buffer, off: number, room: number, maxPayload: number, batchEmpty: boolean): number {
+    const msg = this.sending!;
+    const rest = msg.length - this.sendingOff;
+    let n = rest < maxPayload ? rest : maxPayload;
+    const credit = this.sendCredit - MSG_HEADER_SIZE;
+    const space = room - MSG_HEADER_SIZE;
+    const limit = space < credit ? space : credit;
+    if (n > limit) {
+      if (limit < MIN_FRAGMENT && !batchEmpty && limit === space) return off;
+      n = limit;
+    }
+    const eof = n === rest;
+    let p = writeMsgHeader(buf, off, this.desc.id, eof, n);
+    if (n > 0) {
+      buf.set(n === msg.length ? msg : msg.subarray(this.sendingOff, this.sendingOff + n), p);
+      p += n;
+    }
+    this.sendCredit -= MSG_HEADER_SIZE + n;
+    this.recentlySent += n;
+    this.bytesSent += n;
+    if (eof) {
+      this.budget.held -= msg.length;
+      this.sending = null;
+      this.sendingOff = 0;
+    } else {
+      this.sendingOff += n;
+    }
+    return p;
+  }
+
+  /** Resolve every blocked sender with false and drop queued, held and partly received messages (on stop). */
+  close(): void {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) this.settle(w, false);
+    let freed = this.sending ? this.sending.length : 0;
+    for (let i = 0; i < this.count; i++) freed += this.ring[(this.head + i) % this.ring.length]!.length;
+    this.budget.held -= freed;
+    this.ring.fill(undefined);
+    this.count = 0;
+    this.sending = null;
+    this.recvParts = [];
+    this.recvLen = 0;
+    this.recvStartedAt = 0;
+    this.held = [];
+    this.heldHead = 0;
+  }
+
+  // ---- receive side ------------------------------------------------------
+
+  /**
+   * Charge a received msg packet of `cost` bytes (header + data) to the
+   * window. @throws FlowControlError (`ERR_FLOW_CONTROL`) when the peer sent
+   * beyond the credit it was granted on this channel.
+   */
+  chargeRecv(cost: number): void {
+    this.recvCredit -= cost;
+    if (this.recvCredit < 0) {
+      throw new FlowControlError(`peer sent ${-this.recvCredit} bytes beyond the ${this.recvWindow}-byte window of channel ${channelIdHex(this.desc.id)}`);
+    }
+  }
+
+  /**
+   * Return `cost` consumed bytes to the window. Credit goes back to the peer
+   * once a quarter of the window has been consumed; the result is the
+   * increment to grant now (0 until then). Auto-tuning, as quic-go's
+   * `maybeAdjustWindowSize` (and go-yamux's window growth): when more than
+   * half the window was consumed in an epoch shorter than 4 × `rttMs` ×
+   * (consumed ÷ window), the reader keeps up with a sender that the window
+   * holds back, so the window doubles — by at most `growRoom` bytes and
+   * never past `maxWindow`; each evaluation starts a new epoch.
+   * @param now performance.now() ms.
+   * @param rttMs the connection's round-trip time (ms); 0 = unknown (no growth).
+   */
+  release(cost: number, now: number, rttMs: number, maxWindow: number, growRoom: number): number {
+    this.consumed += cost;
+    this.epochBytes += cost;
+    if (this.consumed < this.recvWindow >>> 2) return 0;
+    let inc = this.consumed;
+    this.consumed = 0;
+    if (this.epochBytes > this.recvWindow >>> 1) {
+      if (rttMs > 0 && now - this.epochStart < 4 * rttMs * (this.epochBytes / this.recvWindow)) {
+        const grow = Math.min(this.recvWindow, maxWindow - this.recvWindow, growRoom);
+        if (grow > 0) {
+          this.recvWindow += grow;
+          inc += grow;
+        }
+      }
+      this.epochStart = now;
+      this.epochBytes = 0;
+    }
+    this.recvCredit += inc;
+    return inc;
+  }
+
+  /**
+   * Open the window to `window` bytes (the first grant after start).
+   * @returns the increment to grant (0 when the window is already that large).
+   */
+  openWindow(window: number, now: number): number {
+    this.epochStart = now;
+    const inc = window - this.recvWindow;
+    if (inc <= 0) return 0;
+    this.recvWindow = window;
+    this.recvCredit += inc;
+    return inc;
   }
 
   /**
@@ -283,7 +421,8 @@ export class Channel {
     this.bytesRecv += data.length;
     if (this.recvLen === 0 && eof) return data;
     if (this.recvParts.length === 0) this.recvStartedAt = performance.now();
-    this.recvParts.push(data);
+    // a small view would pin a large received buffer (a frame) until the message ends: copy it
+    this.recvParts.push(data.length * 4 < data.buffer.byteLength ? Buffer.from(data) : data);
     this.recvLen = total;
     if (!eof) return null;
     const msg = Buffer.concat(this.recvParts, total);
@@ -291,5 +430,27 @@ export class Channel {
     this.recvLen = 0;
     this.recvStartedAt = 0;
     return msg;
+  }
+
+  /** Keep a message that arrived while the reader is paused (a copy when it is a view of a larger buffer). */
+  hold(msg: Buffer): void {
+    this.held.push(msg.byteLength === msg.buffer.byteLength ? msg : Buffer.from(msg));
+  }
+
+  /** The next held message, in arrival order, or undefined when none is left. */
+  nextHeld(): Uint8Array | undefined {
+    if (this.heldHead === this.held.length) return undefined;
+    const m = this.held[this.heldHead]!;
+    this.held[this.heldHead++] = undefined;
+    if (this.heldHead === this.held.length) {
+      this.held = [];
+      this.heldHead = 0;
+    }
+    return m;
+  }
+
+  /** Messages held while paused. */
+  get heldMessages(): number {
+    return this.held.length - this.heldHead;
   }
 }

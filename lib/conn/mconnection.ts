@@ -15,17 +15,28 @@
  *
  * Receiving: packets are decoded as they arrive, fragments reassembled per
  * channel under `recvMessageCapacity`, and each message handed to
- * `onReceive`. A handler that returns a Promise pauses reading until it
- * settles; keepalive does not count time spent paused locally against the
- * peer (CometBFT #2685).
+ * `onReceive`. A handler that returns a Promise pauses that channel only,
+ * until it settles: the connection keeps reading, other channels and
+ * keepalive flow, messages of the paused channel that are already in flight
+ * are held (in order, at most its window), and the channel's credit is not
+ * returned, so the peer's queue for it fills (CometBFT #3250, #3199).
+ *
+ * Flow control: per channel, as HTTP/2 streams (RFC 9113 §5.2, §6.9) — each
+ * channel has its own credit window in each direction (docs/PROTOCOL.md §4).
+ * The window we grant starts at `recvWindowBytes` and is auto-tuned (see
+ * `Channel.release`: it doubles while the reader keeps up with a sender
+ * that the window holds back, against the connection's minimum round-trip
+ * time) up to `maxRecvWindowBytes` for all channels together. A ping goes
+ * out at start so that the round-trip time is known from the first
+ * milliseconds.
  *
  * Isolation: everything a peer can make us hold or wait for is bounded.
  * Blocked `send()` callers per channel (`maxSendWaiters`) and the bytes held
  * for sending to the peer (`maxSendBufferBytes`) are capped — past either,
  * `send` resolves false at once and `trySend` returns false. What the peer
- * can make us buffer on receipt is its flow-control window
- * (`recvWindowBytes`) plus, per channel, one message being reassembled
- * (`recvMessageCapacity`). A peer that grants no credit (or does not read)
+ * can make us buffer on receipt is its flow-control windows (together at most
+ * the larger of `maxRecvWindowBytes` and channels × `recvWindowBytes`) plus,
+ * per channel, one message being reassembled (`recvMessageCapacity`). A peer that grants no credit (or does not read)
  * while we have data for it is disconnected after `sendStallTimeoutMs`
  * (`ERR_SEND_STALL`); one that sends nothing at all for `idleTimeoutMs`
  * (`ERR_IDLE_TIMEOUT`, as neo-go's idle timeout), or leaves a packet or a
@@ -51,7 +62,7 @@ import {
   SwitchboardError,
   UnknownChannelError,
 } from '../errors.js';
-import { Channel, channelIdHex, type ChannelDescriptor } from './channel.js';
+import { Channel, channelIdHex, type ChannelDescriptor, type SendBudget } from './channel.js';
 import { FlowRate } from './flow-rate.js';
 import {
   INITIAL_WINDOW,
@@ -59,12 +70,12 @@ import {
   MAX_WINDOW,
   MSG_HEADER_SIZE,
   PACKET_PING,
-  PACKET_PONG,
-  PACKET_WINDOW_UPDATE,
   PacketDecoder,
   WINDOW_UPDATE_SIZE,
   type PacketHandler,
-  writeMsgHeader,
+  writePing,
+  writePong,
+  writeWindowUpdate,
 } from './packet.js';
 
 /**
@@ -92,17 +103,26 @@ export interface MConnConfig {
   /** Bytes per socket write at most (a batch of packets). Default 65536. */
   maxBatchBytes: number;
   /**
-   * Flow-control window we grant the peer (bytes of msg packets, headers
-   * included, that may be in flight to us unconsumed), 65536..2^31−1.
-   * Default 2097152. It bounds what sits in socket buffers ahead of a
-   * high-priority packet (so the priority scheduler keeps its meaning under
-   * bulk traffic) and what a peer can make us buffer. Credit is returned
-   * (HTTP/2-style window updates, RFC 9113 §6.9) each time an eighth of it
-   * has been consumed; a connection paused by its receive handler returns
-   * none. Smaller windows cut the wait of urgent packets behind bulk, larger
-   * ones raise bulk throughput (see benchmarks/README.md, W5).
+   * Flow-control window we grant the peer on each channel at start (bytes
+   * of msg packets, headers included, that may be in flight to us
+   * unconsumed on that channel), 65536..2^31−1. Default 1048576. It bounds
+   * what sits in socket buffers ahead of a high-priority packet (so the
+   * priority scheduler keeps its meaning under bulk traffic) and what a peer
+   * can make us hold for a paused channel. Credit is returned (HTTP/2-style
+   * window updates, RFC 9113 §6.9) each time a quarter of the window has
+   * been consumed; a channel whose receive handler is pending returns none.
+   * Smaller windows cut the wait of urgent packets behind bulk, larger ones
+   * raise bulk throughput on long links (see benchmarks/README.md, W5).
    */
   recvWindowBytes: number;
+  /**
+   * Most bytes the receive windows of all channels may add up to by
+   * auto-tuning (each starts at `recvWindowBytes` and doubles while its
+   * reader keeps up with a sender the window holds back), recvWindowBytes..2^31−1.
+   * Default 16777216 (16 MiB): a window of 8 MiB or more on one channel, line
+   * rate over a 100 ms, 640 Mbit/s path.
+   */
+  maxRecvWindowBytes: number;
   /** Interval between pings (ms). Default 60000, as CometBFT. */
   pingIntervalMs: number;
   /** Time to wait for a pong (ms) before failing with `ERR_PONG_TIMEOUT`. Default 45000, as CometBFT. */
@@ -154,7 +174,8 @@ export const DEFAULT_MCONN_CONFIG: Readonly<MConnConfig> = Object.freeze({
   maxPacketMsgPayloadSize: 16384,
   flushThrottleMs: 0,
   maxBatchBytes: 65536,
-  recvWindowBytes: 2 << 20,
+  recvWindowBytes: 1 << 20,
+  maxRecvWindowBytes: 16 << 20,
   pingIntervalMs: 60_000,
   pongTimeoutMs: 45_000,
   sendTimeoutMs: 10_000,
@@ -185,6 +206,12 @@ export interface ChannelStatus {
   bytesSent: number;
   /** Payload bytes received on this channel since start. */
   bytesRecv: number;
+  /** The flow-control window we grant the peer on this channel (bytes; starts at `recvWindowBytes`, grows by auto-tuning). */
+  recvWindow: number;
+  /** Credit the peer has left us on this channel (bytes of msg packets we may send now). */
+  sendCredit: number;
+  /** True while this channel's receive handler is pending (the channel is paused). */
+  paused: boolean;
 }
 
 /** Snapshot returned by {@link MConnection.status}. */
@@ -234,8 +261,6 @@ export type ErrorHandler = (err: SwitchboardError) => void;
 
 const DECAY_PERIOD_MS = 2000;
 const DECAY_FACTOR = 0.8;
-/** Smallest fragment cut to fill the tail of a batch (bytes); below it the packet waits for the next batch. */
-const MIN_TAIL_FRAGMENT = 1024;
 /** Room kept in a batch for control packets: a pong, a ping and a window update. */
 const CONTROL_BYTES = 2 + WINDOW_UPDATE_SIZE;
 /** Pings a peer may send without a pong of ours in between before `ERR_PING_FLOOD` (an honest peer waits for each pong). */
@@ -282,15 +307,15 @@ export class MConnection {
   private waitingDrain = false;
   private pingPending = false;
   private pongPending = 0;
-  // flow control (RFC 9113 §6.9 semantics, one connection-level window per direction)
-  /** Bytes of msg packets we may still send. */
-  private sendCredit = INITIAL_WINDOW;
-  /** Bytes of msg packets the peer may still send us. */
-  private recvCredit = INITIAL_WINDOW;
-  /** Consumed bytes not yet returned to the peer. */
-  private consumed = 0;
-  /** Credit to grant in the next batch's window update. */
-  private grantPending = 0;
+  /** Bytes held for sending, shared with the channels (`maxSendBufferBytes`). */
+  private readonly budget: SendBudget;
+  // flow control (per channel, RFC 9113 §6.9 semantics): credit to grant in the next batch, per channel id
+  private readonly grants: number[] = new Array<number>(256).fill(0);
+  private readonly grantIds: number[] = [];
+  /** Sum of the channels' receive windows (bounded by `maxRecvWindowBytes` for growth). */
+  private recvWindowTotal = 0;
+  /** Least round-trip time seen (ms; 0 until the first pong): the auto-tuning's RTT, as BBR's min_rtt, so queueing behind our own bulk data does not inflate it. */
+  private minRtt = 0;
   private lastDecay = 0;
   private idleWaiters: (() => void)[] = [];
   // keepalive
@@ -305,7 +330,8 @@ export class MConnection {
   onRtt: ((rttMs: number) => void) | undefined;
   // receive side
   private readPaused = false;
-  private receiveBlocked = false;
+  /** Channels whose receive handler is pending or that hold messages. */
+  private blockedChannels = 0;
   private recvRateTimer: NodeJS.Timeout | undefined;
   private remoteEnded = false;
   /** Set by flushStop while it waits for the peer to close after our FIN. */
@@ -338,7 +364,8 @@ export class MConnection {
   ) {
     this.config = validateConfig({ ...DEFAULT_MCONN_CONFIG, ...stripUndefined(config) });
     if (channels.length === 0) throw new InvalidArgumentError('an MConnection needs at least one channel');
-    this.channels = channels.map((d) => new Channel(d, this.config.maxSendWaiters));
+    this.budget = { held: 0, max: this.config.maxSendBufferBytes };
+    this.channels = channels.map((d) => new Channel(d, this.config.maxSendWaiters, this.budget));
     for (const ch of this.channels) {
       if (this.byId[ch.desc.id]) throw new InvalidArgumentError(`duplicate channel id ${channelIdHex(ch.desc.id)}`);
       this.byId[ch.desc.id] = ch;
@@ -347,7 +374,7 @@ export class MConnection {
     this.recvFlow = new FlowRate(this.config.recvRate);
     const handler: PacketHandler = {
       onControl: (type) => this.onControl(type),
-      onWindowUpdate: (inc) => this.onWindowUpdate(inc),
+      onWindowUpdate: (id, inc) => this.onWindowUpdate(id, inc),
       onMsg: (id, eof, data) => this.onMsg(id, eof, data),
     };
     this.decoder = new PacketDecoder(handler, this.config.maxPacketMsgPayloadSize);
@@ -373,14 +400,14 @@ export class MConnection {
       this.watchdogTimer = setInterval(this.watchdog, period);
       this.watchdogTimer.unref();
     }
-    // open our receive window from the protocol's initial size to the configured one
-    const grant = this.config.recvWindowBytes - INITIAL_WINDOW;
-    if (grant > 0) {
-      this.recvCredit += grant;
-      this.grantPending += grant;
-      this.scheduleFlush();
+    // open each channel's receive window from the protocol's initial size to the configured one
+    for (const ch of this.channels) {
+      this.queueGrant(ch, ch.openWindow(this.config.recvWindowBytes, this.startedAt));
+      this.recvWindowTotal += ch.recvWindow;
     }
-    if (this.channels.some((c) => c.hasPending)) this.scheduleFlush();
+    // a first ping, so the round-trip time (flow control's auto-tuning, status) is known at once
+    this.pingPending = true;
+    this.scheduleFlush();
   }
 
   /**
@@ -429,9 +456,7 @@ export class MConnection {
 
   /** Bytes held for sending to the peer, over all channels (bounded by `maxSendBufferBytes`). */
   get sendBufferedBytes(): number {
-    let n = 0;
-    for (const ch of this.channels) n += ch.heldBytes;
-    return n;
+    return this.budget.held;
   }
 
   /** True once stopped (by `stop`, `flushStop` or an error). */
@@ -504,19 +529,19 @@ export class MConnection {
   }
 
   /**
-   * Queue `msg` on `channelId`, waiting for room if the queue is full, as
-   * CometBFT's `MConnection.Send`. Resolves true once queued (at once when
-   * there is room), false after `opts.timeoutMs` (default `sendTimeoutMs`,
-   * 10 s), on abort, or when the connection is stopped or stopping — and
-   * false at once when `maxSendWaiters` senders already wait on the channel or
-   * the peer's send buffer is full (`maxSendBufferBytes`).
+   * Queue `msg` on `channelId`, waiting for room if the queue or the peer's
+   * send buffer (`maxSendBufferBytes`) is full, as CometBFT's
+   * `MConnection.Send`. Resolves true once queued (at once when there is
+   * room), false after `opts.timeoutMs` (default `sendTimeoutMs`, 10 s), on
+   * abort, or when the connection is stopped or stopping — and false at once
+   * when `maxSendWaiters` senders already wait on the channel.
    * The bytes are not copied: do not modify `msg` after sending it.
    * Rejects with InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a channel id this connection does not have.
    */
   send(channelId: number, msg: Uint8Array, opts?: SendOptions): Promise<boolean> {
     const ch = this.byId[channelId];
     if (ch === undefined) return Promise.reject(new InvalidArgumentError(`unknown channel ${channelIdHex(channelId)}`));
-    if (this.stopped || this.stopping || opts?.signal?.aborted || !this.bufferHasRoom(msg)) return Promise.resolve(false);
+    if (this.stopped || this.stopping || opts?.signal?.aborted) return Promise.resolve(false);
     if (this.enqueue(ch, msg)) return Promise.resolve(true);
     return ch.enqueueWait(msg, opts?.timeoutMs ?? this.config.sendTimeoutMs, opts?.signal);
   }
@@ -529,7 +554,7 @@ export class MConnection {
    */
   trySend(channelId: number, msg: Uint8Array): boolean {
     const ch = this.channel(channelId);
-    if (this.stopped || this.stopping || !this.bufferHasRoom(msg)) return false;
+    if (this.stopped || this.stopping) return false;
     return this.enqueue(ch, msg);
   }
 
@@ -560,6 +585,9 @@ export class MConnection {
         recentlySent: c.recentlySent,
         bytesSent: c.bytesSent,
         bytesRecv: c.bytesRecv,
+        recvWindow: c.recvWindow,
+        sendCredit: c.sendCredit,
+        paused: c.blocked,
       })),
       ...(this.rtt ? { rttMs: { ...this.rtt } } : {}),
     };
@@ -569,12 +597,6 @@ export class MConnection {
     const ch = this.byId[id];
     if (ch === undefined) throw new InvalidArgumentError(`unknown channel ${channelIdHex(id)}`);
     return ch;
-  }
-
-  /** Room for `msg` under `maxSendBufferBytes` (one message always fits an empty buffer). */
-  private bufferHasRoom(msg: Uint8Array): boolean {
-    const held = this.sendBufferedBytes;
-    return held === 0 || held + msg.length <= this.config.maxSendBufferBytes;
   }
 
   private enqueue(ch: Channel, msg: Uint8Array): boolean {
@@ -620,7 +642,7 @@ export class MConnection {
         }
         const batch = this.buildBatch();
         if (batch === null) {
-          // data left but nothing written: the peer's window is exhausted
+          // data left but nothing written: the peer's windows are exhausted
           if (this.sendStalledSince === 0 && this.channels.some((c) => c.hasPending)) this.sendStalledSince = performance.now();
           this.checkIdle();
           return;
@@ -658,58 +680,51 @@ export class MConnection {
     const end = start + size;
     let off = start;
     if (this.pongPending > 0) {
-      buf[off++] = PACKET_PONG;
+      off = writePong(buf, off);
       this.pongPending--;
       this.pingsSincePong = 0;
     }
     if (this.pingPending) {
-      buf[off++] = PACKET_PING;
+      off = writePing(buf, off);
       this.pingPending = false;
       this.pingSentAt = performance.now();
       this.armPongTimer();
     }
-    if (this.grantPending > 0) {
-      buf[off] = PACKET_WINDOW_UPDATE;
-      buf.writeUInt32BE(this.grantPending, off + 1);
-      off += WINDOW_UPDATE_SIZE;
-      this.grantPending = 0;
-    }
+    off = this.writeGrants(buf, off, end);
     this.decay();
-    const single = this.channels.length === 1 ? this.channels[0] : null;
+    const single = this.channels.length === 1 ? this.channels[0]! : null;
     while (end - off > MSG_HEADER_SIZE) {
-      // flow control: a msg packet costs its header and data; without credit, wait for a window update
-      const credit = this.sendCredit - MSG_HEADER_SIZE;
-      if (credit < 0) break;
-      const ch = single ? (single.nextToSend() ? single : null) : this.pick();
+      const ch = single ? (single.ready() ? single : null) : this.pick();
       if (ch === null) break;
-      const msg = ch.sending!;
-      const remaining = msg.length - ch.sendingOff;
-      let n = remaining < maxPayload ? remaining : maxPayload;
-      const room = end - off - MSG_HEADER_SIZE;
-      const limit = room < credit ? room : credit;
-      if (n > limit) {
-        // no tiny fragments: to fill a batch's tail, or out of what little credit is left
-        if (limit < MIN_TAIL_FRAGMENT && (off > start || limit === credit)) break;
-        n = limit;
-      }
-      this.sendCredit -= MSG_HEADER_SIZE + n;
-      const eof = n === remaining;
-      off = writeMsgHeader(buf, off, ch.desc.id, eof, n);
-      if (n > 0) {
-        buf.set(n === msg.length ? msg : msg.subarray(ch.sendingOff, ch.sendingOff + n), off);
-        off += n;
-      }
-      ch.recentlySent += n;
-      ch.bytesSent += n;
-      if (eof) {
-        ch.finishSending();
-      } else {
-        ch.sendingOff += n;
-      }
+      const next = ch.writePacketTo(buf, off, end - off, maxPayload, off === start);
+      if (next === off) break;
+      off = next;
     }
+    for (const ch of this.channels) ch.admitWaiters();
     if (off === start) return null;
     slabOff = off;
     return buf.subarray(start, off);
+  }
+
+  /** Write the window updates queued by {@link queueGrant} that fit before `end`. */
+  private writeGrants(buf: Buffer, off: number, end: number): number {
+    const ids = this.grantIds;
+    let i = 0;
+    for (; i < ids.length && end - off >= WINDOW_UPDATE_SIZE; i++) {
+      const id = ids[i]!;
+      off = writeWindowUpdate(buf, off, id, this.grants[id]!);
+      this.grants[id] = 0;
+    }
+    ids.splice(0, i);
+    return off;
+  }
+
+  /** Grant `inc` bytes (0: nothing) on `ch` in the next batch. */
+  private queueGrant(ch: Channel, inc: number): void {
+    if (inc <= 0) return;
+    const id = ch.desc.id;
+    if (this.grants[id] === 0) this.grantIds.push(id);
+    this.grants[id] += inc;
   }
 
   /** The pending channel with the least recentlySent/priority (CometBFT's selection). */
@@ -717,7 +732,7 @@ export class MConnection {
     let best: Channel | null = null;
     let bestRatio = Infinity;
     for (const ch of this.channels) {
-      if (!ch.nextToSend()) continue;
+      if (!ch.ready()) continue;
       const r = ch.recentlySent / ch.desc.priority;
       if (r < bestRatio) {
         bestRatio = r;
@@ -738,7 +753,7 @@ export class MConnection {
 
   private checkIdle(): void {
     if (this.idleWaiters.length === 0) return;
-    if (this.waitingDrain || this.pingPending || this.pongPending > 0) return;
+    if (this.waitingDrain || this.pingPending || this.pongPending > 0 || this.grantIds.length > 0) return;
     if (this.channels.some((c) => c.hasPending || c.waitingSenders > 0)) return;
     this.releaseIdleWaiters();
   }
@@ -796,16 +811,19 @@ export class MConnection {
 
   /** RFC 6298 §2: SRTT ← (1 − 1/8)·SRTT + 1/8·R′, the first sample taken as is. */
   private sampleRtt(ms: number): void {
+    if (this.minRtt === 0 || ms < this.minRtt) this.minRtt = ms;
     this.rtt = { latest: ms, smoothed: this.rtt ? this.rtt.smoothed + (ms - this.rtt.smoothed) / 8 : ms };
     this.onRtt?.(ms);
   }
 
-  /** The peer granted more credit (RFC 9113 §6.9: the window may not exceed 2^31−1). */
-  private onWindowUpdate(increment: number): void {
-    this.sendCredit += increment;
-    if (increment > 0) this.sendStalledSince = 0;
-    if (this.sendCredit > MAX_WINDOW) throw new FlowControlError(`peer grew our send window to ${this.sendCredit} bytes, over ${MAX_WINDOW}`);
-    if (this.started && !this.flushScheduled && this.channels.some((c) => c.hasPending)) this.scheduleFlush();
+  /** The peer granted more credit on a channel (RFC 9113 §6.9: a window may not exceed 2^31−1). */
+  private onWindowUpdate(channelId: number, increment: number): void {
+    const ch = this.byId[channelId];
+    if (ch === undefined) return; // a channel only the peer has: it opens its window to us, we never send on it
+    ch.sendCredit += increment;
+    this.sendStalledSince = 0;
+    if (ch.sendCredit > MAX_WINDOW) throw new FlowControlError(`peer grew our send window on channel ${channelIdHex(channelId)} to ${ch.sendCredit} bytes, over ${MAX_WINDOW}`);
+    if (this.started && !this.flushScheduled && ch.hasPending) this.scheduleFlush();
   }
 
   // ---- receive side ---------------------------------------------------
@@ -825,7 +843,6 @@ export class MConnection {
     if (this.stopped) return;
     if (this.decoder.bufferedBytes === 0) this.packetStartedAt = 0;
     else if (this.packetStartedAt === 0) this.packetStartedAt = this.lastRecvAt;
-    if (this.decoder.isPaused) this.pauseReading();
     const wait = this.recvFlow.delayMs();
     if (wait > 0 && !this.recvRateTimer) {
       this.pauseReading();
@@ -836,56 +853,76 @@ export class MConnection {
     }
   };
 
-  private onMsg(channelId: number, eof: boolean, data: Buffer): boolean {
+  private onMsg(channelId: number, eof: boolean, data: Buffer): void {
     const ch = this.byId[channelId];
     if (ch === undefined) throw new UnknownChannelError(channelId);
     const cost = MSG_HEADER_SIZE + data.length;
-    this.recvCredit -= cost;
-    if (this.recvCredit < 0) throw new FlowControlError(`peer sent ${-this.recvCredit} bytes beyond the ${this.config.recvWindowBytes}-byte window`);
+    ch.chargeRecv(cost);
     const msg = ch.receive(eof, data);
-    this.returnCredit(cost);
-    if (msg === null) return true;
-    this.lastMsgAt = this.lastRecvAt; // the time its chunk arrived: no clock read per message
-    const r = this.onReceive(channelId, msg);
-    if (r === undefined || typeof (r as Promise<unknown>).then !== 'function') return true;
-    this.receiveBlocked = true;
-    (r as Promise<unknown>).then(this.onReceiveSettled, (err: unknown) => this.fail(asSwitchboardError(err)));
-    return false;
+    if (ch.blocked) {
+      // the channel's reader is paused: hold what is in flight, return no credit until it resumes
+      ch.withheld += cost;
+      if (msg !== null) ch.hold(msg);
+      return;
+    }
+    this.returnCredit(ch, cost);
+    if (msg !== null) this.deliver(ch, msg);
   }
 
-  /** Count consumed bytes; grant them back once a quarter of the window has been consumed. */
-  private returnCredit(cost: number): void {
-    this.consumed += cost;
-    if (this.consumed < this.config.recvWindowBytes >>> 3) return;
-    this.recvCredit += this.consumed;
-    this.grantPending += this.consumed;
-    this.consumed = 0;
+  /** Hand a message to onReceive; a returned Promise pauses the channel until it settles. */
+  private deliver(ch: Channel, msg: Uint8Array): void {
+    this.lastMsgAt = this.lastRecvAt; // the time its chunk arrived: no clock read per message
+    const r = this.onReceive(ch.desc.id, msg);
+    if (r === undefined || typeof (r as Promise<unknown>).then !== 'function') return;
+    ch.blocked = true;
+    this.blockedChannels++;
+    (r as Promise<unknown>).then(
+      () => this.unblock(ch),
+      (err: unknown) => this.fail(asSwitchboardError(err)),
+    );
+  }
+
+  /** A paused channel's handler settled: deliver what it holds, in order, then return its withheld credit. */
+  private unblock(ch: Channel): void {
+    if (this.stopped) return;
+    ch.blocked = false;
+    this.blockedChannels--;
+    try {
+      for (let m = ch.nextHeld(); m !== undefined; m = ch.blocked ? undefined : ch.nextHeld()) {
+        this.deliver(ch, m);
+        if (this.stopped) return;
+      }
+      if (ch.blocked) return;
+      // the peer could not make progress on this message while we withheld credit: its deadline restarts
+      if (ch.recvStartedAt > 0) ch.recvStartedAt = performance.now();
+      const w = ch.withheld;
+      ch.withheld = 0;
+      this.returnCredit(ch, w);
+    } catch (err) {
+      this.fail(asSwitchboardError(err));
+      return;
+    }
+    if (this.remoteEnded && this.blockedChannels === 0) this.onEnd();
+  }
+
+  /** Return consumed bytes of `ch` to the peer (see `Channel.release`), growing the window by auto-tuning. */
+  private returnCredit(ch: Channel, cost: number): void {
+    const before = ch.recvWindow;
+    const inc = ch.release(cost, this.lastRecvAt, this.minRtt, this.config.maxRecvWindowBytes, this.config.maxRecvWindowBytes - this.recvWindowTotal);
+    if (inc === 0) return;
+    this.recvWindowTotal += ch.recvWindow - before;
+    this.queueGrant(ch, inc);
     // Grant at once rather than at the end of the turn: a busy receiver may read many chunks in a
     // turn while its peer sits idle waiting for credit. Behind a backed-up socket it waits its turn.
     if (this.waitingDrain || this.stopped) return this.scheduleFlush();
-    const w = Buffer.allocUnsafe(WINDOW_UPDATE_SIZE);
-    w[0] = PACKET_WINDOW_UPDATE;
-    w.writeUInt32BE(this.grantPending, 1);
-    this.grantPending = 0;
-    this.sendFlow.record(WINDOW_UPDATE_SIZE);
+    const w = Buffer.allocUnsafe(WINDOW_UPDATE_SIZE * this.grantIds.length);
+    const n = this.writeGrants(w, 0, w.length);
+    this.sendFlow.record(n);
     if (!this.conn.write(w)) {
       this.waitingDrain = true;
       this.conn.once('drain', this.onDrain);
     }
   }
-
-  private readonly onReceiveSettled = (): void => {
-    this.receiveBlocked = false;
-    if (this.stopped) return;
-    try {
-      this.decoder.resume();
-    } catch (err) {
-      this.fail(asSwitchboardError(err));
-      return;
-    }
-    if (this.decoder.isPaused) return;
-    this.resumeReading();
-  };
 
   private pauseReading(): void {
     if (!this.readPaused) {
@@ -896,7 +933,7 @@ export class MConnection {
   }
 
   private resumeReading(): void {
-    if (this.stopped || this.receiveBlocked || this.recvRateTimer) return;
+    if (this.stopped || this.recvRateTimer) return;
     if (this.readPaused) {
       this.readPaused = false;
       // time spent paused by our own reader is not the peer's: its receive deadlines restart
@@ -910,14 +947,13 @@ export class MConnection {
       this.pongDeferred = false;
       this.armPongTimer();
     }
-    if (this.remoteEnded) this.onEnd();
   }
 
   private readonly onEnd = (): void => {
     this.remoteEnded = true;
     if (this.closeWaiter) return this.closeWaiter(); // flushStop: the peer closed after our FIN
-    // messages still buffered behind a paused handler are delivered first
-    if (!this.decoder.isPaused && !this.receiveBlocked) this.fail(new ConnectionClosedError());
+    // messages held for a paused channel are delivered first (unblock calls back here)
+    if (this.blockedChannels === 0) this.fail(new ConnectionClosedError());
   };
 
   private readonly onClose = (): void => {
@@ -947,7 +983,7 @@ export class MConnection {
     }
     if (c.messageTimeoutMs > 0) {
       for (const ch of this.channels) {
-        if (ch.recvStartedAt > 0 && now - ch.recvStartedAt > c.messageTimeoutMs) {
+        if (!ch.blocked && ch.recvStartedAt > 0 && now - ch.recvStartedAt > c.messageTimeoutMs) {
           return this.fail(new StallError('ERR_RECV_STALL', `a message on channel 0x${ch.desc.id.toString(16)} stayed incomplete for ${c.messageTimeoutMs} ms`));
         }
       }
@@ -984,6 +1020,9 @@ function validateConfig(c: MConnConfig): MConnConfig {
   if (!(c.sendTimeoutMs >= 0)) throw new InvalidArgumentError(`MConnConfig.sendTimeoutMs must be ≥ 0, got ${c.sendTimeoutMs}`);
   if (!Number.isInteger(c.recvWindowBytes) || c.recvWindowBytes < INITIAL_WINDOW || c.recvWindowBytes > MAX_WINDOW) {
     throw new InvalidArgumentError(`MConnConfig.recvWindowBytes must be ${INITIAL_WINDOW}..${MAX_WINDOW}, got ${c.recvWindowBytes}`);
+  }
+  if (!Number.isInteger(c.maxRecvWindowBytes) || c.maxRecvWindowBytes < c.recvWindowBytes || c.maxRecvWindowBytes > MAX_WINDOW) {
+    throw new InvalidArgumentError(`MConnConfig.maxRecvWindowBytes must be recvWindowBytes (${c.recvWindowBytes})..${MAX_WINDOW}, got ${c.maxRecvWindowBytes}`);
   }
   const m = c.maxPacketMsgPayloadSize;
   if (!Number.isInteger(m) || m < 1 || m > MAX_PACKET_PAYLOAD_LIMIT) {

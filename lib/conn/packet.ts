@@ -3,15 +3,16 @@
  *
  * Ping, pong and msg as CometBFT's `PacketPing`, `PacketPong`, `PacketMsg`,
  * but in a fixed binary layout rather than protobuf, plus a window update
- * that grants the peer more flow-control credit, with the semantics of
- * HTTP/2's connection-level WINDOW_UPDATE (RFC 9113 §6.9) — see
- * docs/PROTOCOL.md §4:
+ * that grants the peer more flow-control credit on one channel, with the
+ * semantics of HTTP/2's stream-level WINDOW_UPDATE (RFC 9113 §6.9) — see
+ * docs/PROTOCOL.md §4. Every byte layout of a packet is written here and
+ * only here:
  *
  * ```
  * ping:   u8 0x01
  * pong:   u8 0x02
  * msg:    u8 0x03 | u8 channelId | u8 flags (bit 0 = eof, others 0) | u32 BE length | bytes[length]
- * window: u8 0x04 | u32 BE increment (1..2^31-1)
+ * window: u8 0x04 | u8 channelId | u32 BE increment (1..2^31-1)
  * ```
  *
  * @module
@@ -28,14 +29,14 @@ export const PACKET_MSG = 0x03;
 export const PACKET_WINDOW_UPDATE = 0x04;
 /** Bytes of a msg packet before its data: type, channel, flags, u32 length. */
 export const MSG_HEADER_SIZE = 7;
-/** Bytes of a window update packet: type, u32 increment. */
-export const WINDOW_UPDATE_SIZE = 5;
+/** Bytes of a window update packet: type, channel, u32 increment. */
+export const WINDOW_UPDATE_SIZE = 6;
 /** Largest flow-control window and window increment (RFC 9113's 2^31−1). */
 export const MAX_WINDOW = 0x7fffffff;
 /**
- * Flow-control credit each side starts with, in bytes of msg packets
- * (header included), before the peer's first window update (as RFC 9113's
- * initial window of 65,535).
+ * Flow-control credit each side starts with on every channel, in bytes of
+ * msg packets (header included), before the peer's first window update for
+ * that channel (as RFC 9113's initial stream window of 65,535).
  */
 export const INITIAL_WINDOW = 65536;
 /** Upper bound on `maxPacketMsgPayloadSize` any connection accepts (1 MiB). */
@@ -52,8 +53,10 @@ export type Packet =
       type: 'pong';
     }
   | {
-      /** More flow-control credit for the receiver of this packet. */
+      /** More flow-control credit on one channel for the receiver of this packet. */
       type: 'window';
+      /** The channel whose window grows, 0..255. */
+      channelId: number;
       /** Bytes of credit granted, 1..2^31−1. */
       increment: number;
     }
@@ -81,16 +84,53 @@ export function writeMsgHeader(buf: Buffer, off: number, channelId: number, eof:
 }
 
 /**
+ * Write a ping (1 byte) at `off` of `buf`.
+ * @returns the offset after it.
+ */
+export function writePing(buf: Buffer, off: number): number {
+  buf[off] = PACKET_PING;
+  return off + 1;
+}
+
+/**
+ * Write a pong (1 byte) at `off` of `buf`.
+ * @returns the offset after it.
+ */
+export function writePong(buf: Buffer, off: number): number {
+  buf[off] = PACKET_PONG;
+  return off + 1;
+}
+
+/**
+ * Write a window update (6 bytes) granting `increment` bytes (1..2^31−1) of
+ * credit on `channelId` at `off` of `buf`.
+ * @returns the offset after it.
+ */
+export function writeWindowUpdate(buf: Buffer, off: number, channelId: number, increment: number): number {
+  buf[off] = PACKET_WINDOW_UPDATE;
+  buf[off + 1] = channelId;
+  buf.writeUInt32BE(increment, off + 2);
+  return off + WINDOW_UPDATE_SIZE;
+}
+
+/**
  * Encode one packet into a new Buffer (for tests, vectors and control
  * packets; the MConnection writes msg packets straight into its batch buffer).
  */
 export function encodePacket(p: Packet): Buffer {
-  if (p.type === 'ping') return Buffer.from([PACKET_PING]);
-  if (p.type === 'pong') return Buffer.from([PACKET_PONG]);
+  if (p.type === 'ping') {
+    const b = Buffer.allocUnsafe(1);
+    writePing(b, 0);
+    return b;
+  }
+  if (p.type === 'pong') {
+    const b = Buffer.allocUnsafe(1);
+    writePong(b, 0);
+    return b;
+  }
   if (p.type === 'window') {
     const w = Buffer.allocUnsafe(WINDOW_UPDATE_SIZE);
-    w[0] = PACKET_WINDOW_UPDATE;
-    w.writeUInt32BE(p.increment, 1);
+    writeWindowUpdate(w, 0, p.channelId, p.increment);
     return w;
   }
   const out = Buffer.allocUnsafe(MSG_HEADER_SIZE + p.data.length);
@@ -100,17 +140,16 @@ export function encodePacket(p: Packet): Buffer {
 }
 
 /**
- * Receives decoded packets from a {@link PacketDecoder}. A handler that
- * returns `false` asks the decoder to stop after this packet (the rest stays
- * buffered until {@link PacketDecoder.resume}).
+ * Receives decoded packets from a {@link PacketDecoder}, in stream order. A
+ * handler that throws stops the decoder (it must not be used again).
  */
 export interface PacketHandler {
   /** A ping (`type` 0x01) or pong (`type` 0x02) arrived. */
   onControl(type: typeof PACKET_PING | typeof PACKET_PONG): void;
-  /** A window update arrived (increment already checked to be 1..2^31−1). Ignored when absent. */
-  onWindowUpdate?(increment: number): void;
-  /** A msg packet arrived; `data` is a view, valid as long as the caller keeps it. Return false to pause. */
-  onMsg(channelId: number, eof: boolean, data: Buffer): boolean;
+  /** A window update for `channelId` arrived (increment already checked to be 1..2^31−1). Ignored when absent. */
+  onWindowUpdate?(channelId: number, increment: number): void;
+  /** A msg packet arrived; `data` is a view, valid as long as the caller keeps it. */
+  onMsg(channelId: number, eof: boolean, data: Buffer): void;
 }
 
 /**
@@ -122,18 +161,15 @@ export interface PacketHandler {
  *
  * Errors: throws {@link MalformedPacketError} (`ERR_MALFORMED_PACKET`) for an
  * unknown type byte, flags other than 0/1, or a length over `maxPayload`;
- * after a throw the decoder must not be used again.
+ * after a throw (its own or the handler's) the decoder must not be used again.
  */
 export class PacketDecoder {
-  private chunk: Buffer | null = null;
-  private pos = 0;
   /** Header bytes of a packet whose header was split across chunks. */
   private readonly head = Buffer.allocUnsafe(MSG_HEADER_SIZE);
   private headLen = 0;
   /** Packet being assembled across chunks (header + data), and how much is filled. */
   private partial: Buffer | null = null;
   private partialLen = 0;
-  private paused = false;
 
   /**
    * @param handler receives packets.
@@ -144,121 +180,80 @@ export class PacketDecoder {
     private readonly maxPayload: number,
   ) {}
 
-  /** True while the handler has paused decoding and bytes remain buffered. */
-  get isPaused(): boolean {
-    return this.paused;
-  }
-
-  /** Bytes received but not yet decoded (buffered while paused). */
+  /** Bytes of an incomplete packet held until the next chunk (0 between packets). */
   get bufferedBytes(): number {
-    return (this.chunk ? this.chunk.length - this.pos : 0) + this.headLen + this.partialLen;
+    return this.headLen + this.partialLen;
   }
 
-  /**
-   * Feed the next chunk. Must not be called while paused (pause the source
-   * instead). @throws MalformedPacketError on a protocol violation.
-   */
+  /** Feed the next chunk. @throws MalformedPacketError on a protocol violation. */
   push(chunk: Buffer): void {
-    if (this.paused) throw new Error('PacketDecoder.push while paused');
-    this.chunk = chunk;
-    this.pos = 0;
-    this.run();
-  }
-
-  /** Continue after the handler returned false. @throws MalformedPacketError. */
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.run();
-  }
-
-  private run(): void {
-    const chunk = this.chunk;
-    if (!chunk) return;
     const h = this.handler;
-    while (!this.paused) {
-      if (this.partial !== null) {
-        if (!this.fillPartial(chunk)) break;
-        continue;
-      }
-      if (this.headLen > 0) {
-        if (!this.fillHead(chunk)) break;
-        continue;
-      }
-      const avail = chunk.length - this.pos;
-      if (avail === 0) break;
-      const p = this.pos;
+    const len = chunk.length;
+    let p = 0;
+    if (this.headLen > 0) p = this.fillHead(chunk, p);
+    if (this.partial !== null) p = this.fillPartial(chunk, p);
+    while (p < len) {
+      const avail = len - p;
       const type = chunk[p];
       if (type === PACKET_MSG) {
-        if (avail < MSG_HEADER_SIZE) {
-          chunk.copy(this.head, 0, p);
-          this.headLen = avail;
-          this.pos = chunk.length;
-          break;
-        }
-        const len = this.checkHeader(chunk, p);
-        const end = p + MSG_HEADER_SIZE + len;
-        if (end <= chunk.length) {
-          this.pos = end;
-          if (!h.onMsg(chunk[p + 1], chunk[p + 2] === 1, chunk.subarray(p + MSG_HEADER_SIZE, end))) this.paused = true;
-        } else {
-          this.partial = Buffer.allocUnsafe(MSG_HEADER_SIZE + len);
+        if (avail < MSG_HEADER_SIZE) return this.keepHead(chunk, p);
+        const size = this.checkHeader(chunk, p);
+        const end = p + MSG_HEADER_SIZE + size;
+        if (end > len) {
+          this.partial = Buffer.allocUnsafe(MSG_HEADER_SIZE + size);
           this.partialLen = chunk.copy(this.partial, 0, p);
-          this.pos = chunk.length;
-          break;
+          return;
         }
+        h.onMsg(chunk[p + 1], chunk[p + 2] === 1, chunk.subarray(p + MSG_HEADER_SIZE, end));
+        p = end;
       } else if (type === PACKET_PING || type === PACKET_PONG) {
-        this.pos = p + 1;
+        p++;
         h.onControl(type);
       } else if (type === PACKET_WINDOW_UPDATE) {
-        if (avail < WINDOW_UPDATE_SIZE) {
-          chunk.copy(this.head, 0, p);
-          this.headLen = avail;
-          this.pos = chunk.length;
-          break;
-        }
-        this.pos = p + WINDOW_UPDATE_SIZE;
-        h.onWindowUpdate?.(checkIncrement(chunk, p));
+        if (avail < WINDOW_UPDATE_SIZE) return this.keepHead(chunk, p);
+        h.onWindowUpdate?.(chunk[p + 1], checkIncrement(chunk, p));
+        p += WINDOW_UPDATE_SIZE;
       } else {
         throw new MalformedPacketError(`unknown packet type 0x${type.toString(16).padStart(2, '0')}`);
       }
     }
-    if (this.pos >= chunk.length && !this.paused) this.chunk = null;
   }
 
-  /** Completes a split header; returns false when the chunk ran out. */
-  private fillHead(chunk: Buffer): boolean {
+  /** Keep the start of a header split across chunks. */
+  private keepHead(chunk: Buffer, p: number): void {
+    this.headLen = chunk.copy(this.head, 0, p);
+  }
+
+  /** Completes a split header from `chunk` at `p`; returns the offset after what it took. */
+  private fillHead(chunk: Buffer, p: number): number {
     const size = this.head[0] === PACKET_WINDOW_UPDATE ? WINDOW_UPDATE_SIZE : MSG_HEADER_SIZE;
-    const n = Math.min(size - this.headLen, chunk.length - this.pos);
-    chunk.copy(this.head, this.headLen, this.pos, this.pos + n);
+    const n = Math.min(size - this.headLen, chunk.length - p);
+    chunk.copy(this.head, this.headLen, p, p + n);
     this.headLen += n;
-    this.pos += n;
-    if (this.headLen < size) return false;
+    if (this.headLen < size) return p + n;
+    this.headLen = 0;
     if (size === WINDOW_UPDATE_SIZE) {
-      this.headLen = 0;
-      this.handler.onWindowUpdate?.(checkIncrement(this.head, 0));
-      return true;
+      this.handler.onWindowUpdate?.(this.head[1], checkIncrement(this.head, 0));
+      return p + n;
     }
     const len = this.checkHeader(this.head, 0);
-    this.headLen = 0;
     this.partial = Buffer.allocUnsafe(MSG_HEADER_SIZE + len);
     this.head.copy(this.partial, 0);
     this.partialLen = MSG_HEADER_SIZE;
-    return true;
+    return p + n;
   }
 
-  /** Fills the split packet; delivers it when complete. Returns false when the chunk ran out. */
-  private fillPartial(chunk: Buffer): boolean {
+  /** Fills the split packet from `chunk` at `p`; delivers it when complete. Returns the offset after what it took. */
+  private fillPartial(chunk: Buffer, p: number): number {
     const partial = this.partial!;
-    const n = Math.min(partial.length - this.partialLen, chunk.length - this.pos);
-    chunk.copy(partial, this.partialLen, this.pos, this.pos + n);
+    const n = Math.min(partial.length - this.partialLen, chunk.length - p);
+    chunk.copy(partial, this.partialLen, p, p + n);
     this.partialLen += n;
-    this.pos += n;
-    if (this.partialLen < partial.length) return false;
+    if (this.partialLen < partial.length) return p + n;
     this.partial = null;
     this.partialLen = 0;
-    if (!this.handler.onMsg(partial[1], partial[2] === 1, partial.subarray(MSG_HEADER_SIZE))) this.paused = true;
-    return true;
+    this.handler.onMsg(partial[1], partial[2] === 1, partial.subarray(MSG_HEADER_SIZE));
+    return p + n;
   }
 
   /** Validates a msg header at `off`; returns its data length. */
@@ -273,7 +268,7 @@ export class PacketDecoder {
 
 /** The increment of a window update at `off`, checked to be 1..2^31−1. */
 function checkIncrement(buf: Buffer, off: number): number {
-  const inc = buf.readUInt32BE(off + 1);
+  const inc = buf.readUInt32BE(off + 2);
   if (inc === 0 || inc > MAX_WINDOW) throw new MalformedPacketError(`window update increment ${inc} outside 1..${MAX_WINDOW}`);
   return inc;
 }
@@ -291,14 +286,13 @@ export function decodePacket(buf: Uint8Array, maxPayload = MAX_PACKET_PAYLOAD_LI
         count++;
         out = { type: type === PACKET_PING ? 'ping' : 'pong' };
       },
-      onWindowUpdate(increment) {
+      onWindowUpdate(channelId, increment) {
         count++;
-        out = { type: 'window', increment };
+        out = { type: 'window', channelId, increment };
       },
       onMsg(channelId, eof, data) {
         count++;
         out = { type: 'msg', channelId, eof, data };
-        return true;
       },
     },
     maxPayload,

@@ -168,19 +168,19 @@ t.test('pings are answered with pongs', async (t) => {
   raw.write(encodePacket({ type: 'ping' }));
   const seen: number[] = [];
   const pong = deferred();
-  const dec = new PacketDecoder({ onControl: (type) => (seen.push(type), pong.resolve()), onWindowUpdate: () => void seen.push(0x04), onMsg: () => true }, 1 << 20);
+  const dec = new PacketDecoder({ onControl: (type) => (seen.push(type), type === 0x02 && pong.resolve()), onWindowUpdate: () => void seen.push(0x04), onMsg: () => {} }, 1 << 20);
   raw.on('data', (c: Buffer) => dec.push(c));
   await pong.promise;
-  t.same(seen, [0x04, 0x02], 'the opening window update, then the pong');
+  t.same(seen, [0x01, 0x04, 0x02], 'our first ping and opening window update, then the pong');
   t.equal(PACKET_PING, 0x01);
 });
 
-t.test('a connection paused by its own slow handler is not killed by its pong timeout (CometBFT #2685)', async (t) => {
+t.test('a channel paused by its slow handler keeps keepalive going: no pong timeout, and the held messages follow in order', async (t) => {
   const release = deferred();
   const got: number[] = [];
   const first = deferred();
   const all = deferred();
-  const { a, errB } = await pair(t, {
+  const { a, b, errB } = await pair(t, {
     chA: [{ id: 1, sendQueueCapacity: 10 }],
     chB: [{ id: 1 }],
     cfgB: { pingIntervalMs: 10, pongTimeoutMs: 30 },
@@ -197,10 +197,11 @@ t.test('a connection paused by its own slow handler is not killed by its pong ti
   await first.promise;
   a.trySend(1, Buffer.from([2]));
   a.trySend(1, Buffer.from([3]));
-  // Hold the handler for many pong timeouts: B's pings are answered, but the
-  // pongs sit unread behind B's own paused reader.
+  // Hold the handler for many ping intervals: the connection keeps reading, so B's pings are answered.
+  const rtt0 = b.status().rttMs;
   await new Promise((r) => setTimeout(r, 300));
-  t.same(errB, [], 'no pong timeout while paused locally');
+  t.same(errB, [], 'no pong timeout while one channel is paused');
+  t.not(b.status().rttMs?.latest, rtt0?.latest, 'pongs kept arriving (fresh RTT samples) during the pause');
   release.resolve();
   await all.promise;
   t.same(got, [1, 2, 3], 'messages after the pause are delivered');
@@ -250,7 +251,7 @@ t.test('priority: with two channels saturated, bytes delivered follow the priori
 });
 
 /** An in-memory Duplex that records what the connection writes, always writable. */
-function recorder(opts: { credit?: boolean } = {}) {
+function recorder(opts: { credit?: boolean; channels?: number[] } = {}) {
   const chunks: Buffer[] = [];
   let total = 0;
   let onWrite: (() => void) | null = null;
@@ -264,7 +265,9 @@ function recorder(opts: { credit?: boolean } = {}) {
     },
   });
   // the peer a recorder stands for grants all the credit flow control allows
-  if (opts.credit !== false) d.push(encodePacket({ type: 'window', increment: MAX_WINDOW - INITIAL_WINDOW }));
+  if (opts.credit !== false) {
+    for (const channelId of opts.channels ?? [1, 2]) d.push(encodePacket({ type: 'window', channelId, increment: MAX_WINDOW - INITIAL_WINDOW }));
+  }
   const written = (n: number) =>
     new Promise<void>((resolve) => {
       if (total >= n) return resolve();
@@ -275,13 +278,13 @@ function recorder(opts: { credit?: boolean } = {}) {
         }
       };
     });
-  return { d, chunks, written, total: () => total, grant: (n: number) => d.push(encodePacket({ type: 'window', increment: n })) };
+  return { d, chunks, written, total: () => total, grant: (n: number, channelId = 1) => d.push(encodePacket({ type: 'window', channelId, increment: n })) };
 }
 
 /** Decode recorded bytes into [channelId, length] per msg packet. */
 function packetsOf(bytes: Buffer): [number, number][] {
   const out: [number, number][] = [];
-  const dec = new PacketDecoder({ onControl() {}, onMsg: (ch, _eof, data) => (out.push([ch, data.length]), true) }, 1 << 20);
+  const dec = new PacketDecoder({ onControl() {}, onMsg: (ch, _eof, data) => void out.push([ch, data.length]) }, 1 << 20);
   dec.push(bytes);
   return out;
 }
@@ -394,7 +397,7 @@ t.test('flow control: a sender writes no more than the window the receiver grant
   t.teardown(() => a.stop());
   a.start();
   for (let i = 0; i < 100; i++) a.trySend(1, pattern(16 * 1024, i + 1));
-  const opening = 5; // our own opening window update, written first (control packets cost no credit)
+  const opening = 1 + 6; // our own first ping and opening window update, written first (control packets cost no credit)
   // a sender may leave under 1 KiB of credit unused rather than cut a tiny fragment
   await rec.written(opening + INITIAL_WINDOW - 1024);
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
@@ -420,7 +423,7 @@ t.test('flow control: a packet beyond the granted window, or a window over 2^31-
   const c = new MConnection(sc, [{ id: 1 }], () => {}, done2.resolve);
   c.start();
   t.teardown(() => c.stop());
-  raw2.write(encodePacket({ type: 'window', increment: MAX_WINDOW }));
+  raw2.write(encodePacket({ type: 'window', channelId: 1, increment: MAX_WINDOW }));
   t.equal((await done2.promise).code, 'ERR_FLOW_CONTROL', 'a grant past 2^31-1');
 });
 

@@ -7,12 +7,13 @@ type Teardown = { teardown(fn: () => unknown): void };
 
 /** A connected pair of TCP sockets on 127.0.0.1, destroyed at teardown. */
 export async function socketPair(t: Teardown): Promise<[Socket, Socket]> {
-  const server = createServer();
+  // no Nagle, as the Transport's sockets: a small write must not wait for a delayed ACK (40 ms)
+  const server = createServer({ noDelay: true });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
   const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const a = connect(port, '127.0.0.1');
+  const a = connect({ port, host: '127.0.0.1', noDelay: true });
   await once(a, 'connect');
   const [b] = await accepted;
   server.close();

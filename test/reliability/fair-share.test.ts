@@ -34,7 +34,7 @@ t.test('a flood does not crowd honest messages out of a slow peer’s queue', as
   // the slow peer: reads everything, but grants credit at about 400 KB/s
   const slow = await RawPeer.connect(t, target.port);
   await slow.join();
-  const grants = setInterval(() => slow.sendPackets({ type: 'window', increment: 8192 }), 20);
+  const grants = setInterval(() => slow.sendPackets({ type: 'window', channelId: GOSSIP_CHANNEL, increment: 8192 }), 20);
   t.teardown(() => clearInterval(grants));
   for (let i = 0; i < 200 && !target.sw.peers.has(slow.key.id); i++) await new Promise((r) => setTimeout(r, 10));
 

@@ -84,7 +84,7 @@ t.test('a never-reading peer plus a gossip flood: bounded memory, the stuck peer
     while (performance.now() - started < FLOOD_MS) {
       for (let i = 0; i < 200; i++) flooder.gossip.publish(`${++flooded}${filler}`);
       maxWaiters = Math.max(maxWaiters, stuckPeer.mconn.isStopped ? 0 : stuckCh.waitingSenders);
-      maxHeld = Math.max(maxHeld, stuckPeer.mconn.isStopped ? 0 : stuckCh.heldBytes ?? 0);
+      maxHeld = Math.max(maxHeld, stuckPeer.mconn.isStopped ? 0 : stuckPeer.mconn.sendBufferedBytes);
       if (!sampledMid && performance.now() - started > STALL_MS * 0.8) {
         sampledMid = true; // the stuck peer still holds whatever it can make us hold
         maxHeap = Math.max(maxHeap, retainedHeap());
