@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -727,6 +728,19 @@ t.test('an oversize file is refused and moved aside', async (t) => {
   t.notOk(existsSync(file));
   t.ok(readdirSync(dir).some((f) => f.startsWith('addrbook.json.corrupt-')));
   t.match(logger.warns[0]!.obj, { reason: /larger than/ });
+});
+
+t.test('a FIFO at the book path is refused at once, not waited on', async (t) => {
+  // Opening a FIFO for reading blocks until a writer comes: the load must not open it that way.
+  const logger = captureLogger();
+  const { file, dir } = newBook(t);
+  execFileSync('mkfifo', [file]);
+  const book = new AddrBook(file, { logger });
+  book.load();
+  t.ok(book.isEmpty());
+  t.notOk(existsSync(file), 'moved aside');
+  t.ok(readdirSync(dir).some((f) => f.startsWith('addrbook.json.corrupt-')));
+  t.match(logger.warns[0]!.obj, { reason: 'not a regular file' });
 });
 
 t.test('a corrupt file falls back to the previous good save (.bak)', async (t) => {
