@@ -8,12 +8,13 @@ import type { Peer } from '../lib/peer.js';
 import { encodeResponse } from '../lib/request-wire.js';
 import { peerAdded, peerRemoved } from './helpers/switches.js';
 import { OTHER_CHANNEL, OtherReactor, REQ_CHANNEL, scriptedHandler, startRequestPeer, type PeerConfig, type RequestPeerProcess } from './helpers/request-peer.js';
+import type { Teardown } from './helpers/teardown.js';
 
 type Ev = Record<string, unknown>;
 
 /** A Switch here with a RequestReactor (scripted handler), connected to a fresh child. */
 async function pair(
-  t: { teardown(fn: () => unknown): void },
+  t: Teardown,
   opts: { here?: Omit<RequestReactorOptions, 'channelId' | 'handler'>; child?: PeerConfig; other?: boolean } = {},
 ): Promise<{ sw: Switch; rr: RequestReactor; peer: Peer; child: RequestPeerProcess; events: Ev[] }> {
   const events: Ev[] = [];

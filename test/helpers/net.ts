@@ -2,8 +2,7 @@
 // registered with the test's teardown.
 import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
-
-type Teardown = { teardown(fn: () => unknown): void };
+import type { Teardown } from './teardown.js';
 
 /** A connected pair of TCP sockets on 127.0.0.1, destroyed at teardown. */
 export async function socketPair(t: Teardown): Promise<[Socket, Socket]> {

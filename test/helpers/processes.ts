@@ -7,10 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Teardown } from './teardown.js';
 
 const cli = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
-
-type Teardown = { teardown(fn: () => unknown): void };
 
 /** A port that was free a moment ago on 127.0.0.1. */
 export async function freePort(): Promise<number> {

@@ -31,8 +31,7 @@ import { BaseReactor, type Envelope } from '../../lib/reactor.js';
 import { Switch } from '../../lib/switch.js';
 import { AddrBook, PEXReactor } from '../../reactors/pex/index.js';
 import { GossipReactor } from '../../reactors/examples/gossip/reactor.js';
-
-type Teardown = { teardown(fn: () => unknown): void };
+import type { Teardown } from '../helpers/teardown.js';
 
 export const NETWORK = 'reliability';
 export const ECHO_CHANNEL = 0x40;

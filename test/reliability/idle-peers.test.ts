@@ -11,8 +11,9 @@ import { encodePacket } from '../../lib/conn/packet.js';
 import { NodeKey } from '../../lib/node-key.js';
 import { Switch } from '../../lib/switch.js';
 import { ECHO_CHANNEL, EchoReactor, NETWORK, RawPeer, msgHeader, sleep, startTarget, within } from './helpers.js';
+import type { Teardown } from '../helpers/teardown.js';
 
-async function newcomer(t: { teardown(fn: () => unknown): void }): Promise<Switch> {
+async function newcomer(t: Teardown): Promise<Switch> {
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker: 'newcomer' }, config: { listenAddress: '127.0.0.1:0' } });
   sw.addReactor('echo', new EchoReactor());
   await sw.start();

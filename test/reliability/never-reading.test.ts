@@ -17,6 +17,7 @@ import { DEFAULT_MCONN_CONFIG } from '../../lib/conn/mconnection.js';
 import type { Channel } from '../../lib/conn/channel.js';
 import { peerAdded } from '../helpers/switches.js';
 import { NETWORK, RawPeer, startTarget, within } from './helpers.js';
+import type { Teardown } from '../helpers/teardown.js';
 
 const STALL_MS = 3000;
 const FLOOD_MS = 6000;
@@ -27,7 +28,7 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 const retainedHeap = (): number => (gc(), process.memoryUsage().heapUsed);
 
-async function gossiper(t: { teardown(fn: () => unknown): void }, moniker: string, target: { sw: Switch }): Promise<{ sw: Switch; gossip: GossipReactor }> {
+async function gossiper(t: Teardown, moniker: string, target: { sw: Switch }): Promise<{ sw: Switch; gossip: GossipReactor }> {
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker }, config: { listenAddress: '127.0.0.1:0' } });
   const gossip = sw.addReactor('gossip', new GossipReactor());
   await sw.start();

@@ -8,10 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Teardown } from '../../helpers/teardown.js';
 
 const cli = fileURLToPath(new URL('../../../cli/index.ts', import.meta.url));
-
-type Teardown = { teardown(fn: () => unknown): void };
 
 /** A running example node. */
 export class ExampleProcess {
