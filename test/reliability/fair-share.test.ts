@@ -11,7 +11,9 @@ import { GossipReactor, GOSSIP_CHANNEL } from '../../reactors/examples/gossip/re
 import { NodeKey } from '../../lib/node-key.js';
 import { Switch } from '../../lib/switch.js';
 import { peerAdded } from '../helpers/switches.js';
-import { NETWORK, RawPeer, startTarget, within } from './helpers.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { NETWORK, startTarget } from '../helpers/target.js';
+import { within } from '../helpers/time.js';
 
 const FLOOD_MS = 4000;
 const HONEST = 40;

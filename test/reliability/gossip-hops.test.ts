@@ -10,7 +10,8 @@ import { NodeKey } from '../../lib/node-key.js';
 import type { Peer } from '../../lib/peer.js';
 import { Switch } from '../../lib/switch.js';
 import { GOSSIP_CHANNEL, GossipReactor, MAX_HOPS } from '../../reactors/examples/gossip/reactor.js';
-import { RefusalLog, within } from './helpers.js';
+import { RefusalLog } from '../helpers/refusals.js';
+import { within } from '../helpers/time.js';
 import type { Teardown } from '../helpers/teardown.js';
 
 async function node(t: Teardown) {

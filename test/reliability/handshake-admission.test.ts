@@ -11,7 +11,9 @@ import net, { type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { P2PMetrics } from '../../lib/metrics.js';
-import { RawPeer, startTarget, within } from './helpers.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { startTarget } from '../helpers/target.js';
+import { within } from '../helpers/time.js';
 
 const MAX_HANDSHAKING = 16;
 const HONEST = 20;

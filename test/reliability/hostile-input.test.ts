@@ -13,7 +13,11 @@ import { encodePacket } from '../../lib/conn/packet.js';
 import { MAX_NODE_INFO_SIZE } from '../../lib/node-info.js';
 import { NodeKey } from '../../lib/node-key.js';
 import { LOW_ORDER_POINTS } from '../../lib/conn/secret-connection.js';
-import { ECHO_CAPACITY, ECHO_CHANNEL, ECHO_QUEUE, GoodPeer, RawPeer, connInternals, msgHeader, startTarget, within, type Target } from './helpers.js';
+import { connInternals } from '../helpers/conn-internals.js';
+import { ECHO_CAPACITY, ECHO_CHANNEL, ECHO_QUEUE } from '../helpers/echo-reactor.js';
+import { RawPeer, msgHeader } from '../helpers/raw-peer.js';
+import { GoodPeer, startTarget, type Target } from '../helpers/target.js';
+import { within } from '../helpers/time.js';
 
 /** One scenario: what the raw peer does, and the code the target must report. */
 interface Scenario {

@@ -16,7 +16,9 @@ import { Switch } from '../../lib/switch.js';
 import { DEFAULT_MCONN_CONFIG } from '../../lib/conn/mconnection.js';
 import type { Channel } from '../../lib/conn/channel.js';
 import { peerAdded } from '../helpers/switches.js';
-import { NETWORK, RawPeer, startTarget, within } from './helpers.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { NETWORK, startTarget } from '../helpers/target.js';
+import { within } from '../helpers/time.js';
 import type { Teardown } from '../helpers/teardown.js';
 
 const STALL_MS = 3000;

@@ -11,7 +11,11 @@ import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import { NodeKey } from '../../lib/node-key.js';
 import { Switch } from '../../lib/switch.js';
-import { ECHO_CHANNEL, EchoReactor, GoodPeer, NETWORK, RawPeer, RefusalLog, sleep, startTarget, within } from './helpers.js';
+import { ECHO_CHANNEL, EchoReactor } from '../helpers/echo-reactor.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { RefusalLog } from '../helpers/refusals.js';
+import { GoodPeer, NETWORK, startTarget } from '../helpers/target.js';
+import { sleep, within } from '../helpers/time.js';
 import type { Teardown } from '../helpers/teardown.js';
 
 const HANDSHAKE_MS = 1000;
