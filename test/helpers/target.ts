@@ -15,6 +15,7 @@ import { AddrBook, PEXReactor } from '../../reactors/pex/index.js';
 import { EchoReactor } from './echo-reactor.js';
 import { RefusalLog } from './refusals.js';
 import type { Teardown } from './teardown.js';
+import { sleep } from './time.js';
 
 /** Network name of the target and its peers. */
 export const NETWORK = 'reliability';
@@ -105,7 +106,7 @@ export class GoodPeer {
       const ws = this.tick;
       this.tick = [];
       for (const w of ws) w();
-      if (this.running) await new Promise((r) => setTimeout(r, this.intervalMs));
+      if (this.running) await sleep(this.intervalMs);
     }
   }
 

@@ -1,12 +1,15 @@
-// Time in tests: a pause to *pace* a peer (never to wait for a condition:
-// await an event, or poll with a bounded loop), and a deadline on a promise.
+// Time in tests: a pause, and a deadline on a promise.
 
-/** Resolves after `ms` (used only to *create* slow peers, never to wait for a condition). */
+/**
+ * Resolves after `ms`: to pace a peer (a slow or flooding one), or as the
+ * interval of a poll bounded in count where there is no event to await. Never
+ * to wait for a condition an event tells.
+ */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Resolves with how long `p` took (ms), rejecting after `timeoutMs`. */
+/** Resolves with `p`'s value, or rejects naming `what` when it has not settled within `timeoutMs`. */
 export async function within<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -15,6 +15,7 @@ import {
   OLD_BUCKET_SIZE,
   OLD_BUCKETS_PER_GROUP,
 } from '../../../reactors/pex/params.js';
+import { sleep } from '../../helpers/time.js';
 
 // ------------------------------------------------------------------ helpers
 
@@ -658,7 +659,7 @@ t.test('stop without start does not save; periodic save runs', async (t) => {
   book.start(); // idempotent
   book.addAddress(randIPv4Address(), randIPv4Address());
   const deadline = Date.now() + 5000;
-  while (!existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  while (!existsSync(file) && Date.now() < deadline) await sleep(5);
   t.ok(existsSync(file), 'written by the timer');
   await book.stop();
   t.equal(JSON.parse(readFileSync(file, 'utf8')).addrs.length, 1);

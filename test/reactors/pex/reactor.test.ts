@@ -18,6 +18,7 @@ import {
 } from '../../../reactors/pex/index.js';
 import { peerAdded, peerRemoved, startSwitch } from '../../helpers/switches.js';
 import { pexCluster as cluster } from '../../helpers/pex.js';
+import { sleep } from '../../helpers/time.js';
 
 // ------------------------------------------------------------------ helpers
 
@@ -341,7 +342,7 @@ t.test('seeds are dialed at start, in turn until one connects', { timeout: 20_00
 
 /** Resolves once `pred()` holds, polling every 10 ms at most 500 times (no event says a PexAddrs was handled). */
 async function poll(pred: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && !pred(); i++) await sleep(10);
   return pred();
 }
 
