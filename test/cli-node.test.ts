@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startNodeProcess } from './helpers/processes.js';
+import { freePort } from './helpers/net.js';
+import { startNodeProcess } from './helpers/processes.js';
 import { startSwitch } from './helpers/switches.js';
 import { sleep } from './helpers/time.js';
 

@@ -12,7 +12,7 @@ import { chromium, type BrowserContext } from 'playwright-core';
 import { serveUi } from '../cli/ui/server.js';
 import { TestnetView, RECENTLY_CLOSED_MS, type ViewState } from '../cli/ui/view.js';
 import type { PeerStats } from '../cli/node.js';
-import { freePort } from './helpers/processes.js';
+import { freePort } from './helpers/net.js';
 
 // the bits of the DOM the page functions below use (the project's lib has no DOM types)
 declare const document: { querySelectorAll(s: string): { length: number }; getElementById(id: string): { textContent: string | null } | null };

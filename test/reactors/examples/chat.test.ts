@@ -10,7 +10,7 @@ import { NodeKey } from '../../../lib/node-key.js';
 import { Switch } from '../../../lib/switch.js';
 import type { Envelope } from '../../../lib/reactor.js';
 import { connect, peerAdded, peerRemoved, startSwitch } from '../../helpers/switches.js';
-import { startExample } from './processes.js';
+import { startExample } from '../../helpers/example-processes.js';
 import type { Teardown } from '../../helpers/teardown.js';
 
 t.test('three processes in a line: stdin lines reach every node once, relayed through the middle; EOF leaves', async (t) => {
