@@ -6,11 +6,11 @@
 import { RejectedError } from '../../lib/errors.js';
 import type { NetAddress } from '../../lib/net-address.js';
 
-/** Why `AddrBook.addAddress` refused an address. */
+/** Why {@link AddrBook.addAddress} refused an address. */
 export type AddrBookRejectReason = 'banned' | 'private' | 'private-source' | 'self' | 'non-routable';
 
 /**
- * `AddrBook.addAddress` refused a well-formed address, as CometBFT's
+ * {@link AddrBook.addAddress} refused a well-formed address, as CometBFT's
  * `ErrAddressBanned`, `ErrAddrBookPrivate`, `ErrAddrBookPrivateSrc`,
  * `ErrAddrBookSelf`, `ErrAddrBookNonRoutable`. `code` is `ERR_BANNED` for a
  * banned address and `ERR_REJECTED` otherwise; `reason` tells which.
