@@ -10,7 +10,7 @@
  * and survives restarts. Ctrl-C (SIGINT) or SIGTERM stops all nodes and
  * exits 0. A node that fails to start (its port taken, …) stops the testnet:
  * it says which node and why, and exits 1.
- * With `--ui`, a live view of the network is served on 127.0.0.1 (see `./ui.ts`).
+ * With `--ui`, a live view of the network is served on 127.0.0.1 (see `./ui/server.ts`).
  *
  * @module
  */
@@ -20,7 +20,8 @@ import { join, resolve, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NodeKey } from '../lib/node-key.js';
 import { nodeKeyPath, type NodeReport } from './node.js';
-import { DEFAULT_UI_PORT, serveUi, TestnetView } from './ui.js';
+import { DEFAULT_UI_PORT, serveUi } from './ui/server.js';
+import { TestnetView } from './ui/view.js';
 
 /** Options of {@link runTestnet}. */
 export interface TestnetOptions {

@@ -46,8 +46,10 @@ import { NetAddress } from '../lib/net-address.js';
 import { NodeKey } from '../lib/node-key.js';
 import { Switch } from '../lib/switch.js';
 import { childEnv } from '../test/helpers/child-env.js';
-import { freePort } from '../test/helpers/processes.js';
-import { ECHO_CHANNEL, NETWORK, RawPeer, msgHeader } from '../test/reliability/helpers.js';
+import { freePort } from '../test/helpers/net.js';
+import { ECHO_CHANNEL } from '../test/helpers/echo-reactor.js';
+import { RawPeer, msgHeader } from '../test/helpers/raw-peer.js';
+import { NETWORK } from '../test/helpers/target.js';
 
 interface Args {
   cli: string;

@@ -6,8 +6,10 @@ import { promisify } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startNodeProcess } from './helpers/processes.js';
+import { freePort } from './helpers/net.js';
+import { startNodeProcess } from './helpers/processes.js';
 import { startSwitch } from './helpers/switches.js';
+import { sleep } from './helpers/time.js';
 
 const cli = fileURLToPath(new URL('../cli/index.ts', import.meta.url));
 const run = promisify(execFile);
@@ -32,7 +34,7 @@ t.test('the config file sets the node up, flags override it, and --metrics serve
   const settled = (m: string) => /dials_total\{outcome="ERR_TOO_MANY_PEERS"\} [1-9]/.test(m) && /dials_total\{outcome="ok"\} 3\n/.test(m);
   let text = await metrics();
   for (let i = 0; i < 200 && !settled(text); i++) {
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     text = await metrics();
   }
   t.match(text, /switchboard_p2p_dials_total\{outcome="ERR_TOO_MANY_PEERS"\} [1-9]/, 'a dial past the limit was refused');

@@ -80,7 +80,7 @@ t.test('the tarball holds the build, the bin, the guides and the licence, and no
   const targets = Object.values(pkg.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e)));
   targets.push(...Object.values(pkg.bin));
   for (const target of targets) t.ok(files.includes(target.replace(/^\.\//, '')), `exported ${target} is in the tarball`);
-  for (const f of ['LICENSE', 'README.md', 'dist/cli/index.js', 'docs/writing-a-reactor.md', 'docs/operations.md', 'docs/PROTOCOL.md']) t.ok(files.includes(f), `${f} is in the tarball`);
+  for (const f of ['LICENSE', 'README.md', 'dist/cli/index.js', 'dist/cli/ui/page.html', 'dist/cli/ui/page.css', 'dist/cli/ui/page.js', 'docs/writing-a-reactor.md', 'docs/operations.md', 'docs/PROTOCOL.md']) t.ok(files.includes(f), `${f} is in the tarball`);
   t.same(
     files.filter((f) => !/^(dist|docs|bin)\//.test(f) && !['LICENSE', 'README.md', 'package.json'].includes(f)),
     [],

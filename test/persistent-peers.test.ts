@@ -3,7 +3,8 @@ import t from 'tap';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { peerAdded, peerRemoved, startSwitch } from './helpers/switches.js';
-import { freePort, startNodeProcess } from './helpers/processes.js';
+import { freePort } from './helpers/net.js';
+import { startNodeProcess } from './helpers/processes.js';
 
 t.test('a persistent peer whose process is killed and restarted is reconnected; a non-persistent one is not', async (t) => {
   const home = t.testdir();

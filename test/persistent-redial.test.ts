@@ -12,6 +12,7 @@ import { NodeKey } from '../lib/node-key.js';
 import { Switch } from '../lib/switch.js';
 import { deferred } from './helpers/net.js';
 import { peerAdded, peerRemoved, startSwitch } from './helpers/switches.js';
+import { sleep } from './helpers/time.js';
 
 const schedule = { reconnectIntervalMs: 50, reconnectAttempts: 2, reconnectBackoffBaseMs: 200, reconnectBackoffAttempts: 2 };
 
@@ -56,7 +57,7 @@ t.test('redials wait the schedule’s delays, then give up with "giving up on pe
   // less the up to 1 ms a Node timer may fire early
   gaps.forEach((g, i) => t.ok(g >= min[i]! - 2, `wait ${i + 1} was ${g.toFixed(0)} ms, at least the scheduled ${min[i]} ms`));
   // nothing is pending after giving up: a last macrotask turn brings no dial
-  await new Promise((r) => setTimeout(r, 50));
+  await sleep(50);
   t.equal(accepts.length, 5, 'no dial after giving up');
 });
 

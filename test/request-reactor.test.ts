@@ -8,12 +8,14 @@ import type { Peer } from '../lib/peer.js';
 import { encodeResponse } from '../lib/request-wire.js';
 import { peerAdded, peerRemoved } from './helpers/switches.js';
 import { OTHER_CHANNEL, OtherReactor, REQ_CHANNEL, scriptedHandler, startRequestPeer, type PeerConfig, type RequestPeerProcess } from './helpers/request-peer.js';
+import type { Teardown } from './helpers/teardown.js';
+import { sleep } from './helpers/time.js';
 
 type Ev = Record<string, unknown>;
 
 /** A Switch here with a RequestReactor (scripted handler), connected to a fresh child. */
 async function pair(
-  t: { teardown(fn: () => unknown): void },
+  t: Teardown,
   opts: { here?: Omit<RequestReactorOptions, 'channelId' | 'handler'>; child?: PeerConfig; other?: boolean } = {},
 ): Promise<{ sw: Switch; rr: RequestReactor; peer: Peer; child: RequestPeerProcess; events: Ev[] }> {
   const events: Ev[] = [];
@@ -67,7 +69,7 @@ t.test('a request that times out, and an aborted one: the remote handler is abor
   t.match(await p, { code: 'ERR_REQUEST_ABORTED' });
   t.match(await child.waitFor((e) => e.ev === 'aborted' && child.count((x) => x.ev === 'aborted') === 2), { code: 'ERR_REQUEST_ABORTED' }, 'the cancel reached the handler');
   // the slots come back once the remote has answered the cancelled requests
-  for (let i = 0; i < 200 && rr.inFlight(peer).outgoing > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 200 && rr.inFlight(peer).outgoing > 0; i++) await sleep(10);
   t.same(rr.inFlight(peer), { outgoing: 0, incoming: 0 });
   t.equal(sw.peers.get(peer.id), peer, 'timeouts with stallLimit 0 never disconnect');
   t.equal(Buffer.from(await rr.request(peer, Buffer.from('echo:still here'))).toString(), 'still here');
@@ -173,7 +175,7 @@ t.test('channel versions: [2] and [3] leave the channel inactive, the peer stays
   t.ok(await peer.send(OTHER_CHANNEL, Buffer.from('over the other channel')));
   await child.waitFor((e) => e.ev === 'other');
   child.send({ cmd: 'other', text: 'and back' });
-  for (let i = 0; i < 500 && !events.some((e) => e.ev === 'other'); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && !events.some((e) => e.ev === 'other'); i++) await sleep(10);
   t.match(events.find((e) => e.ev === 'other'), { text: 'and back' });
   t.equal(sw.peers.get(peer.id), peer, 'connected');
 });

@@ -9,12 +9,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { serveUi, TestnetView, RECENTLY_CLOSED_MS, UI_PAGE, type ViewState } from '../cli/ui.js';
+import { serveUi } from '../cli/ui/server.js';
+import { TestnetView, RECENTLY_CLOSED_MS, type ViewState } from '../cli/ui/view.js';
 import type { PeerStats } from '../cli/node.js';
-import { freePort } from './helpers/processes.js';
+import { freePort } from './helpers/net.js';
 
 // the bits of the DOM the page functions below use (the project's lib has no DOM types)
 declare const document: { querySelectorAll(s: string): { length: number }; getElementById(id: string): { textContent: string | null } | null };
+declare function getComputedStyle(e: unknown): { borderTopLeftRadius: string };
 
 const cli = fileURLToPath(new URL('../cli/index.ts', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -140,7 +142,12 @@ t.test('serveUi: the page, /state.json, /events, 404, 405, 127.0.0.1 only', asyn
   t.equal(page.status, 200);
   t.match(page.headers.get('content-type'), /text\/html/);
   t.match(page.headers.get('content-security-policy'), /default-src 'none'/);
-  t.equal(await page.text(), UI_PAGE);
+  t.equal(await page.text(), readFileSync(new URL('../cli/ui/page.html', import.meta.url), 'utf8'));
+  for (const [file, type] of [['page.css', /^text\/css/], ['page.js', /^text\/javascript/]] as const) {
+    const res = await fetch(`${ui.url}${file}`);
+    t.match(res.headers.get('content-type'), type, `${file}: its content type`);
+    t.equal(await res.text(), readFileSync(new URL(`../cli/ui/${file}`, import.meta.url), 'utf8'), `${file}: the file`);
+  }
   const state = (await (await fetch(`${ui.url}state.json`)).json()) as ViewState;
   t.equal(state.nodes.length, 3);
   t.equal((await fetch(`${ui.url}nope`)).status, 404);
@@ -267,6 +274,7 @@ t.test('switchboard testnet --nodes 4 --ui in headless Chromium: the graph shows
   t.ok(live >= n - 2, `${live} live connections`);
   t.equal(await page.locator('#edge-rows tr[data-channel="32"] td', { hasText: 'gossip 0x20' }).count(), live, 'a gossip channel row per live connection');
   t.equal(await page.locator('#edge-rows tr[data-channel="0"] td', { hasText: 'pex 0x00' }).count(), live, 'a pex channel row per live connection');
+  t.equal(await page.locator('#graph').evaluate((e) => getComputedStyle(e).borderTopLeftRadius), '8px', 'page.css applies under the CSP');
   t.same(pageErrors, [], 'no script errors');
 
   // SIGINT with the page still subscribed: the testnet stops and exits 0, the page says so

@@ -1,19 +1,7 @@
 /**
- * The PEX address book: the peers we know of, in CometBFT's bucketed tables
- * (`p2p/pex/addrbook.go`, itself from btcd's address manager), persisted to a
- * JSON file that survives crashes and corruption.
- *
- * - **New table** (256 buckets × 64): addresses heard of but never connected
- *   to. An address goes into the bucket chosen by a keyed hash of its network
- *   group and its source's group; hearing of it again from elsewhere may add
- *   it to further buckets (at most 4, less likely each time).
- * - **Old table** (64 buckets × 64): addresses marked good. Promotion into a
- *   full old bucket demotes that bucket's least recently tried entry back to
- *   the new table.
- * - Placement uses HMAC-SHA-256 keyed with the book's random 24-byte key
- *   (persisted), so a remote peer cannot aim addresses at chosen buckets, and
- *   the addresses learnt from one source group reach at most 32 of the 256 new
- *   buckets (eclipse defence).
+ * The PEX address book, as CometBFT's `p2p/pex/addrbook.go`: what enters the
+ * bucketed tables (`bucket-tables.ts`), bans, selection for dialing and
+ * gossip; persisted by `addrbook-file.ts` to a file that survives crashes.
  *
  * Differences from CometBFT, each deliberate: bans are persisted and may
  * target an address not in the book; a corrupt, truncated, empty, oversize
@@ -26,53 +14,30 @@
  *
  * @module
  */
-import { createHmac, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
-import writeFileAtomic from 'write-file-atomic';
-import { InvalidArgumentError, RejectedError } from '../../lib/errors.js';
+import { InvalidArgumentError } from '../../lib/errors.js';
 import { NetAddress } from '../../lib/net-address.js';
-import { groupKey } from './group-key.js';
-import { KnownAddress, type BucketType } from './known-address.js';
+import { AddrBookFile, serializeAddrBook, type AddrBookEntries, type AddrBookLogger } from './addrbook-file.js';
+import { BucketTables, partialShuffle } from './bucket-tables.js';
+import { AddrBookRejectedError } from './errors.js';
+import { KnownAddress } from './known-address.js';
 import {
   ADDR_BOOK_CAPACITY,
-  ADDR_BOOK_FILE_VERSION,
   ADDR_BOOK_KEY_BYTES,
   DUMP_ADDRESS_INTERVAL_MS,
   GET_SELECTION_PERCENT,
-  MAX_ADDR_BOOK_FILE_BYTES,
   MAX_BANS,
   MAX_FAILURES,
   MAX_GET_SELECTION,
   MAX_NEW_BUCKETS_PER_ADDRESS,
   MIN_GET_SELECTION,
   NEED_ADDRESS_THRESHOLD,
-  NEW_BUCKET_COUNT,
-  NEW_BUCKET_SIZE,
-  NEW_BUCKETS_PER_GROUP,
-  OLD_BUCKET_COUNT,
-  OLD_BUCKET_SIZE,
-  OLD_BUCKETS_PER_GROUP,
 } from './params.js';
 
 export { groupKey } from './group-key.js';
-
-/**
- * The logger the book writes to: any pino-compatible object
- * (`logger.warn({ ...fields }, 'message')`). Warnings: an unusable file moved
- * aside, skipped entries, failed background saves. Info: bans, removals,
- * reinstatements. Debug: saves.
- */
-export interface AddrBookLogger {
-  /** Log at warn level. */
-  warn(obj: object, msg?: string): void;
-  /** Log at info level. */
-  info(obj: object, msg?: string): void;
-  /** Log at debug level. */
-  debug(obj: object, msg?: string): void;
-}
+export type { AddrBookLogger } from './addrbook-file.js';
+export { AddrBookRejectedError, type AddrBookRejectReason } from './errors.js';
 
 /** Options of {@link AddrBook}. */
 export interface AddrBookOptions {
@@ -96,27 +61,6 @@ export interface AddrBookOptions {
   now?: () => number;
 }
 
-/** Why {@link AddrBook.addAddress} refused an address. */
-export type AddrBookRejectReason = 'banned' | 'private' | 'private-source' | 'self' | 'non-routable';
-
-/**
- * {@link AddrBook.addAddress} refused a well-formed address, as CometBFT's
- * `ErrAddressBanned`, `ErrAddrBookPrivate`, `ErrAddrBookPrivateSrc`,
- * `ErrAddrBookSelf`, `ErrAddrBookNonRoutable`. `code` is `ERR_BANNED` for a
- * banned address and `ERR_REJECTED` otherwise; `reason` tells which.
- */
-export class AddrBookRejectedError extends RejectedError {
-  /** Which rule refused the address. */
-  readonly reason: AddrBookRejectReason;
-  /** The refused address (for `private-source`, the address that was offered). */
-  readonly addr: NetAddress;
-  constructor(reason: AddrBookRejectReason, addr: NetAddress, message: string) {
-    super(reason === 'banned' ? 'ERR_BANNED' : 'ERR_REJECTED', message);
-    this.reason = reason;
-    this.addr = addr;
-  }
-}
-
 /** Counters of the book, for metrics and tests. */
 export interface AddrBookStats {
   /** Addresses in the book (new + old). */
@@ -133,19 +77,6 @@ export interface AddrBookStats {
   bans: number;
 }
 
-/** Top level of the file, format {@link ADDR_BOOK_FILE_VERSION}. */
-interface AddrBookFile {
-  version: number;
-  key: string;
-  addrs: unknown[];
-  bans: unknown[];
-}
-
-type ReadResult = { kind: 'missing' } | { kind: 'corrupt'; reason: string } | { kind: 'ok'; text: string; file: AddrBookFile };
-
-type Bucket = Map<string, KnownAddress>;
-
-const KEY_HEX_RE = /^(?:[0-9a-f]{2}){16,64}$/;
 const DOC_NET = ipaddr.parseCIDR('2001:db8::/32');
 
 const defaultLogger: AddrBookLogger = {
@@ -163,10 +94,6 @@ const defaultLogger: AddrBookLogger = {
  * Life cycle: `new AddrBook(file, opts)`, then {@link start} (loads the file
  * and saves every `saveIntervalMs`), and {@link stop} (saves once more). A
  * book used without `start` is purely in memory until {@link save}.
- *
- * File: JSON `{ version: 1, key: hex, addrs: KnownAddressJSON[], bans:
- * KnownAddressJSON[] }`, written atomically (write-file-atomic: temp file,
- * fsync, rename); the previous good save is kept as `<file>.bak`.
  */
 export class AddrBook {
   /** Path of the book file. */
@@ -179,24 +106,17 @@ export class AddrBook {
   readonly #logger: AddrBookLogger;
   readonly #now: () => number;
   readonly #initialKey: Buffer | undefined;
-  #key: Buffer;
 
   readonly #ourAddrs = new Set<string>();
   readonly #ourIds = new Set<string>();
   readonly #ourDialStrings = new Set<string>();
   readonly #privateIds = new Set<string>();
 
-  #lookup = new Map<string, KnownAddress>();
+  #tables: BucketTables;
   #bans = new Map<string, KnownAddress>();
-  #newBuckets: Bucket[] = [];
-  #oldBuckets: Bucket[] = [];
-  #nNew = 0;
-  #nOld = 0;
 
+  readonly #file: AddrBookFile;
   #timer: NodeJS.Timeout | undefined;
-  #saveChain: Promise<void> = Promise.resolve();
-  /** Text of the last good file (loaded or written): becomes `<file>.bak` on the next save. */
-  #lastGoodText: string | undefined;
 
   /**
    * @param filePath the book file (created by the first save; parent
@@ -222,8 +142,8 @@ export class AddrBook {
     this.#logger = opts.logger ?? defaultLogger;
     this.#now = opts.now ?? Date.now;
     this.#initialKey = opts.key ? Buffer.from(opts.key) : undefined;
-    this.#key = this.#initialKey ?? randomBytes(ADDR_BOOK_KEY_BYTES);
-    this.#resetTables();
+    this.#file = new AddrBookFile(filePath, this.#logger, this.#now);
+    this.#tables = this.#newTables(this.#initialKey ?? randomBytes(ADDR_BOOK_KEY_BYTES));
   }
 
   // ---------------------------------------------------------------- service
@@ -272,8 +192,8 @@ export class AddrBook {
     this.#ourAddrs.add(addr.toString());
     if (addr.id !== '') this.#ourIds.add(addr.id);
     this.#ourDialStrings.add(addr.dialString());
-    for (const ka of [...this.#lookup.values()]) {
-      if (this.ourAddress(ka.addr)) this.#removeFromAllBuckets(ka);
+    for (const ka of [...this.#tables.values()]) {
+      if (this.ourAddress(ka.addr)) this.#tables.remove(ka);
     }
     this.#logger.info({ addr: addr.toString() }, 'address book: added our address');
   }
@@ -300,8 +220,8 @@ export class AddrBook {
     for (const id of ids) {
       if (typeof id !== 'string') continue;
       this.#privateIds.add(id);
-      const ka = this.#lookup.get(id);
-      if (ka) this.#removeFromAllBuckets(ka);
+      const ka = this.#tables.get(id);
+      if (ka) this.#tables.remove(ka);
     }
   }
 
@@ -346,34 +266,34 @@ export class AddrBook {
     }
     if (ban) this.#bans.delete(addr.id); // expired: the address comes back through this add
 
-    const known = this.#lookup.get(addr.id);
+    const known = this.#tables.get(addr.id);
     if (known) {
       if (known.isOld()) return;
       if (known.buckets.length >= MAX_NEW_BUCKETS_PER_ADDRESS) return;
       if (Math.floor(Math.random() * 2 * known.buckets.length) !== 0) return;
-      this.#addToNewBucket(known, this.#calcNewBucket(known.addr, src));
+      this.#tables.addToNew(known, src);
       return;
     }
     const ka = new KnownAddress(addr, src, now);
-    this.#addToNewBucket(ka, this.#calcNewBucket(addr, src));
+    this.#tables.addToNew(ka, src);
   }
 
   /** Remove the entry with `addr`'s ID, if any (CometBFT's `RemoveAddress`). */
   removeAddress(addr: NetAddress): void {
-    const ka = this.#lookup.get(addr.id);
+    const ka = this.#tables.get(addr.id);
     if (!ka) return;
-    this.#removeFromAllBuckets(ka);
+    this.#tables.remove(ka);
     this.#logger.info({ addr: ka.addr.toString() }, 'address book: removed address');
   }
 
   /** True when an entry with `addr`'s ID is in the book (CometBFT's `HasAddress`). */
   hasAddress(addr: NetAddress): boolean {
-    return this.#lookup.has(addr.id);
+    return this.#tables.get(addr.id) !== undefined;
   }
 
   /** True when `addr`'s ID is in the old table, i.e. was marked good (CometBFT's `IsGood`). */
   isGood(addr: NetAddress): boolean {
-    return this.#lookup.get(addr.id)?.isOld() ?? false;
+    return this.#tables.get(addr.id)?.isOld() ?? false;
   }
 
   // ---------------------------------------------------------------- marking
@@ -385,12 +305,12 @@ export class AddrBook {
    * such entries when a bucket is full). Unknown IDs are ignored.
    */
   markAttempt(addr: NetAddress): void {
-    const ka = this.#lookup.get(addr.id);
+    const ka = this.#tables.get(addr.id);
     if (!ka) return;
     const now = this.#now();
     ka.markAttempt(now);
     if (ka.exhausted(now)) {
-      this.#removeFromAllBuckets(ka);
+      this.#tables.remove(ka);
       this.#logger.info({ addr: ka.addr.toString(), attempts: ka.attempts }, 'address book: dropped address after repeated failures');
     }
   }
@@ -402,10 +322,10 @@ export class AddrBook {
    * table. Unknown IDs are ignored.
    */
   markGood(id: string): void {
-    const ka = this.#lookup.get(id);
+    const ka = this.#tables.get(id);
     if (!ka) return;
     ka.markGood(this.#now());
-    if (ka.isNew()) this.#moveToOld(ka);
+    if (ka.isNew()) this.#tables.moveToOld(ka);
   }
 
   /**
@@ -422,8 +342,8 @@ export class AddrBook {
     if (typeof banMs !== 'number' || !Number.isFinite(banMs) || banMs < 0) throw new InvalidArgumentError('banMs must be a finite number of ms >= 0');
     if (addr.id === '') throw new InvalidArgumentError(`cannot ban ${addr}: it has no node ID`, 'ERR_INVALID_ADDRESS');
     const now = this.#now();
-    const inBook = this.#lookup.get(addr.id);
-    if (inBook) this.#removeFromAllBuckets(inBook);
+    const inBook = this.#tables.get(addr.id);
+    if (inBook) this.#tables.remove(inBook);
     let record = this.#bans.get(addr.id);
     if (!record) {
       record = inBook ?? new KnownAddress(addr, addr, now);
@@ -452,11 +372,11 @@ export class AddrBook {
     for (const [id, ka] of [...this.#bans]) {
       if (ka.isBanned(now)) continue;
       this.#bans.delete(id);
-      if (this.#lookup.has(id) || this.#privateIds.has(id) || this.ourAddress(ka.addr)) continue;
+      if (this.#tables.get(id) !== undefined || this.#privateIds.has(id) || this.ourAddress(ka.addr)) continue;
       if (this.routabilityStrict && !ka.addr.routable()) continue;
       ka.bucketType = 'new';
       ka.buckets = [];
-      this.#addToNewBucket(ka, this.#calcNewBucket(ka.addr, ka.src));
+      this.#tables.addToNew(ka, ka.src);
       n++;
       this.#logger.info({ addr: ka.addr.toString() }, 'address book: reinstated address');
     }
@@ -476,17 +396,11 @@ export class AddrBook {
   pickAddress(biasTowardsNewAddrs: number): NetAddress | undefined {
     const bias = clampBias(biasTowardsNewAddrs);
     if (this.size() === 0) return undefined;
-    const oldCorrelation = Math.sqrt(this.#nOld) * (100 - bias);
-    const newCorrelation = Math.sqrt(this.#nNew) * bias;
+    const oldCorrelation = Math.sqrt(this.#tables.nOld) * (100 - bias);
+    const newCorrelation = Math.sqrt(this.#tables.nNew) * bias;
     const pickOld = (oldCorrelation + newCorrelation) * Math.random() < oldCorrelation;
-    if ((pickOld && this.#nOld === 0) || (!pickOld && this.#nNew === 0)) return undefined;
-    const nonEmpty = (pickOld ? this.#oldBuckets : this.#newBuckets).filter((b) => b.size > 0);
-    const bucket = nonEmpty[randomIndex(nonEmpty.length)]!;
-    let i = randomIndex(bucket.size);
-    for (const ka of bucket.values()) {
-      if (i-- === 0) return ka.addr;
-    }
-    return undefined;
+    if ((pickOld && this.#tables.nOld === 0) || (!pickOld && this.#tables.nNew === 0)) return undefined;
+    return this.#tables.pickFrom(pickOld ? 'old' : 'new');
   }
 
   /**
@@ -498,7 +412,7 @@ export class AddrBook {
     const size = this.size();
     if (size === 0) return [];
     const n = selectionSize(size);
-    const all = [...this.#lookup.values()].map((ka) => ka.addr);
+    const all = [...this.#tables.values()].map((ka) => ka.addr);
     partialShuffle(all, n);
     return all.slice(0, n);
   }
@@ -516,9 +430,9 @@ export class AddrBook {
     const size = this.size();
     if (size === 0) return [];
     const n = selectionSize(size);
-    const requiredNew = Math.max(Math.round((bias / 100) * n), n - this.#nOld);
-    const selection = this.#randomPick('new', requiredNew);
-    selection.push(...this.#randomPick('old', n - selection.length));
+    const requiredNew = Math.max(Math.round((bias / 100) * n), n - this.#tables.nOld);
+    const selection = this.#tables.randomPick('new', requiredNew);
+    selection.push(...this.#tables.randomPick('old', n - selection.length));
     return selection;
   }
 
@@ -526,7 +440,7 @@ export class AddrBook {
 
   /** Number of addresses in the book (new + old; bans, ours and private IDs are not counted). */
   size(): number {
-    return this.#nNew + this.#nOld;
+    return this.#tables.nNew + this.#tables.nOld;
   }
 
   /** True when the book holds no address (CometBFT's `Empty`). */
@@ -543,10 +457,10 @@ export class AddrBook {
   stats(): AddrBookStats {
     return {
       size: this.size(),
-      nNew: this.#nNew,
-      nOld: this.#nOld,
-      newBucketsInUse: this.#newBuckets.filter((b) => b.size > 0).length,
-      oldBucketsInUse: this.#oldBuckets.filter((b) => b.size > 0).length,
+      nNew: this.#tables.nNew,
+      nOld: this.#tables.nOld,
+      newBucketsInUse: this.#tables.bucketsInUse('new'),
+      oldBucketsInUse: this.#tables.bucketsInUse('old'),
       bans: this.#bans.size,
     };
   }
@@ -564,9 +478,7 @@ export class AddrBook {
    * @throws (rejects with) the fs error; the previous file is then intact.
    */
   save(): Promise<void> {
-    const run = this.#saveChain.then(() => this.#writeFiles());
-    this.#saveChain = run.catch(() => undefined);
-    return run;
+    return this.#file.save(() => serializeAddrBook(this.#tables.key, this.#tables.values(), this.#bans.values()));
   }
 
   /**
@@ -590,154 +502,24 @@ export class AddrBook {
    */
   load(): void {
     this.#resetTables();
-    this.#removeStaleTempFiles();
-    const main = this.#readFile(this.filePath);
-    if (main.kind === 'missing') return;
-    if (main.kind === 'ok') {
-      this.#apply(main.file, this.filePath);
-      this.#lastGoodText = main.text;
-      return;
-    }
-    this.#moveAside(this.filePath, main.reason);
-    const bakPath = this.#bakPath();
-    const bak = this.#readFile(bakPath);
-    if (bak.kind === 'ok') {
-      this.#apply(bak.file, bakPath);
-      this.#lastGoodText = bak.text;
-      this.#logger.warn({ file: this.filePath, backup: bakPath, size: this.size() }, 'address book: restored from the previous good save');
-    } else if (bak.kind === 'corrupt') {
-      this.#moveAside(bakPath, bak.reason);
+    const entries = this.#file.load();
+    if (!entries) return;
+    this.#apply(entries);
+    if (entries.fromBackup) {
+      this.#logger.warn({ file: this.filePath, backup: entries.path, size: this.size() }, 'address book: restored from the previous good save');
     }
   }
 
   // ================================================================ private
 
-  /**
-   * A process killed mid-save leaves write-file-atomic's temp files
-   * (`<file>.<digits>`, `<file>.bak.<digits>`) behind; nothing reads them, so
-   * clear them at load, when no save of ours runs.
-   */
-  #removeStaleTempFiles(): void {
-    const dir = dirname(this.filePath);
-    const name = basename(this.filePath);
-    let entries: string[];
-    try {
-      entries = readdirSync(dir);
-    } catch {
-      return; // no directory yet
-    }
-    for (const f of entries) {
-      if (f.startsWith(`${name}.`) && /^(bak\.)?\d+$/.test(f.slice(name.length + 1))) {
-        try {
-          unlinkSync(join(dir, f));
-        } catch {
-          // another process may have taken it; harmless
-        }
-      }
-    }
-  }
-
-  #bakPath(): string {
-    return `${this.filePath}.bak`;
+  #newTables(key: Buffer): BucketTables {
+    return new BucketTables(key, this.routabilityStrict, this.#logger, this.#now);
   }
 
   #resetTables(): void {
-    this.#key = this.#initialKey ?? randomBytes(ADDR_BOOK_KEY_BYTES);
-    this.#lookup = new Map();
+    this.#tables = this.#newTables(this.#initialKey ?? randomBytes(ADDR_BOOK_KEY_BYTES));
     this.#bans = new Map();
-    this.#newBuckets = Array.from({ length: NEW_BUCKET_COUNT }, () => new Map());
-    this.#oldBuckets = Array.from({ length: OLD_BUCKET_COUNT }, () => new Map());
-    this.#nNew = 0;
-    this.#nOld = 0;
-    this.#lastGoodText = undefined;
-  }
-
-  #bucket(type: BucketType, idx: number): Bucket {
-    return (type === 'new' ? this.#newBuckets : this.#oldBuckets)[idx]!;
-  }
-
-  /** Add `ka` (new) to new bucket `idx`, expiring entries while the bucket is full. */
-  #addToNewBucket(ka: KnownAddress, idx: number): void {
-    if (ka.isOld()) {
-      this.#logger.warn({ addr: ka.addr.toString() }, 'address book: refusing to put an old address in a new bucket');
-      return;
-    }
-    const bucket = this.#newBuckets[idx]!;
-    if (bucket.has(ka.id)) return;
-    while (bucket.size >= NEW_BUCKET_SIZE) this.#expireNew(idx);
-    bucket.set(ka.id, ka);
-    if (ka.addBucketRef(idx) === 1) this.#nNew++;
-    this.#lookup.set(ka.id, ka);
-  }
-
-  /** Add `ka` (old, in no bucket) to old bucket `idx`; false when the bucket is full. */
-  #addToOldBucket(ka: KnownAddress, idx: number): boolean {
-    const bucket = this.#oldBuckets[idx]!;
-    if (bucket.size >= OLD_BUCKET_SIZE) return false;
-    bucket.set(ka.id, ka);
-    if (ka.addBucketRef(idx) === 1) this.#nOld++;
-    this.#lookup.set(ka.id, ka);
-    return true;
-  }
-
-  #removeFromBucket(ka: KnownAddress, idx: number): void {
-    this.#bucket(ka.bucketType, idx).delete(ka.id);
-    if (ka.removeBucketRef(idx) === 0) {
-      if (ka.isNew()) this.#nNew--;
-      else this.#nOld--;
-      this.#lookup.delete(ka.id);
-    }
-  }
-
-  #removeFromAllBuckets(ka: KnownAddress): void {
-    if (ka.buckets.length === 0) return;
-    for (const idx of ka.buckets) this.#bucket(ka.bucketType, idx).delete(ka.id);
-    ka.buckets = [];
-    if (ka.isNew()) this.#nNew--;
-    else this.#nOld--;
-    this.#lookup.delete(ka.id);
-  }
-
-  /** Make room in new bucket `idx`: drop a bad entry, else the least recently tried (CometBFT's `expireNew`). */
-  #expireNew(idx: number): void {
-    const bucket = this.#newBuckets[idx]!;
-    const now = this.#now();
-    let victim: KnownAddress | undefined;
-    for (const ka of bucket.values()) {
-      if (ka.isBad(now)) {
-        victim = ka;
-        break;
-      }
-    }
-    victim ??= oldest(bucket);
-    if (!victim) return;
-    this.#removeFromBucket(victim, idx);
-    this.#logger.debug({ addr: victim.addr.toString(), bucket: idx }, 'address book: expired new address');
-  }
-
-  /** Promote `ka` from new to old, demoting the least recently tried entry of a full old bucket (CometBFT's `moveToOld`). */
-  #moveToOld(ka: KnownAddress): void {
-    if (ka.isOld() || ka.buckets.length === 0) return;
-    this.#removeFromAllBuckets(ka);
-    ka.bucketType = 'old';
-    const idx = this.#calcOldBucket(ka.addr);
-    const bucket = this.#oldBuckets[idx]!;
-    while (bucket.size >= OLD_BUCKET_SIZE) {
-      const demoted = oldest(bucket)!;
-      this.#removeFromBucket(demoted, idx);
-      demoted.bucketType = 'new';
-      this.#addToNewBucket(demoted, this.#calcNewBucket(demoted.addr, demoted.src));
-    }
-    this.#addToOldBucket(ka, idx);
-  }
-
-  #randomPick(type: BucketType, num: number): NetAddress[] {
-    if (num <= 0) return [];
-    const all: NetAddress[] = [];
-    for (const ka of this.#lookup.values()) if (ka.bucketType === type) all.push(ka.addr);
-    const n = Math.min(num, all.length);
-    partialShuffle(all, n);
-    return all.slice(0, n);
+    this.#file.forget();
   }
 
   #trimBans(now: number): void {
@@ -747,152 +529,25 @@ export class AddrBook {
     this.#logger.warn({ kept: MAX_BANS, now }, 'address book: too many bans, dropped those expiring first');
   }
 
-  // ------------------------------------------------------- bucket placement
+  // ------------------------------------------------------------- loading
 
-  #groupKey(addr: NetAddress): string {
-    return groupKey(addr, this.routabilityStrict);
-  }
-
-  /** First 64 bits (big-endian) of HMAC-SHA-256(key, parts joined by NUL). */
-  #hash64(...parts: string[]): bigint {
-    return createHmac('sha256', this.#key).update(parts.join('\0')).digest().readBigUInt64BE(0);
-  }
-
-  /**
-   * New bucket of `addr` learnt from `src`, as CometBFT's `calcNewBucket`:
-   * H(srcGroup, H(group, srcGroup) mod 32) mod 256, so one source group
-   * reaches at most 32 new buckets.
-   */
-  #calcNewBucket(addr: NetAddress, src: NetAddress): number {
-    const srcGroup = this.#groupKey(src);
-    const slot = this.#hash64('new-slot', this.#groupKey(addr), srcGroup) % BigInt(NEW_BUCKETS_PER_GROUP);
-    return Number(this.#hash64('new-bucket', srcGroup, slot.toString()) % BigInt(NEW_BUCKET_COUNT));
-  }
-
-  /**
-   * Old bucket of `addr`, as CometBFT's `calcOldBucket`:
-   * H(group, H(addr) mod 4) mod 64, so one group reaches at most 4 old buckets.
-   */
-  #calcOldBucket(addr: NetAddress): number {
-    const slot = this.#hash64('old-slot', addr.toString()) % BigInt(OLD_BUCKETS_PER_GROUP);
-    return Number(this.#hash64('old-bucket', this.#groupKey(addr), slot.toString()) % BigInt(OLD_BUCKET_COUNT));
-  }
-
-  // ------------------------------------------------------------- file I/O
-
-  #serialize(): string {
-    const file = {
-      version: ADDR_BOOK_FILE_VERSION,
-      key: this.#key.toString('hex'),
-      addrs: [...this.#lookup.values()].map((ka) => ka.toJSON()),
-      bans: [...this.#bans.values()].map((ka) => ka.toJSON()),
-    };
-    return JSON.stringify(file) + '\n';
-  }
-
-  async #writeFiles(): Promise<void> {
-    const text = this.#serialize();
-    await mkdir(dirname(this.filePath), { recursive: true });
-    if (this.#lastGoodText !== undefined && this.#lastGoodText !== text) {
-      await writeFileAtomic(this.#bakPath(), this.#lastGoodText, { fsync: true });
-    }
-    await writeFileAtomic(this.filePath, text, { fsync: true });
-    this.#lastGoodText = text;
-    this.#logger.debug({ file: this.filePath, size: this.size(), bans: this.#bans.size }, 'address book: saved');
-  }
-
-  /** Read and check the top level of a book file, bounded by {@link MAX_ADDR_BOOK_FILE_BYTES}. */
-  #readFile(path: string): ReadResult {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-      throw err;
-    }
-    let raw: Buffer;
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) return { kind: 'corrupt', reason: 'not a regular file' };
-      if (st.size > MAX_ADDR_BOOK_FILE_BYTES) return { kind: 'corrupt', reason: `larger than ${MAX_ADDR_BOOK_FILE_BYTES} bytes (${st.size})` };
-      const read = readBounded(fd, MAX_ADDR_BOOK_FILE_BYTES);
-      if (read === undefined) return { kind: 'corrupt', reason: `larger than ${MAX_ADDR_BOOK_FILE_BYTES} bytes` };
-      raw = read;
-    } finally {
-      closeSync(fd);
-    }
-    if (raw.length === 0) return { kind: 'corrupt', reason: 'empty file' };
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
-    } catch {
-      return { kind: 'corrupt', reason: 'not UTF-8 text' };
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      return { kind: 'corrupt', reason: `not valid JSON (truncated?): ${(err as Error).message}` };
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { kind: 'corrupt', reason: 'top level is not an object' };
-    const obj = parsed as Record<string, unknown>;
-    if (typeof obj.version !== 'number') return { kind: 'corrupt', reason: 'no format version' };
-    if (obj.version > ADDR_BOOK_FILE_VERSION) {
-      return { kind: 'corrupt', reason: `format version ${obj.version} is newer than this program's (${ADDR_BOOK_FILE_VERSION})` };
-    }
-    if (obj.version !== ADDR_BOOK_FILE_VERSION) return { kind: 'corrupt', reason: `unsupported format version ${obj.version}` };
-    if (typeof obj.key !== 'string' || !KEY_HEX_RE.test(obj.key)) return { kind: 'corrupt', reason: 'key is not 16..64 bytes of lower-case hex' };
-    if (!Array.isArray(obj.addrs)) return { kind: 'corrupt', reason: 'addrs is not an array' };
-    if (obj.bans !== undefined && !Array.isArray(obj.bans)) return { kind: 'corrupt', reason: 'bans is not an array' };
-    return { kind: 'ok', text, file: { version: obj.version, key: obj.key, addrs: obj.addrs, bans: (obj.bans as unknown[] | undefined) ?? [] } };
-  }
-
-  /** Fill the (empty) tables from a checked file, skipping bad entries with a counted warning. */
-  #apply(file: AddrBookFile, path: string): void {
-    this.#key = Buffer.from(file.key, 'hex');
-    const skipped = new Map<string, number>();
+  /** Fill the (empty) tables from a loaded file, skipping entries the book refuses, with one counted warning. */
+  #apply(entries: AddrBookEntries): void {
+    this.#tables = this.#newTables(entries.key);
+    const skipped = entries.skipped;
     const skip = (why: string): void => {
       skipped.set(why, (skipped.get(why) ?? 0) + 1);
     };
-
-    for (const entry of file.bans.slice(0, MAX_BANS)) {
-      let ka: KnownAddress;
-      try {
-        ka = KnownAddress.fromJSON(entry, { allowNoBuckets: true });
-      } catch (err) {
-        skip(`ban: ${(err as Error).message}`);
-        continue;
-      }
-      if (ka.bannedUntil === 0) skip('ban: no expiry');
-      else if (this.#bans.has(ka.id)) skip('ban: duplicate ID');
-      else {
-        ka.bucketType = 'new';
-        ka.buckets = [];
-        this.#bans.set(ka.id, ka);
-      }
-    }
-    if (file.bans.length > MAX_BANS) skipped.set(`ban: beyond the ${MAX_BANS}-record limit`, file.bans.length - MAX_BANS);
-
-    const limit = Math.min(file.addrs.length, ADDR_BOOK_CAPACITY);
-    for (let i = 0; i < limit; i++) {
-      let ka: KnownAddress;
-      try {
-        ka = KnownAddress.fromJSON(file.addrs[i]);
-      } catch (err) {
-        skip((err as Error).message);
-        continue;
-      }
-      if (this.#lookup.has(ka.id)) skip('duplicate ID');
+    for (const ka of entries.bans) this.#bans.set(ka.id, ka);
+    for (const ka of entries.addrs) {
+      if (this.#tables.get(ka.id) !== undefined) skip('duplicate ID');
       else if (this.#bans.has(ka.id)) skip('ID is banned');
       else if (this.#privateIds.has(ka.id) || this.ourAddress(ka.addr)) skip('private or our own address');
       else if (this.routabilityStrict && !ka.addr.routable()) skip('not routable (routabilityStrict)');
       else if (!isValidBookIp(ka.addr.host)) skip('unusable IP address');
-      else this.#place(ka);
+      else this.#tables.place(ka);
     }
-    const beyond = file.addrs.length - limit;
-    if (beyond > 0) {
-      skipped.set(`beyond the book's capacity of ${ADDR_BOOK_CAPACITY}`, beyond);
-    }
+    const path = entries.path;
     const total = [...skipped.values()].reduce((a, b) => a + b, 0);
     if (total > 0) {
       this.#logger.warn(
@@ -901,45 +556,6 @@ export class AddrBook {
       );
     }
     this.#logger.info({ file: path, size: this.size(), bans: this.#bans.size }, 'address book: loaded');
-  }
-
-  /** Put a loaded entry back in its buckets, enforcing capacities. */
-  #place(ka: KnownAddress): void {
-    if (ka.isOld()) {
-      ka.buckets = [];
-      if (this.#addToOldBucket(ka, this.#calcOldBucket(ka.addr))) return;
-      ka.bucketType = 'new'; // its old bucket is full: keep it as new rather than lose it
-    } else {
-      const wanted = ka.buckets;
-      ka.buckets = [];
-      for (const idx of wanted) {
-        const bucket = this.#newBuckets[idx]!;
-        if (bucket.size >= NEW_BUCKET_SIZE || bucket.has(ka.id)) continue;
-        bucket.set(ka.id, ka);
-        ka.addBucketRef(idx);
-      }
-      if (ka.buckets.length > 0) {
-        this.#nNew++;
-        this.#lookup.set(ka.id, ka);
-        return;
-      }
-    }
-    this.#addToNewBucket(ka, this.#calcNewBucket(ka.addr, ka.src));
-  }
-
-  #moveAside(path: string, reason: string): void {
-    const stamp = this.#now();
-    let target = `${path}.corrupt-${stamp}`;
-    for (let n = 1; existsSync(target); n++) target = `${path}.corrupt-${stamp}-${n}`;
-    try {
-      renameSync(path, target);
-      this.#logger.warn(
-        { file: path, reason, movedTo: target },
-        `address book: ${path} is unusable (${reason}); moved it to ${target} and continuing without it`,
-      );
-    } catch (err) {
-      this.#logger.warn({ file: path, reason, err }, `address book: ${path} is unusable (${reason}) and could not be moved aside; ignoring it`);
-    }
   }
 }
 
@@ -979,38 +595,4 @@ function clampBias(bias: number): number {
 function selectionSize(size: number): number {
   const n = Math.max(Math.min(MIN_GET_SELECTION, size), Math.floor((size * GET_SELECTION_PERCENT) / 100));
   return Math.min(MAX_GET_SELECTION, n);
-}
-
-function randomIndex(n: number): number {
-  return Math.floor(Math.random() * n);
-}
-
-/** Fisher–Yates over the first `n` positions. */
-function partialShuffle<T>(a: T[], n: number): void {
-  for (let i = 0; i < n && i < a.length; i++) {
-    const j = i + randomIndex(a.length - i);
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-}
-
-/** The entry of `bucket` with the earliest `lastAttempt` (CometBFT's `pickOldest`). */
-function oldest(bucket: Bucket): KnownAddress | undefined {
-  let found: KnownAddress | undefined;
-  for (const ka of bucket.values()) if (!found || ka.lastAttempt < found.lastAttempt) found = ka;
-  return found;
-}
-
-/** Read up to `max` bytes from `fd`; undefined when there are more. */
-function readBounded(fd: number, max: number): Buffer | undefined {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for (;;) {
-    const chunk = Buffer.allocUnsafe(64 * 1024);
-    const n = readSync(fd, chunk, 0, chunk.length, null);
-    if (n === 0) break;
-    total += n;
-    if (total > max) return undefined;
-    chunks.push(chunk.subarray(0, n));
-  }
-  return Buffer.concat(chunks, total);
 }

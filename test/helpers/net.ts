@@ -1,9 +1,8 @@
-// Test helpers: loopback socket pairs and event waiting. Every resource is
+// Test helpers: loopback socket pairs, free ports and event waiting. Every resource is
 // registered with the test's teardown.
 import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
-
-type Teardown = { teardown(fn: () => unknown): void };
+import type { Teardown } from './teardown.js';
 
 /** A connected pair of TCP sockets on 127.0.0.1, destroyed at teardown. */
 export async function socketPair(t: Teardown): Promise<[Socket, Socket]> {
@@ -22,6 +21,15 @@ export async function socketPair(t: Teardown): Promise<[Socket, Socket]> {
     b.destroy();
   });
   return [a, b];
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
 
 /** Resolves with the first value passed to the returned callback. */

@@ -5,8 +5,9 @@ import type { NetAddress } from '../../lib/net-address.js';
 import { NodeKey } from '../../lib/node-key.js';
 import { Switch } from '../../lib/switch.js';
 import { AddrBook, PEXReactor, type AddrBookLogger, type PEXReactorOptions } from '../../reactors/pex/index.js';
+import type { Teardown } from './teardown.js';
 
-type TapTest = { teardown(fn: () => unknown): void; testdir(): string };
+type TapTest = Teardown & { testdir(): string };
 
 const quietBook: AddrBookLogger = { warn() {}, info() {}, debug() {} };
 

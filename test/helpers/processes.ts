@@ -4,22 +4,11 @@ import { childEnv, tsImport } from './child-env.js';
 /** `switchboard node` children record coverage (test/helpers/child-env.ts): they are how cli/node.ts is counted. */
 const COVERED = { coverage: true };
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Teardown } from './teardown.js';
 
 const cli = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
-
-type Teardown = { teardown(fn: () => unknown): void };
-
-/** A port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** A `switchboard node` child process: resolves once it listens, with its ID and listen address. */
 export async function startNodeProcess(

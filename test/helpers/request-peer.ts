@@ -14,6 +14,7 @@ import { Switch } from '../../lib/switch.js';
 import type { Peer } from '../../lib/peer.js';
 import type { ChannelDescriptor } from '../../lib/conn/channel.js';
 import { childEnv } from './child-env.js';
+import type { Teardown } from './teardown.js';
 
 export const REQ_CHANNEL = 0x41;
 export const OTHER_CHANNEL = 0x42;
@@ -105,7 +106,7 @@ export class RequestPeerProcess {
 }
 
 /** Spawn the child; resolves once it listens. Killed at teardown. */
-export async function startRequestPeer(t: { teardown(fn: () => unknown): void }, cfg: PeerConfig): Promise<RequestPeerProcess> {
+export async function startRequestPeer(t: Teardown, cfg: PeerConfig): Promise<RequestPeerProcess> {
   const self = fileURLToPath(import.meta.url);
   const child = spawn(process.execPath, ['--import', 'tsx', self, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
   t.teardown(() => child.kill('SIGKILL'));

@@ -7,8 +7,7 @@ import type { Peer } from '../../lib/peer.js';
 import type { ChannelDescriptor } from '../../lib/conn/channel.js';
 import type { SwitchboardError } from '../../lib/errors.js';
 import { peerAdded as waitPeerAdded, peerRemoved as waitPeerRemoved } from '../../lib/testing.js';
-
-type Teardown = { teardown(fn: () => unknown): void };
+import type { Teardown } from './teardown.js';
 
 /** Records every call the Switch makes, in order. */
 export class RecordingReactor extends BaseReactor {

@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AddrBook } from '../../reactors/pex/addrbook.js';
 import { bookAddr } from './fixtures/addrbook-addrs.js';
+import { sleep } from '../helpers/time.js';
 
 const WRITER = fileURLToPath(new URL('./fixtures/addrbook-writer.ts', import.meta.url));
 
@@ -104,7 +105,7 @@ export async function addrBookKillLoop(opts: {
     // The fault: a kill at a random moment of the add/save loop. The delay starts at the child's first
     // "add", so a slow child start (a loaded machine) cannot make every kill land before any save began.
     await addedP;
-    await new Promise((res) => setTimeout(res, random() * maxDelay));
+    await sleep(random() * maxDelay);
     child.kill('SIGKILL');
     const how = await exited;
     // stdout is a pipe: drain what the child wrote before it died

@@ -11,7 +11,9 @@ import { GossipReactor, GOSSIP_CHANNEL } from '../../reactors/examples/gossip/re
 import { NodeKey } from '../../lib/node-key.js';
 import { Switch } from '../../lib/switch.js';
 import { peerAdded } from '../helpers/switches.js';
-import { NETWORK, RawPeer, startTarget, within } from './helpers.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { NETWORK, startTarget } from '../helpers/target.js';
+import { within, sleep } from '../helpers/time.js';
 
 const FLOOD_MS = 4000;
 const HONEST = 40;
@@ -36,7 +38,7 @@ t.test('a flood does not crowd honest messages out of a slow peer’s queue', as
   await slow.join();
   const grants = setInterval(() => slow.sendPackets({ type: 'window', channelId: GOSSIP_CHANNEL, increment: 8192 }), 20);
   t.teardown(() => clearInterval(grants));
-  for (let i = 0; i < 200 && !target.sw.peers.has(slow.key.id); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 200 && !target.sw.peers.has(slow.key.id); i++) await sleep(10);
 
   const filler = 'x'.repeat(1000);
   const started = performance.now();
@@ -50,7 +52,7 @@ t.test('a flood does not crowd honest messages out of a slow peer’s queue', as
   const texts = (async () => {
     for (let i = 0; i < HONEST; i++) {
       honest.g.publish(`honest ${i}`);
-      await new Promise((r) => setTimeout(r, FLOOD_MS / HONEST));
+      await sleep(FLOOD_MS / HONEST);
     }
   })();
   await Promise.all([flood, texts]);
@@ -70,7 +72,7 @@ t.test('a flood does not crowd honest messages out of a slow peer’s queue', as
   // what is queued for the slow peer keeps arriving at its pace
   await within(
     (async () => {
-      while (heard() < HONEST && target.sw.peers.has(slow.key.id)) await new Promise((r) => setTimeout(r, 50));
+      while (heard() < HONEST && target.sw.peers.has(slow.key.id)) await sleep(50);
     })(),
     60_000,
     'the honest messages reach the slow peer',

@@ -16,7 +16,10 @@ import { NodeKey } from '../../lib/node-key.js';
 import { Switch } from '../../lib/switch.js';
 import { once } from 'node:events';
 import { peerAdded } from '../helpers/switches.js';
-import { EchoReactor, GoodPeer, NETWORK, connInternals, startTarget, within } from './helpers.js';
+import { connInternals } from '../helpers/conn-internals.js';
+import { EchoReactor } from '../helpers/echo-reactor.js';
+import { GoodPeer, NETWORK, startTarget } from '../helpers/target.js';
+import { within } from '../helpers/time.js';
 
 const WANT = 1000;
 const MAX_HANDSHAKING = 16;

@@ -9,7 +9,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { encode } from '@msgpack/msgpack';
-import { PacketDecoder, encodePacket, MSG_HEADER_SIZE, type Packet } from '../../lib/conn/packet.js';
+import { PacketDecoder, encodePacket, MSG_HEADER_SIZE, writeMsgHeader, type Packet } from '../../lib/conn/packet.js';
 import { FrameOpener, FrameSealer } from '../../lib/conn/frame.js';
 import { SwitchboardError } from '../../lib/errors.js';
 import { NetAddress } from '../../lib/net-address.js';
@@ -89,8 +89,7 @@ t.test('packet decoder', async (t) => {
     for (let i = 0; i < 2000; i++) {
       const dec = new PacketDecoder({ onControl() {}, onMsg: () => true }, 16384);
       const head = Buffer.alloc(MSG_HEADER_SIZE);
-      head[0] = 0x03;
-      head.writeUInt32BE(0xffffffff - i, 3);
+      writeMsgHeader(head, 0, 0x00, false, 0xffffffff - i);
       try {
         dec.push(head);
         t.fail('accepted');

@@ -10,9 +10,11 @@ import { NodeKey } from '../../lib/node-key.js';
 import type { Peer } from '../../lib/peer.js';
 import { Switch } from '../../lib/switch.js';
 import { GOSSIP_CHANNEL, GossipReactor, MAX_HOPS } from '../../reactors/examples/gossip/reactor.js';
-import { RefusalLog, within } from './helpers.js';
+import { RefusalLog } from '../helpers/refusals.js';
+import { within } from '../helpers/time.js';
+import type { Teardown } from '../helpers/teardown.js';
 
-async function node(t: { teardown(fn: () => unknown): void }) {
+async function node(t: Teardown) {
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'g' }, config: { listenAddress: '127.0.0.1:0' } });
   const gossip = sw.addReactor('gossip', new GossipReactor());
   const log = new RefusalLog(sw);

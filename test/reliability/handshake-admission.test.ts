@@ -11,7 +11,9 @@ import net, { type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { P2PMetrics } from '../../lib/metrics.js';
-import { RawPeer, startTarget, within } from './helpers.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { startTarget } from '../helpers/target.js';
+import { within, sleep } from '../helpers/time.js';
 
 const MAX_HANDSHAKING = 16;
 const HONEST = 20;
@@ -64,7 +66,7 @@ t.test(`${MAX_HANDSHAKING} silent connections re-opened as fast as they are clos
   const flood = silentFlood(target.port, MAX_HANDSHAKING);
   t.teardown(() => flood.stop());
   // the flood has filled the handshake table before the first honest peer comes
-  for (let i = 0; i < 1000 && target.sw.handshakingCount < MAX_HANDSHAKING; i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 1000 && target.sw.handshakingCount < MAX_HANDSHAKING; i++) await sleep(5);
   t.equal(target.sw.handshakingCount, MAX_HANDSHAKING, 'the silent connections fill the handshake table');
 
   let ok = 0;

@@ -13,7 +13,11 @@ import { encodePacket } from '../../lib/conn/packet.js';
 import { MAX_NODE_INFO_SIZE } from '../../lib/node-info.js';
 import { NodeKey } from '../../lib/node-key.js';
 import { LOW_ORDER_POINTS } from '../../lib/conn/handshake.js';
-import { ECHO_CAPACITY, ECHO_CHANNEL, ECHO_QUEUE, GoodPeer, RawPeer, connInternals, msgHeader, startTarget, within, type Target } from './helpers.js';
+import { connInternals } from '../helpers/conn-internals.js';
+import { ECHO_CAPACITY, ECHO_CHANNEL, ECHO_QUEUE } from '../helpers/echo-reactor.js';
+import { RawPeer, msgHeader } from '../helpers/raw-peer.js';
+import { GoodPeer, startTarget, type Target } from '../helpers/target.js';
+import { within, sleep } from '../helpers/time.js';
 
 /** One scenario: what the raw peer does, and the code the target must report. */
 interface Scenario {
@@ -224,7 +228,7 @@ t.test('a peer that never reads: queue full, trySend false, send times out, sock
     const c = connInternals(peer);
     maxQueue = Math.max(maxQueue, c.mconn.status().channels.find((ch) => ch.id === ECHO_CHANNEL)!.sendQueueSize);
     maxWritable = Math.max(maxWritable, (c.socket?.writableLength ?? 0) + c.stream.writableLength);
-    if (refused > 0 && refused % 64 === 0) await new Promise((r) => setTimeout(r, 5)); // let the writer run
+    if (refused > 0 && refused % 64 === 0) await sleep(5); // let the writer run
     else await new Promise((r) => setImmediate(r));
   }
   t.ok(refused > 0, `trySend returned false once the queue was full (${queued} queued, ${refused} refused)`);

@@ -10,9 +10,13 @@ import t from 'tap';
 import { encodePacket } from '../../lib/conn/packet.js';
 import { NodeKey } from '../../lib/node-key.js';
 import { Switch } from '../../lib/switch.js';
-import { ECHO_CHANNEL, EchoReactor, NETWORK, RawPeer, msgHeader, sleep, startTarget, within } from './helpers.js';
+import { ECHO_CHANNEL, EchoReactor } from '../helpers/echo-reactor.js';
+import { RawPeer, msgHeader } from '../helpers/raw-peer.js';
+import { NETWORK, startTarget } from '../helpers/target.js';
+import { sleep, within } from '../helpers/time.js';
+import type { Teardown } from '../helpers/teardown.js';
 
-async function newcomer(t: { teardown(fn: () => unknown): void }): Promise<Switch> {
+async function newcomer(t: Teardown): Promise<Switch> {
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker: 'newcomer' }, config: { listenAddress: '127.0.0.1:0' } });
   sw.addReactor('echo', new EchoReactor());
   await sw.start();

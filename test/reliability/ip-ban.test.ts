@@ -9,7 +9,9 @@ import t from 'tap';
 import { encodePexAddrs, PEX_CHANNEL } from '../../reactors/pex/messages.js';
 import { NetAddress } from '../../lib/net-address.js';
 import { NodeKey } from '../../lib/node-key.js';
-import { RawPeer, startTarget, within } from './helpers.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { startTarget } from '../helpers/target.js';
+import { within } from '../helpers/time.js';
 
 t.test('a PEX abuser is banned by IP: a fresh key from the same address does not walk back in', async (t) => {
   const target = await startTarget(t, { banIpScope: 'all' }, { pex: true });

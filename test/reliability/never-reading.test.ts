@@ -16,7 +16,10 @@ import { Switch } from '../../lib/switch.js';
 import { DEFAULT_MCONN_CONFIG } from '../../lib/conn/mconnection.js';
 import type { Channel } from '../../lib/conn/channel.js';
 import { peerAdded } from '../helpers/switches.js';
-import { NETWORK, RawPeer, startTarget, within } from './helpers.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { NETWORK, startTarget } from '../helpers/target.js';
+import { within, sleep } from '../helpers/time.js';
+import type { Teardown } from '../helpers/teardown.js';
 
 const STALL_MS = 3000;
 const FLOOD_MS = 6000;
@@ -27,7 +30,7 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 const retainedHeap = (): number => (gc(), process.memoryUsage().heapUsed);
 
-async function gossiper(t: { teardown(fn: () => unknown): void }, moniker: string, target: { sw: Switch }): Promise<{ sw: Switch; gossip: GossipReactor }> {
+async function gossiper(t: Teardown, moniker: string, target: { sw: Switch }): Promise<{ sw: Switch; gossip: GossipReactor }> {
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker }, config: { listenAddress: '127.0.0.1:0' } });
   const gossip = sw.addReactor('gossip', new GossipReactor());
   await sw.start();
@@ -53,7 +56,7 @@ t.test('a never-reading peer plus a gossip flood: bounded memory, the stuck peer
       for (let i = 0; i < 200; i++) {
         const p = target.sw.peers.get(stuck.key.id);
         if (p) return p;
-        await new Promise((r) => setTimeout(r, 10));
+        await sleep(10);
       }
       throw new Error('stuck peer not added');
     })(),
@@ -96,14 +99,14 @@ t.test('a never-reading peer plus a gossip flood: bounded memory, the stuck peer
   const honest = (async () => {
     for (let i = 0; i < HONEST; i++) {
       a.gossip.publish(`honest ${i}`);
-      await new Promise((r) => setTimeout(r, FLOOD_MS / HONEST / 2));
+      await sleep(FLOOD_MS / HONEST / 2);
     }
   })();
   await Promise.all([flood, honest]);
   maxHeap = Math.max(maxHeap, retainedHeap());
   const gone = await stuckGone;
   // the last honest messages may still be on their way
-  for (let i = 0; i < 500 && received.size < HONEST; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && received.size < HONEST; i++) await sleep(10);
 
   const growthMb = (maxHeap - heapBefore) / 2 ** 20;
   t.comment(`flooded ${flooded} messages; stuck peer gone after ${(stuckGoneAt - started).toFixed(0)} ms (${gone.code}); heap growth ${growthMb.toFixed(1)} MB; max waiters ${maxWaiters}, max held ${maxHeld} B`);
@@ -122,7 +125,7 @@ t.test('blocked send() waiters are bounded per channel: past maxSendWaiters send
   stuck.sock.pause();
   let peer = target.sw.peers.get(stuck.key.id);
   for (let i = 0; i < 200 && !peer; i++) {
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
     peer = target.sw.peers.get(stuck.key.id);
   }
   t.ok(peer, 'the stuck peer is connected');

@@ -8,7 +8,7 @@ import t from 'tap';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { NodeKey } from '../../lib/node-key.js';
-import { freePort } from '../helpers/processes.js';
+import { freePort } from '../helpers/net.js';
 import { peerAdded, peerRemoved, startSwitch } from '../helpers/switches.js';
 
 t.test('a persistent peer that went away gets its outbound slot back when it returns', async (t) => {

@@ -6,7 +6,9 @@
  * trips go on throughout.
  */
 import t from 'tap';
-import { GoodPeer, RawPeer, startTarget, within } from './helpers.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { GoodPeer, startTarget } from '../helpers/target.js';
+import { within } from '../helpers/time.js';
 
 const PINGS = Buffer.alloc(4096, 0x01); // 4096 ping packets
 

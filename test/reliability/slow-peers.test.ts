@@ -11,7 +11,12 @@ import net, { type Socket } from 'node:net';
 import { once } from 'node:events';
 import { NodeKey } from '../../lib/node-key.js';
 import { Switch } from '../../lib/switch.js';
-import { ECHO_CHANNEL, EchoReactor, GoodPeer, NETWORK, RawPeer, RefusalLog, sleep, startTarget, within } from './helpers.js';
+import { ECHO_CHANNEL, EchoReactor } from '../helpers/echo-reactor.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { RefusalLog } from '../helpers/refusals.js';
+import { GoodPeer, NETWORK, startTarget } from '../helpers/target.js';
+import { sleep, within } from '../helpers/time.js';
+import type { Teardown } from '../helpers/teardown.js';
 
 const HANDSHAKE_MS = 1000;
 const PING_MS = 300;
@@ -98,7 +103,7 @@ t.test('a peer that stalls in the middle of a frame after the handshake is cut o
 });
 
 /** A TCP proxy that can silently drop everything in both directions without closing anything. */
-async function blackholeProxy(t: { teardown(fn: () => unknown): void }, upstreamPort: number): Promise<{ port: number; blackhole(): void; dropped: () => number }> {
+async function blackholeProxy(t: Teardown, upstreamPort: number): Promise<{ port: number; blackhole(): void; dropped: () => number }> {
   let holed = false;
   let dropped = 0;
   const sockets = new Set<Socket>();

@@ -41,9 +41,9 @@ import { loadChain, saveChain } from '../../../reactors/examples/chain/store.js'
 import { NodeKey } from '../../../lib/node-key.js';
 import { Switch } from '../../../lib/switch.js';
 import { RecordingReactor, connect, peerAdded, peerRemoved } from '../../helpers/switches.js';
-import { privateDir, startExample } from './processes.js';
+import { privateDir, startExample } from '../../helpers/example-processes.js';
+import type { Teardown } from '../../helpers/teardown.js';
 
-type Teardown = { teardown(fn: () => unknown): void };
 const D = 8; // difficulty of the in-process tests: ~256 hashes a block
 
 /** Mine one block on `parent` (synchronously). */

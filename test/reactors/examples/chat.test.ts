@@ -10,7 +10,8 @@ import { NodeKey } from '../../../lib/node-key.js';
 import { Switch } from '../../../lib/switch.js';
 import type { Envelope } from '../../../lib/reactor.js';
 import { connect, peerAdded, peerRemoved, startSwitch } from '../../helpers/switches.js';
-import { startExample } from './processes.js';
+import { startExample } from '../../helpers/example-processes.js';
+import type { Teardown } from '../../helpers/teardown.js';
 
 t.test('three processes in a line: stdin lines reach every node once, relayed through the middle; EOF leaves', async (t) => {
   // alice gives only --nick: that is also the name her peers show (no `chat-<id>`)
@@ -52,7 +53,7 @@ class CountingChat extends ChatReactor {
   }
 }
 
-async function chatNode(t: { teardown(fn: () => unknown): void }, moniker: string) {
+async function chatNode(t: Teardown, moniker: string) {
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'chat', moniker }, config: { listenAddress: '127.0.0.1:0' } });
   const chat = sw.addReactor('chat', new CountingChat());
   await sw.start();

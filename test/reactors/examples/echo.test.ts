@@ -9,7 +9,7 @@ import { MalformedPacketError, SwitchboardError } from '../../../lib/errors.js';
 import { NodeKey } from '../../../lib/node-key.js';
 import { Switch } from '../../../lib/switch.js';
 import { peerAdded, peerRemoved, startSwitch } from '../../helpers/switches.js';
-import { privateDir, startExample } from './processes.js';
+import { privateDir, startExample } from '../../helpers/example-processes.js';
 
 /** The echo example's documented default port (README, "Examples"; `EXAMPLE_PORTS` in cli/examples.ts). */
 const ECHO_PORT = 26670;

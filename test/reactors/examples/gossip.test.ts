@@ -11,8 +11,7 @@ import type { Peer } from '../../../lib/peer.js';
 import { Switch } from '../../../lib/switch.js';
 import { GOSSIP_CHANNEL, GossipReactor, decodeGossip, type GossipMessage } from '../../../reactors/examples/gossip/reactor.js';
 import { connect, peerRemoved, startSwitch } from '../../helpers/switches.js';
-
-type Teardown = { teardown(fn: () => unknown): void };
+import type { Teardown } from '../../helpers/teardown.js';
 
 /** A started Switch with a gossip reactor that records what it delivers (from a peer: `from` set). */
 async function gossipNode(t: Teardown, moniker: string, nodeKey = NodeKey.generate()) {

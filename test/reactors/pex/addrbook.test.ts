@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import {
   OLD_BUCKET_SIZE,
   OLD_BUCKETS_PER_GROUP,
 } from '../../../reactors/pex/params.js';
+import { sleep } from '../../helpers/time.js';
 
 // ------------------------------------------------------------------ helpers
 
@@ -657,7 +659,7 @@ t.test('stop without start does not save; periodic save runs', async (t) => {
   book.start(); // idempotent
   book.addAddress(randIPv4Address(), randIPv4Address());
   const deadline = Date.now() + 5000;
-  while (!existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  while (!existsSync(file) && Date.now() < deadline) await sleep(5);
   t.ok(existsSync(file), 'written by the timer');
   await book.stop();
   t.equal(JSON.parse(readFileSync(file, 'utf8')).addrs.length, 1);
@@ -727,6 +729,19 @@ t.test('an oversize file is refused and moved aside', async (t) => {
   t.notOk(existsSync(file));
   t.ok(readdirSync(dir).some((f) => f.startsWith('addrbook.json.corrupt-')));
   t.match(logger.warns[0]!.obj, { reason: /larger than/ });
+});
+
+t.test('a FIFO at the book path is refused at once, not waited on', async (t) => {
+  // Opening a FIFO for reading blocks until a writer comes: the load must not open it that way.
+  const logger = captureLogger();
+  const { file, dir } = newBook(t);
+  execFileSync('mkfifo', [file]);
+  const book = new AddrBook(file, { logger });
+  book.load();
+  t.ok(book.isEmpty());
+  t.notOk(existsSync(file), 'moved aside');
+  t.ok(readdirSync(dir).some((f) => f.startsWith('addrbook.json.corrupt-')));
+  t.match(logger.warns[0]!.obj, { reason: 'not a regular file' });
 });
 
 t.test('a corrupt file falls back to the previous good save (.bak)', async (t) => {

@@ -1,7 +1,6 @@
 // PEXReactor against real Switches over loopback: book bookkeeping, ensurePeers,
 // dial backoff, abuse control (played by a raw Switch on channel 0x00), seed mode.
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import t from 'tap';
 import { NetAddress } from '../../../lib/net-address.js';
 import { NodeKey } from '../../../lib/node-key.js';
@@ -18,6 +17,8 @@ import {
 } from '../../../reactors/pex/index.js';
 import { peerAdded, peerRemoved, startSwitch } from '../../helpers/switches.js';
 import { pexCluster as cluster } from '../../helpers/pex.js';
+import { sleep } from '../../helpers/time.js';
+import { freePort } from '../../helpers/net.js';
 
 // ------------------------------------------------------------------ helpers
 
@@ -29,11 +30,7 @@ const startRaw = (t: Parameters<typeof cluster>[0]) => startSwitch(t, { channels
 
 /** An address on 127.0.0.1 where nothing listens (ECONNREFUSED at once). */
 async function deadAddress(): Promise<NetAddress> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return new NetAddress(NodeKey.generate().id, '127.0.0.1', port);
+  return new NetAddress(NodeKey.generate().id, '127.0.0.1', await freePort());
 }
 
 const fakeAddr = (i: number): NetAddress => new NetAddress(NodeKey.generate().id, `127.0.1.${i}`, 20000 + i);
@@ -341,7 +338,7 @@ t.test('seeds are dialed at start, in turn until one connects', { timeout: 20_00
 
 /** Resolves once `pred()` holds, polling every 10 ms at most 500 times (no event says a PexAddrs was handled). */
 async function poll(pred: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && !pred(); i++) await sleep(10);
   return pred();
 }
 

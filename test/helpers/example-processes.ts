@@ -1,17 +1,16 @@
 // Run `switchboard example <name>` in child processes: write to stdin, wait
 // for stdout lines. Killed at teardown. No sleeps: every wait is for a line
 // (with a deadline that only turns a hang into a readable failure).
-import { childEnv, tsImport } from '../../helpers/child-env.js';
+import { childEnv, tsImport } from './child-env.js';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Teardown } from './teardown.js';
 
-const cli = fileURLToPath(new URL('../../../cli/index.ts', import.meta.url));
-
-type Teardown = { teardown(fn: () => unknown): void };
+const cli = fileURLToPath(new URL('../../cli/index.ts', import.meta.url));
 
 /** A running example node. */
 export class ExampleProcess {
