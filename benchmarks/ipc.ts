@@ -19,7 +19,7 @@ import type { LinkKind } from './link.js';
 import type { RequestParams } from './request-roles.js';
 
 /** What a stream child does (W1–W5, W8). */
-export type StreamMode = 'bulk' | 'pingpong' | 'priority';
+export type StreamMode = 'bulk' | 'pingpong' | 'priority' | 'paused';
 
 /** W5's loaded phase: warm-up round trips, then timed ones until `count` or `maxMs`, whichever first. */
 export interface LoadedPhase {
@@ -28,7 +28,7 @@ export interface LoadedPhase {
   maxMs: number;
 }
 
-/** Parameters of the stream roles (`bulkSize` and `loaded` are used in `priority` mode only). */
+/** Parameters of the stream roles (`bulkSize` and `loaded` are used in `priority` and `paused` modes only). */
 export interface StreamParams {
   mode: StreamMode;
   link: LinkKind;

@@ -33,14 +33,14 @@ export const BENCH_SEND_QUEUE_CAPACITY = 4096;
 /** The sending side of a link: MConnection's API (the raw baseline ignores channel ids). */
 export interface Link {
   trySend(channelId: number, msg: Uint8Array): boolean;
-  send(channelId: number, msg: Uint8Array): Promise<boolean>;
+  send(channelId: number, msg: Uint8Array, opts?: { timeoutMs?: number }): Promise<boolean>;
   stop(): void;
 }
 
 /** Callbacks of a link. */
 export interface LinkHandlers {
-  /** Every complete message, synchronously (the benchmarks never pause reading). */
-  onReceive(channelId: number, msg: Uint8Array): void;
+  /** Every complete message; a returned Promise pauses the channel (W10 only; the raw link ignores it). */
+  onReceive(channelId: number, msg: Uint8Array): void | Promise<unknown>;
   /** The first error; the link is stopped. */
   onError(err: Error): void;
 }

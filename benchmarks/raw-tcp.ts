@@ -86,7 +86,7 @@ export class RawConnection {
   }
 
   /** Queue `msg`, waiting for room; resolves false only when stopped. */
-  send(channelId: number, msg: Uint8Array): Promise<boolean> {
+  send(channelId: number, msg: Uint8Array, _opts?: { timeoutMs?: number }): Promise<boolean> {
     if (this.trySend(channelId, msg)) return Promise.resolve(true);
     if (this.stopped) return Promise.resolve(false);
     return new Promise((resolve) => this.waiters.push({ msg, resolve }));

@@ -144,6 +144,13 @@ export function checkTargets(rs: CaseResult[], plaintext: boolean): TargetCheck[
     );
     const w5 = get('W5');
     t('W5 ping p99 ≤ 2 ms while bulk saturates', w5, () => `${fmt(med(w5, 'p99Us'), 'µs')} µs (bulk ${fmt(med(w5, 'bulkMBps'), 'MB/s')} MB/s)`, () => med(w5, 'p99Us') <= 2000);
+    const w10 = get('W10');
+    t(
+      'W10 ping p99 ≤ 2× unpaused while another channel is paused',
+      w10,
+      () => `${fmt(med(w10, 'p99Us'), 'µs')} µs = ${fmt(med(w10, 'p99Us') / med(w10, 'idleP99Us'), '×')}× unpaused (${fmt(med(w10, 'idleP99Us'), 'µs')} µs)`,
+      () => med(w10, 'p99Us') <= 2 * med(w10, 'idleP99Us'),
+    );
     const w7 = get('W7');
     t('W7 ≤ 64 KiB RSS per idle peer', w7, () => `${fmt(med(w7, 'rssPerPeerKiB'), 'KiB')} KiB`, () => med(w7, 'rssPerPeerKiB') <= 64);
   } else {

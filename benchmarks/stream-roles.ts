@@ -16,6 +16,10 @@
  *   (priority 1) carries `bulkSize`-byte messages as fast as the link takes
  *   them (`loaded.warmup` + up to `loaded.count` round trips, at most
  *   `loaded.maxMs` of timed ones).
+ * - `paused` (W10): as `priority`, but the server's reactor for channel 0x01
+ *   pauses on its first bulk message (its receive Promise stays pending
+ *   until the run ends), so the loaded phase measures what a paused channel
+ *   costs the other one (per-channel flow control: nothing, ideally).
  *
  * @module
  */
@@ -41,7 +45,7 @@ type ClientSpec = Extract<RoleSpec, { role: 'stream-client' }>;
 /** The channels of a mode: one bulk channel, plus the ping channel for `priority`. */
 export function streamChannels(mode: StreamMode): ChannelDescriptor[] {
   const chs: ChannelDescriptor[] = [{ id: BULK_CH, priority: 1, sendQueueCapacity: BENCH_SEND_QUEUE_CAPACITY, name: 'bulk' }];
-  if (mode === 'priority') chs.push({ id: PING_CH, priority: 10, sendQueueCapacity: BENCH_SEND_QUEUE_CAPACITY, name: 'ping' });
+  if (mode === 'priority' || mode === 'paused') chs.push({ id: PING_CH, priority: 10, sendQueueCapacity: BENCH_SEND_QUEUE_CAPACITY, name: 'ping' });
   return chs;
 }
 
@@ -72,6 +76,9 @@ export async function streamServer(spec: ServerSpec, ipc: ChildIpc): Promise<voi
   let loadedStart: [bigint, number] | undefined;
   let loadedEnd: [bigint, number] | undefined;
   let link: Link | undefined;
+  // W10: the bulk channel's reader pauses on its first message, until the run ends
+  let releasePause: (() => void) | undefined;
+  const paused = spec.mode === 'paused' ? new Promise<void>((r) => (releasePause = r)) : undefined;
 
   const echo = (ch: number, msg: Uint8Array) => {
     if (!checkPayload(msg, pingSize)) bad++;
@@ -100,7 +107,7 @@ export async function streamServer(spec: ServerSpec, ipc: ChildIpc): Promise<voi
               received++;
               bulkBytes += msg.length;
               if (!checkPayload(msg, spec.bulkSize)) bad++;
-              return;
+              return received === 1 ? paused : undefined;
             }
             // pings: the idle phase, then the loaded phase
             pings++;
@@ -116,7 +123,7 @@ export async function streamServer(spec: ServerSpec, ipc: ChildIpc): Promise<voi
       onReceive,
       onError: (err) => {
         // in W5 the client closes the link as soon as its last pong is in
-        if (spec.mode === 'priority' && pings > idlePings) return;
+        if ((spec.mode === 'priority' || spec.mode === 'paused') && pings > idlePings) return;
         if (!finished) ipc.exit({ type: 'error', message: `server link failed: ${err.message}` }, 1);
       },
     },
@@ -125,6 +132,7 @@ export async function streamServer(spec: ServerSpec, ipc: ChildIpc): Promise<voi
   ipc.post({ type: 'connected' });
   await ipc.command('stop');
   finished = true;
+  releasePause?.();
   const data: Record<string, number> = { received, bad, pings };
   if (loadedStart && loadedEnd) {
     const s = Number(loadedEnd[0] - loadedStart[0]) / 1e9;
@@ -197,7 +205,8 @@ export async function streamClient(spec: ClientSpec, ipc: ChildIpc): Promise<voi
     let bulkSent = 0;
     const pump = (async () => {
       for (let i = 0; pumping; i++) {
-        await put(link, BULK_CH, bulk[i % bulk.length]!);
+        // W10: the paused channel's queue fills and `send` waits (no timeout: the pause outlasts it)
+        if (!link.trySend(BULK_CH, bulk[i % bulk.length]!) && !(await link.send(BULK_CH, bulk[i % bulk.length]!, { timeoutMs: 0 }))) break;
         bulkSent++;
       }
     })();

@@ -1,5 +1,5 @@
 /**
- * The workloads W1–W8: their exact definitions (kept fixed so results compare
+ * The workloads W1–W10: their exact definitions (kept fixed so results compare
  * across versions) and the driver side of one run of each, which spawns the
  * peer processes, sequences them over IPC and turns their reports into
  * metrics.
@@ -14,6 +14,7 @@
  * | W6 | fan-out: a Switch broadcasting 1 KiB messages to 1, 10, 100 peer Switches; 200,000 deliveries in total | 1/10/100 peers | 20,000 deliveries, 1/10 peers |
  * | W7 | scale: one Switch with N idle peers: memory per peer, idle CPU | 1,000 peers (4 processes) | 100 peers (2 processes) |
  * | W8 | raw TCP baseline: W1–W4 over `RawConnection` (raw-tcp.ts) | as W1–W4 | as W1–W4 |
+ * | W10 | paused channel: ping-pong on a priority-10 channel, unpaused, then for 10 s while the receiver's reactor of the other channel (16 KiB messages, kept full by the sender) is paused | as left | 10 + 1,000, at most 4 s |
  * | W9 | request/response: 64 B requests answered with 64 B by a `RequestReactor`, 16 in flight on one peer (two Switches), warm-up + timed requests | 1,000 + 50,000 | 100 + 5,000 |
  *
  * Two OS processes on 127.0.0.1 (more for W6/W7), one MConnection, one
@@ -29,9 +30,9 @@ import { type ChildMsg, type LoadedPhase, type PeerHandle, type ProcStats, type 
 import { LINK_LABELS, type LinkKind } from './link.js';
 
 /** Workload ids. */
-export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6' | 'W7' | 'W8' | 'W9';
+export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6' | 'W7' | 'W8' | 'W9' | 'W10';
 /** Every workload, in run order. */
-export const WORKLOAD_IDS: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'W9'];
+export const WORKLOAD_IDS: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'W9', 'W10'];
 
 /** How a benchmark session runs. */
 export interface BenchOptions {
@@ -111,6 +112,9 @@ const BULK = {
 const PING = { size: 64, warmup: 1_000, count: 10_000 } as const;
 /** W5 bulk message size (bytes). */
 const W5_BULK_SIZE = 256 * 1024;
+/** W10: size of the messages on the paused channel (bytes) and how long the pause lasts (ms). */
+const W10_BULK_SIZE = 16 * 1024;
+const W10_PAUSE_MS = 10_000;
 /** W5 loaded phase: warm-up and timed round trips, and the most time spent on timed ones (ms). */
 const W5_LOADED = { warmup: 100, count: 10_000, maxMs: 20_000, quickMaxMs: 4_000 } as const;
 /** W6: message size, total deliveries, peer counts, most peer processes. */
@@ -199,7 +203,25 @@ export function buildCases(o: BenchOptions): BenchCase[] {
         { key: 'bulkMBps', label: 'bulk', unit: 'MB/s', better: 'higher' },
         { key: 'loadedRoundTrips', label: 'timed under load', unit: 'round trips', better: 'higher' },
       ],
-      run: (ctx) => runPriority(link, warmup, pings, loaded, o, ctx),
+      run: (ctx) => runPriority('priority', link, warmup, pings, loaded, o, ctx),
+    });
+  }
+  if (o.only.has('W10')) {
+    const loaded: LoadedPhase = { warmup: scaled(W5_LOADED.warmup, o), count: scaled(W5_LOADED.count, o), maxMs: o.quick ? W5_LOADED.quickMaxMs : W10_PAUSE_MS };
+    cases.push({
+      id: 'W10',
+      workload: 'W10',
+      title: 'paused channel: ping while another channel is paused',
+      link: LINK_LABELS[link],
+      params: { size: PING.size, idleWarmup: warmup, idleCount: pings, loadedWarmup: loaded.warmup, loadedMaxCount: loaded.count, loadedMaxMs: loaded.maxMs, bulkSize: W10_BULK_SIZE },
+      metrics: [
+        P99,
+        P50,
+        { key: 'idleP50Us', label: 'unpaused p50', unit: 'µs', better: 'lower' },
+        { key: 'idleP99Us', label: 'unpaused p99', unit: 'µs', better: 'lower' },
+        { key: 'loadedRoundTrips', label: 'timed while paused', unit: 'round trips', better: 'higher' },
+      ],
+      run: (ctx) => runPriority('paused', link, warmup, pings, loaded, o, ctx),
     });
   }
   if (o.only.has('W9')) {
@@ -367,12 +389,16 @@ function runPingPong(link: LinkKind, warmup: number, count: number, o: BenchOpti
   });
 }
 
-/** W5: ping-pong on the idle link, then under bulk load on a lower-priority channel. */
-function runPriority(link: LinkKind, warmup: number, count: number, loaded: LoadedPhase, o: BenchOptions, ctx: RunContext): Promise<Sample> {
+/**
+ * W5: ping-pong on the idle link, then under bulk load on a lower-priority
+ * channel; W10 (`paused`): the same, with the bulk channel's reactor paused
+ * on the receiving side.
+ */
+function runPriority(mode: 'priority' | 'paused', link: LinkKind, warmup: number, count: number, loaded: LoadedPhase, o: BenchOptions, ctx: RunContext): Promise<Sample> {
   return withChildren(async (c) => {
-    const p: StreamParams = { mode: 'priority', link, size: PING.size, count, warmup, bulkSize: W5_BULK_SIZE, loaded, mconn: o.mconn };
-    const { server, client } = await streamPair(c, p, o, ctx, 'W5');
-    ctx.status(`ping-pong on the idle link, then under bulk load (≤ ${loaded.maxMs / 1000} s)`);
+    const p: StreamParams = { mode, link, size: PING.size, count, warmup, bulkSize: mode === 'priority' ? W5_BULK_SIZE : W10_BULK_SIZE, loaded, mconn: o.mconn };
+    const { server, client } = await streamPair(c, p, o, ctx, mode === 'priority' ? 'W5' : 'W10');
+    ctx.status(mode === 'priority' ? `ping-pong on the idle link, then under bulk load (≤ ${loaded.maxMs / 1000} s)` : `ping-pong, then while the other channel is paused (${loaded.maxMs / 1000} s)`);
     client.send({ cmd: 'go' });
     const snd = await client.next('done', stepTimeout(o));
     server.send({ cmd: 'stop' });

@@ -106,16 +106,21 @@ interface SendWaiter {
 }
 
 /**
- * The bytes an MConnection holds for sending, shared by its channels:
- * `held` (queued messages and the ones being cut into packets) may not
- * exceed `max`, except that one message is always accepted into an empty
- * buffer.
+ * The bytes an MConnection holds for sending, shared by its channels
+ * (queued messages and the ones being cut into packets). A message is
+ * accepted when the total stays within `max`, or when its channel stays
+ * within its guaranteed `share` (so a channel the peer has stopped, whose
+ * queue fills the budget, cannot lock the other channels out), or when its
+ * channel holds nothing (one message is always accepted). The total is so
+ * bounded by 2 × `max` plus one message per channel.
  */
 export interface SendBudget {
-  /** Bytes held now. */
+  /** Bytes held now, over all channels. */
   held: number;
-  /** Most bytes held (`maxSendBufferBytes`). */
+  /** Most bytes held in all (`maxSendBufferBytes`). */
   readonly max: number;
+  /** Bytes each channel may always hold (`max` ÷ channels). */
+  readonly share: number;
 }
 
 /** Smallest fragment cut to fill the tail of a batch or to use up the last of a window (bytes). */
@@ -174,7 +179,7 @@ export class Channel {
   constructor(
     desc: ChannelDescriptor,
     private readonly maxSendWaiters = Infinity,
-    private readonly budget: SendBudget = { held: 0, max: Infinity },
+    private readonly budget: SendBudget = { held: 0, max: Infinity, share: Infinity },
   ) {
     this.desc = fillChannelDescriptor(desc);
     this.ring = new Array(Math.min(this.desc.sendQueueCapacity, 8));
@@ -197,9 +202,13 @@ export class Channel {
     return this.count < this.desc.sendQueueCapacity;
   }
 
-  /** True when `bytes` more fit the connection's send budget. */
+  /** Bytes this channel holds for sending (queued messages and the one being cut). */
+  private heldHere = 0;
+
+  /** True when `bytes` more fit the connection's send budget (see {@link SendBudget}). */
   private fits(bytes: number): boolean {
-    return this.budget.held === 0 || this.budget.held + bytes <= this.budget.max;
+    const b = this.budget;
+    return this.heldHere === 0 || b.held + bytes <= b.max || this.heldHere + bytes <= b.share;
   }
 
   /** Queue `msg` if the queue and the send budget have room and no blocked sender is ahead of it. */
@@ -214,6 +223,7 @@ export class Channel {
     this.ring[(this.head + this.count) % this.ring.length] = msg;
     this.count++;
     this.budget.held += msg.length;
+    this.heldHere += msg.length;
   }
 
   /** Double the ring (up to the capacity), unrolling it so the head is at 0. */
@@ -321,6 +331,7 @@ export class Channel {
     this.bytesSent += n;
     if (eof) {
       this.budget.held -= msg.length;
+      this.heldHere -= msg.length;
       this.sending = null;
       this.sendingOff = 0;
     } else {
@@ -337,6 +348,7 @@ export class Channel {
     let freed = this.sending ? this.sending.length : 0;
     for (let i = 0; i < this.count; i++) freed += this.ring[(this.head + i) % this.ring.length]!.length;
     this.budget.held -= freed;
+    this.heldHere = 0;
     this.ring.fill(undefined);
     this.count = 0;
     this.sending = null;

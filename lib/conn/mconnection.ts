@@ -31,12 +31,14 @@
  * milliseconds.
  *
  * Isolation: everything a peer can make us hold or wait for is bounded.
- * Blocked `send()` callers per channel (`maxSendWaiters`) and the bytes held
- * for sending to the peer (`maxSendBufferBytes`) are capped — past either,
- * `send` resolves false at once and `trySend` returns false. What the peer
- * can make us buffer on receipt is its flow-control windows (together at most
- * the larger of `maxRecvWindowBytes` and channels × `recvWindowBytes`) plus,
- * per channel, one message being reassembled (`recvMessageCapacity`). A peer that grants no credit (or does not read)
+ * Blocked `send()` callers per channel are capped (`maxSendWaiters`: past
+ * it `send` resolves false at once), and so are the bytes held for sending to
+ * the peer (`maxSendBufferBytes`, with a guaranteed share per channel so that
+ * one stopped channel cannot lock the others out: past it `trySend` returns
+ * false and `send` waits). What the peer can make us buffer on receipt is its
+ * flow-control windows (together at most the larger of `maxRecvWindowBytes`
+ * and channels × `recvWindowBytes`) plus, per channel, one message being
+ * reassembled (`recvMessageCapacity`). A peer that grants no credit (or does not read)
  * while we have data for it is disconnected after `sendStallTimeoutMs`
  * (`ERR_SEND_STALL`); one that sends nothing at all for `idleTimeoutMs`
  * (`ERR_IDLE_TIMEOUT`, as neo-go's idle timeout), or leaves a packet or a
@@ -138,10 +140,13 @@ export interface MConnConfig {
    */
   maxSendWaiters: number;
   /**
-   * Bytes held for sending to this peer at most, summed over its channels
-   * (queued messages, blocked senders' messages, the message being written):
-   * past it `send` resolves false and `trySend` returns false (a single
-   * message is always accepted into an empty buffer). Default 16777216 (16 MiB).
+   * Bytes held for sending to this peer, summed over its channels (queued
+   * messages and the ones being cut into packets; a blocked sender's message
+   * is the sender's until queued): past it `trySend` returns false and `send`
+   * waits for room, except that each channel may always hold its share
+   * (this ÷ channels) and one message — so the total stays under 2 × this
+   * plus a message per channel, and a channel the peer has stopped cannot
+   * lock the others out. Default 16777216 (16 MiB).
    */
   maxSendBufferBytes: number;
   /**
@@ -364,7 +369,7 @@ export class MConnection {
   ) {
     this.config = validateConfig({ ...DEFAULT_MCONN_CONFIG, ...stripUndefined(config) });
     if (channels.length === 0) throw new InvalidArgumentError('an MConnection needs at least one channel');
-    this.budget = { held: 0, max: this.config.maxSendBufferBytes };
+    this.budget = { held: 0, max: this.config.maxSendBufferBytes, share: this.config.maxSendBufferBytes / Math.max(1, channels.length) };
     this.channels = channels.map((d) => new Channel(d, this.config.maxSendWaiters, this.budget));
     for (const ch of this.channels) {
       if (this.byId[ch.desc.id]) throw new InvalidArgumentError(`duplicate channel id ${channelIdHex(ch.desc.id)}`);

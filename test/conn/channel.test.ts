@@ -46,7 +46,7 @@ t.test('a fragmented message is reassembled once, exactly, and bounded by recvMe
 });
 
 t.test('writePacketTo cuts a message into packets within the credit and the room, and releases its bytes at the end', async (t) => {
-  const budget = { held: 0, max: 1 << 20 };
+  const budget = { held: 0, max: 1 << 20, share: 1 << 20 };
   const ch = new Channel({ id: 7, sendQueueCapacity: 4 }, 8, budget);
   const msg = Buffer.alloc(40_000, 0xab);
   t.ok(ch.tryEnqueue(msg));
@@ -87,7 +87,7 @@ t.test('without credit a channel is not ready; a grant makes it ready again', as
 });
 
 t.test('blocked senders wait for the send budget too, in order, and are admitted when it frees', async (t) => {
-  const budget = { held: 0, max: 100 };
+  const budget = { held: 0, max: 100, share: 100 };
   const ch = new Channel({ id: 1, sendQueueCapacity: 10 }, 8, budget);
   t.ok(ch.tryEnqueue(Buffer.alloc(80)));
   t.notOk(ch.tryEnqueue(Buffer.alloc(30)), 'over the budget');
@@ -131,4 +131,18 @@ t.test('release returns credit per quarter window and grows the window only whil
     const c3 = new Channel({ id: 3 });
     c3.chargeRecv(INITIAL_WINDOW + 1);
   }, { code: 'ERR_FLOW_CONTROL' });
+});
+
+t.test('a channel whose queue fills the send budget does not lock the other channels out: each keeps its share', async (t) => {
+  const budget = { held: 0, max: 100, share: 50 };
+  const stuck = new Channel({ id: 1, sendQueueCapacity: 100 }, 8, budget);
+  const other = new Channel({ id: 2, sendQueueCapacity: 100 }, 8, budget);
+  let n = 0;
+  while (stuck.tryEnqueue(Buffer.alloc(10))) n++;
+  t.equal(n, 10, 'the stuck channel fills the whole budget');
+  t.ok(other.tryEnqueue(Buffer.alloc(30)), 'another channel still queues within its share');
+  t.ok(other.tryEnqueue(Buffer.alloc(20)));
+  t.notOk(other.tryEnqueue(Buffer.alloc(1)), 'but not past it while the budget is full');
+  t.notOk(stuck.tryEnqueue(Buffer.alloc(1)), 'and the stuck channel is over its share and the budget');
+  t.equal(budget.held, 150, 'the total stays under 2 × max');
 });
