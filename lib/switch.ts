@@ -15,13 +15,13 @@ import pino, { type Logger } from 'pino';
 import { channelIdHex, type ChannelDescriptor } from './conn/channel.js';
 import { DEFAULT_MCONN_CONFIG } from './conn/mconnection.js';
 import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from './config.js';
-import { ChannelInactiveError, InvalidArgumentError, ListenError, PeerError, PeerStoppedError, RejectedError, SwitchboardError } from './errors.js';
+import { ChannelInactiveError, InvalidArgumentError, ListenError, NotStartedError, PeerError, PeerStoppedError, RejectedError, SwitchboardError } from './errors.js';
 import type { P2PMetrics } from './metrics.js';
 import { NetAddress } from './net-address.js';
 import { matchChannelVersions, NodeInfo, type ProtocolVersion } from './node-info.js';
 import { isValidNodeId, type NodeKey } from './node-key.js';
 import { Peer, PeerSet } from './peer.js';
-import type { Reactor } from './reactor.js';
+import type { Reactor, ReactorHost, SwitchAddrBook } from './reactor.js';
 import { Transport, type UpgradedConn } from './transport.js';
 
 /** The parts of our NodeInfo an application sets; id, channels and listenAddr are filled by the Switch. */
@@ -78,20 +78,6 @@ export interface SwitchOptions {
   peerFilters?: PeerFilter[];
 }
 
-/** What PEX's AddrBook offers the Switch (CometBFT's `AddrBook` interface, plus persisted bans). */
-export interface SwitchAddrBook {
-  /** The peer with this ID behaved well. */
-  markGood(id: string): void;
-  /** Our own address: never gossip or dial it. */
-  addOurAddress?(addr: NetAddress): void;
-  /** Forget an address (e.g. it turned out to be ourselves). */
-  removeAddress?(addr: NetAddress): void;
-  /** Persist a ban (the book survives restarts). */
-  markBad?(addr: NetAddress, banMs: number): void;
-  /** True while a persisted ban of this address runs. */
-  isBanned?(addr: NetAddress): boolean;
-}
-
 /** Typed events of a Switch. */
 export interface SwitchEvents {
   /** A peer passed the handshake, the filters and every reactor's `addPeer`. */
@@ -123,7 +109,7 @@ export interface SwitchEvents {
  * await sw.dialPeerWithAddress('<id>@127.0.0.1:26657');
  * ```
  */
-export class Switch extends EventEmitter<SwitchEvents> {
+export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
   /** The effective p2p settings (validated, defaults filled in). */
   readonly config: Readonly<P2PConfig>;
   /** Our identity. */
@@ -160,10 +146,16 @@ export class Switch extends EventEmitter<SwitchEvents> {
   /** When `congested()` last computed its verdict (performance.now ms), and the verdict. */
   private congestionCheckedAt = -Infinity;
   private congestionCached = false;
+  /** Settles when every reactor's `start` has (or `stop()` ran): inbound peers wait for it. */
+  private readonly reactorsReady: Promise<void>;
+  private readonly reactorsStarted: () => void;
 
   /** @throws InvalidArgumentError for an invalid config (every bad field listed) or a malformed peer list. */
   constructor(opts: SwitchOptions) {
     super();
+    let started!: () => void;
+    this.reactorsReady = new Promise<void>((resolve) => (started = resolve));
+    this.reactorsStarted = started;
     this.nodeKey = opts.nodeKey;
     this.config = parseP2PConfig(opts.config ?? {});
     this.infoSettings = opts.nodeInfo ?? {};
@@ -214,13 +206,17 @@ export class Switch extends EventEmitter<SwitchEvents> {
     this.addrBook = book;
   }
 
-  /** Our NodeInfo (available after `start()`). @throws Error before start. */
+  /**
+   * Our NodeInfo, with the address actually listened on: available once
+   * `start()` has listened, i.e. from the reactors' `start()` on.
+   * @throws NotStartedError (`ERR_NOT_STARTED`) before that.
+   */
   get nodeInfo(): NodeInfo {
-    if (!this.info) throw new Error('Switch not started');
+    if (!this.info) throw new NotStartedError('the Switch has no NodeInfo before start() has listened');
     return this.info;
   }
 
-  /** The advertised listen address `id@host:port` (after `start()`). @throws Error before start. */
+  /** The advertised listen address `id@host:port` (as {@link nodeInfo}). @throws NotStartedError (`ERR_NOT_STARTED`) before `start()` has listened. */
   get listenAddr(): NetAddress {
     return this.nodeInfo.netAddress();
   }
@@ -236,16 +232,19 @@ export class Switch extends EventEmitter<SwitchEvents> {
   }
 
   /**
-   * Start reactors, listen, and dial the persistent peers.
+   * Start in CometBFT's node order: listen, build our NodeInfo with the
+   * address actually listened on (and give it to the AddrBook as ours), start
+   * the reactors in `addReactor` order (they see `nodeInfo`), then admit
+   * inbound peers and dial the persistent peers.
    * Rejects with ListenError (`ERR_LISTEN`, the system error as `cause`:
-   * `EADDRINUSE`, `EACCES`, …) when it cannot listen on `listenAddress`, or
+   * `EADDRINUSE`, `EACCES`, …) when it cannot listen on `listenAddress`,
+   * with a reactor's `start` error (the listener is closed again), or with
    * InvalidArgumentError when started twice.
    */
   async start(): Promise<void> {
     if (this.running || this.stopped) throw new InvalidArgumentError('a Switch can be started once');
     const { host, port } = parseListen(this.config.listenAddress);
     this.running = true;
-    for (const r of this.reactors.values()) await r.start();
     this.transport = new Transport(
       {
         nodeKey: this.nodeKey,
@@ -290,8 +289,20 @@ export class Switch extends EventEmitter<SwitchEvents> {
       throw err;
     }
     this.addrBook?.addOurAddress?.(this.listenAddr);
-    this.logger.info({ listen: this.listenAddr.toString() }, 'switch started');
+    // registered first, so that their outbound slots are held while reactors start (PEX's first round sees them); dialed once they have
     for (const addr of this.persistentAddrs) this.reconnectToPeer(addr, true);
+    try {
+      for (const r of this.reactors.values()) await r.start();
+    } catch (err) {
+      this.running = false;
+      for (const ac of this.reconnecting.values()) ac.abort();
+      this.reconnecting.clear();
+      await this.transport.close();
+      throw err;
+    } finally {
+      this.reactorsStarted();
+    }
+    this.logger.info({ listen: this.listenAddr.toString() }, 'switch started');
   }
 
   /**
@@ -303,6 +314,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
     if (this.stopped) return;
     this.stopped = true;
     this.running = false;
+    this.reactorsStarted();
     for (const ac of this.reconnecting.values()) ac.abort();
     this.reconnecting.clear();
     for (const p of this.peers.list()) this.stopAndRemovePeer(p, new PeerStoppedError('switch-stop'));
@@ -544,7 +556,8 @@ export class Switch extends EventEmitter<SwitchEvents> {
         ac.signal.removeEventListener('abort', clear);
         if (ac.signal.aborted || !this.running) return;
         if (this.peers.has(addr.id)) return done();
-        this.dialPeerWithAddress(addr, { signal: ac.signal }).then(done, (err: SwitchboardError) => {
+        // the first dial at start waits for the reactors (a no-op later)
+        this.reactorsReady.then(() => this.dialPeerWithAddress(addr, { signal: ac.signal })).then(done, (err: SwitchboardError) => {
           if (this.peers.has(addr.id)) return done(); // it connected to us meanwhile
           this.logger.debug({ addr: addr.toString(), attempt: i, code: err.code }, 'persistent peer redial failed');
           attempt(i + 1);
@@ -591,6 +604,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
 
   private async onInbound(up: UpgradedConn): Promise<void> {
     try {
+      await this.reactorsReady; // as CometBFT's acceptRoutine, which runs once the reactors have started
       await this.runPeerFilters(up);
       await this.addPeer(up, undefined);
     } catch (err) {
