@@ -670,7 +670,7 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
     if (!up.outbound && !this.unconditionalIds.has(id) && this.numInboundCounted() >= this.config.maxNumInboundPeers) {
       const idle = this.idlestReplaceableInbound();
       if (!idle) throw new RejectedError('ERR_TOO_MANY_PEERS', `inbound limit ${this.config.maxNumInboundPeers} reached`);
-      const err = new RejectedError('ERR_PEER_EVICTED', `replaced by a new inbound peer: no message for ${Math.round(performance.now() - idle.mconn.lastMessageAt)} ms while every inbound slot was taken`);
+      const err = new RejectedError('ERR_PEER_EVICTED', `replaced by a new inbound peer: no message for ${Math.round(performance.now() - idle.lastMessageAt)} ms while every inbound slot was taken`);
       this.logger.info({ peer: idle.id, by: id }, 'inbound slots full: replacing the idlest inbound peer');
       this.stopPeerForError(idle, err);
       return this.addPeer(up, dialedAddr);
@@ -688,6 +688,7 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
       channels: this.channels,
       channelVersions: matchChannelVersions(this.nodeInfo, up.nodeInfo),
       mconnConfig: this.config.mconn,
+      onRtt: this.metrics?.observeRtt,
       onReceive: (channelId, message) => {
         // a conforming peer sends only on channels with a common version (its Peer refuses the others)
         if (peer.channelVersion(channelId) === undefined) throw new ChannelInactiveError(channelId, `message on channel 0x${channelId.toString(16)}, which has no common version with this peer`);
@@ -704,7 +705,6 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
         this.stopPeerForError(peer, err);
       },
     });
-    if (this.metrics) peer.mconn.onRtt = this.metrics.observeRtt;
     for (const r of this.reactors.values()) r.initPeer(peer);
     this.peers.add(peer);
     for (const r of this.reactors.values()) {
@@ -715,7 +715,7 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
       }
     }
     if (this.peers.get(id) === peer) {
-      peer.mconn.start();
+      peer.start();
       log.info({ addr: peer.remoteAddr.toString(), outbound: peer.isOutbound(), moniker: peer.nodeInfo.moniker }, 'peer added');
       this.emit('peer:add', peer);
     }
@@ -734,9 +734,9 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
     let best: Peer | undefined;
     for (const p of this.peers.list()) {
       if (p.isOutbound() || p.isPersistent() || this.unconditionalIds.has(p.id)) continue;
-      if (!best || p.mconn.lastMessageAt < best.mconn.lastMessageAt) best = p;
+      if (!best || p.lastMessageAt < best.lastMessageAt) best = p;
     }
-    return best && performance.now() - best.mconn.lastMessageAt >= min ? best : undefined;
+    return best && performance.now() - best.lastMessageAt >= min ? best : undefined;
   }
 
   /**
@@ -753,16 +753,16 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
    * a flood. Returns undefined when `peer` may go on at once.
    */
   private fairShare(peer: Peer): Promise<void> | undefined {
-    if (!this.config.throttleHeavySenders || !this.congested(peer.mconn.lastMessageAt)) return undefined;
+    if (!this.config.throttleHeavySenders || !this.congested(peer.lastMessageAt)) return undefined;
     const peers = this.peers.list();
     if (peers.length < 2) return undefined;
     let total = 0;
-    for (const p of peers) total += p.mconn.recentRecvRate;
-    if (!(peer.mconn.recentRecvRate > (2 * total) / peers.length)) return undefined;
+    for (const p of peers) total += p.recentRecvRate;
+    if (!(peer.recentRecvRate > (2 * total) / peers.length)) return undefined;
     return new Promise<void>((resolve) => {
       const started = performance.now();
       const check = () => {
-        if (peer.mconn.isStopped || !this.running || !this.congested(performance.now()) || performance.now() - started >= 1000) return resolve();
+        if (peer.isStopped || !this.running || !this.congested(performance.now()) || performance.now() - started >= 1000) return resolve();
         setTimeout(check, 10).unref();
       };
       setTimeout(check, 10).unref();
@@ -783,7 +783,7 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
     const mark = (this.config.mconn.maxSendWaiters ?? DEFAULT_MCONN_CONFIG.maxSendWaiters) / 8;
     let congested = false;
     for (const p of this.peers.list()) {
-      if (p.mconn.mostSendWaiters >= mark && p.mconn.sendStalledMs < CONGESTION_STALL_GRACE_MS) {
+      if (p.mostSendWaiters >= mark && p.sendStalledMs < CONGESTION_STALL_GRACE_MS) {
         congested = true;
         break;
       }
@@ -825,7 +825,7 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
    */
   async stopPeerGracefully(peer: Peer): Promise<void> {
     if (this.peers.get(peer.id) !== peer) return;
-    await peer.mconn.flushStop();
+    await peer.flushStop();
     this.stopAndRemovePeer(peer, new PeerStoppedError('graceful'));
   }
 
@@ -846,7 +846,7 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
 
   /** Remove from the set, stop the connection, run reactors' removePeer. False if it was not in the set. */
   private stopAndRemovePeer(peer: Peer, reason: SwitchboardError): boolean {
-    peer.mconn.stop();
+    peer.stop();
     if (!this.peers.remove(peer)) return false;
     this.metrics?.peerGone(peer);
     const pending: Promise<unknown>[] = [];

@@ -16,7 +16,7 @@ import { Switch } from '../../lib/switch.js';
 import { DEFAULT_MCONN_CONFIG } from '../../lib/conn/mconnection.js';
 import type { Channel } from '../../lib/conn/channel.js';
 import { peerAdded } from '../helpers/switches.js';
-import { NETWORK, RawPeer, startTarget, within } from './helpers.js';
+import { connInternals, NETWORK, RawPeer, startTarget, within } from './helpers.js';
 
 const STALL_MS = 3000;
 const FLOOD_MS = 6000;
@@ -60,7 +60,7 @@ t.test('a never-reading peer plus a gossip flood: bounded memory, the stuck peer
     3000,
     'stuck peer added',
   );
-  const stuckCh = (stuckPeer.mconn as unknown as { byId: Channel[] }).byId[GOSSIP_CHANNEL]!;
+  const stuckCh = (connInternals(stuckPeer).mconn as unknown as { byId: Channel[] }).byId[GOSSIP_CHANNEL]!;
 
   const received = new Set<string>();
   b.gossip.events.on('message', (m) => {
@@ -83,8 +83,8 @@ t.test('a never-reading peer plus a gossip flood: bounded memory, the stuck peer
   const flood = (async () => {
     while (performance.now() - started < FLOOD_MS) {
       for (let i = 0; i < 200; i++) flooder.gossip.publish(`${++flooded}${filler}`);
-      maxWaiters = Math.max(maxWaiters, stuckPeer.mconn.isStopped ? 0 : stuckCh.waitingSenders);
-      maxHeld = Math.max(maxHeld, stuckPeer.mconn.isStopped ? 0 : stuckCh.heldBytes ?? 0);
+      maxWaiters = Math.max(maxWaiters, stuckPeer.isStopped ? 0 : stuckCh.waitingSenders);
+      maxHeld = Math.max(maxHeld, stuckPeer.isStopped ? 0 : stuckCh.heldBytes ?? 0);
       if (!sampledMid && performance.now() - started > STALL_MS * 0.8) {
         sampledMid = true; // the stuck peer still holds whatever it can make us hold
         maxHeap = Math.max(maxHeap, retainedHeap());
