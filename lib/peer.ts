@@ -121,17 +121,24 @@ export class Peer {
   /**
    * Receive rate over the last quarter to half second (bytes/s): quicker
    * than `status()`'s 1 s average. The Switch compares peers by it to slow a flood.
+   * @internal Read by the Switch's fair share.
    */
   get recentRecvRate(): number {
     return this.mconn.recentRecvRate;
   }
 
-  /** Blocked `send()` callers on this peer's busiest channel (bounded by `maxSendWaiters`): how far behind the peer is in taking what we send. */
+  /**
+   * Blocked `send()` callers on this peer's busiest channel (bounded by `maxSendWaiters`): how far behind the peer is in taking what we send.
+   * @internal Read by the Switch's fair share.
+   */
   get mostSendWaiters(): number {
     return this.mconn.mostSendWaiters;
   }
 
-  /** How long (ms) the peer has let us send nothing though we have data for it; 0 while it takes data. */
+  /**
+   * How long (ms) the peer has let us send nothing though we have data for it; 0 while it takes data.
+   * @internal Read by the Switch's fair share.
+   */
   get sendStalledMs(): number {
     return this.mconn.sendStalledMs;
   }
