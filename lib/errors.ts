@@ -20,7 +20,9 @@
  *   `ERR_TOO_MANY_PEERS`, `ERR_DIAL`, `ERR_DIAL_TIMEOUT`, `ERR_SWITCH_STOPPED`,
  *   `ERR_CHANNEL_TAKEN`, `ERR_REJECTED`, `ERR_FILTER`, `ERR_FILTER_TIMEOUT`,
  *   `ERR_DUPLICATE_IP`, `ERR_MESSAGE_REJECTED` (a reactor's message filter refused
- *   a message), `ERR_BANNED`, `ERR_LISTEN` (`Switch.start()` could not listen)
+ *   a message), `ERR_BANNED`, `ERR_LISTEN` (`Switch.start()` could not listen),
+ *   `ERR_NOT_STARTED` (`Switch.nodeInfo`/`listenAddr` read before `start()`,
+ *   a reactor's Switch used before `addReactor`)
  * - peer removal (the `reason` of `peer:remove`, `peer:error` and
  *   `Reactor.removePeer`): any code above, plus `ERR_PEER_STOPPED` (we stopped
  *   the peer without an error: `Switch.stop`, `stopPeerGracefully`, or a
@@ -70,6 +72,7 @@ export type ErrorCode =
   | 'ERR_MESSAGE_REJECTED'
   | 'ERR_BANNED'
   | 'ERR_LISTEN'
+  | 'ERR_NOT_STARTED'
   | 'ERR_PEER_STOPPED'
   | 'ERR_PEER_ERROR'
   | 'ERR_INVALID_ADDRESS'
@@ -282,6 +285,17 @@ export class ListenError extends SwitchboardError {
     super('ERR_LISTEN', `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why}`, { cause });
     this.host = host;
     this.port = port;
+  }
+}
+
+/**
+ * Something that exists only once the Switch runs was asked for too early
+ * (`ERR_NOT_STARTED`): `Switch.nodeInfo` or `Switch.listenAddr` before
+ * `start()` has listened, or `BaseReactor`'s Switch before `addReactor`.
+ */
+export class NotStartedError extends SwitchboardError {
+  constructor(message: string) {
+    super('ERR_NOT_STARTED', message);
   }
 }
 

@@ -35,8 +35,15 @@ export { NetAddress } from './net-address.js';
 export { NodeInfo, MAX_NODE_INFO_SIZE, MAX_CHANNEL_VERSIONS, P2P_PROTOCOL_VERSION, matchChannelVersions, type NodeInfoFields, type ProtocolVersion } from './node-info.js';
 export { NodeKey, nodeIdFromPubKey, isValidNodeId, verifySignature } from './node-key.js';
 export { Peer, PeerSet } from './peer.js';
-export { BaseReactor, type Reactor, type Envelope } from './reactor.js';
-export { Switch, type SwitchOptions, type SwitchEvents, type SwitchAddrBook, type NodeInfoSettings, type ConnFilter, type PeerFilter, type RemoteEndpoint } from './switch.js';
+export {
+  BaseReactor,
+  type Reactor,
+  type Envelope,
+  /** What a reactor may use of its Switch (peers, node key and NodeInfo, config, logger, dialing, stopping and banning peers, peer kinds, outbound counts); `Reactor.setSwitch` receives it. */
+  type ReactorHost,
+  type SwitchAddrBook,
+} from './reactor.js';
+export { Switch, type SwitchOptions, type SwitchEvents, type NodeInfoSettings, type ConnFilter, type PeerFilter, type RemoteEndpoint } from './switch.js';
 export { parseP2PConfig, P2PConfigSchema, MConnConfigSchema, DEFAULT_P2P_CONFIG, type P2PConfig, type P2PConfigInput } from './config.js';
 export { P2PMetrics } from './metrics.js';
 export { Transport, readExactly, type TransportOptions, type UpgradedConn } from './transport.js';

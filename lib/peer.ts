@@ -30,6 +30,8 @@ export interface PeerInit {
   channelVersions: ReadonlyMap<number, number>;
   onReceive: ReceiveHandler;
   onError: ErrorHandler;
+  /** Called with each keepalive round-trip sample (ms), e.g. the metrics' RTT histogram. */
+  onRtt?: (rttMs: number) => void;
   mconnConfig?: Partial<MConnConfig>;
 }
 
@@ -50,8 +52,8 @@ export class Peer {
   readonly remoteAddr: NetAddress;
   /** Remote IP of the TCP socket. */
   readonly remoteIp: string;
-  /** The peer's MConnection (for status and benchmarks; send through the Peer). */
-  readonly mconn: MConnection;
+  /** The peer's MConnection: reached only through the Peer's methods. */
+  private readonly mconn: MConnection;
   private readonly outbound: boolean;
   private readonly persistent: boolean;
   private readonly data = new Map<string, unknown>();
@@ -73,6 +75,72 @@ export class Peer {
     this.remoteAddr = addr;
     for (const [id, v] of init.channelVersions) this.versions[id] = v;
     this.mconn = new MConnection(init.conn, init.channels, init.onReceive, init.onError, init.mconnConfig);
+    this.mconn.onRtt = init.onRtt;
+  }
+
+  /**
+   * Start the connection: reading, the send routine and keepalive, as
+   * CometBFT's `Peer.Start`. The Switch calls it once every reactor's
+   * `addPeer` has run (so `receive` never precedes `addPeer`).
+   */
+  start(): void {
+    this.mconn.start();
+  }
+
+  /**
+   * Close the connection at once (queued messages are dropped), as CometBFT's
+   * `Peer.Stop`; idempotent. It does not remove the peer from the Switch:
+   * reactors call `stopPeerForError` or `stopPeerGracefully` on their host.
+   */
+  stop(): void {
+    this.mconn.stop();
+  }
+
+  /**
+   * Write every queued message, then close, as CometBFT's `Peer.FlushStop`.
+   * Resolves once closed (at once when already stopped); never rejects.
+   */
+  flushStop(): Promise<void> {
+    return this.mconn.flushStop();
+  }
+
+  /** True once the connection is stopped (by `stop`, `flushStop` or an error). */
+  get isStopped(): boolean {
+    return this.mconn.isStopped;
+  }
+
+  /**
+   * When the last complete message arrived from the peer (`performance.now()`
+   * ms; the connection's start until one has). The Switch evicts the idlest
+   * inbound peer by it.
+   */
+  get lastMessageAt(): number {
+    return this.mconn.lastMessageAt;
+  }
+
+  /**
+   * Receive rate over the last quarter to half second (bytes/s): quicker
+   * than `status()`'s 1 s average. The Switch compares peers by it to slow a flood.
+   * @internal Read by the Switch's fair share.
+   */
+  get recentRecvRate(): number {
+    return this.mconn.recentRecvRate;
+  }
+
+  /**
+   * Blocked `send()` callers on this peer's busiest channel (bounded by `maxSendWaiters`): how far behind the peer is in taking what we send.
+   * @internal Read by the Switch's fair share.
+   */
+  get mostSendWaiters(): number {
+    return this.mconn.mostSendWaiters;
+  }
+
+  /**
+   * How long (ms) the peer has let us send nothing though we have data for it; 0 while it takes data.
+   * @internal Read by the Switch's fair share.
+   */
+  get sendStalledMs(): number {
+    return this.mconn.sendStalledMs;
   }
 
   /** True when we dialed the peer. */

@@ -15,13 +15,13 @@ import pino, { type Logger } from 'pino';
 import { channelIdHex, type ChannelDescriptor } from './conn/channel.js';
 import { DEFAULT_MCONN_CONFIG } from './conn/mconnection.js';
 import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from './config.js';
-import { ChannelInactiveError, InvalidArgumentError, ListenError, PeerError, PeerStoppedError, RejectedError, SwitchboardError } from './errors.js';
+import { ChannelInactiveError, InvalidArgumentError, ListenError, NotStartedError, PeerError, PeerStoppedError, RejectedError, SwitchboardError } from './errors.js';
 import type { P2PMetrics } from './metrics.js';
 import { NetAddress } from './net-address.js';
 import { matchChannelVersions, NodeInfo, type ProtocolVersion } from './node-info.js';
 import { isValidNodeId, type NodeKey } from './node-key.js';
 import { Peer, PeerSet } from './peer.js';
-import type { Reactor } from './reactor.js';
+import type { Reactor, ReactorHost, SwitchAddrBook } from './reactor.js';
 import { Transport, type UpgradedConn } from './transport.js';
 
 /** The parts of our NodeInfo an application sets; id, channels and listenAddr are filled by the Switch. */
@@ -78,20 +78,6 @@ export interface SwitchOptions {
   peerFilters?: PeerFilter[];
 }
 
-/** What PEX's AddrBook offers the Switch (CometBFT's `AddrBook` interface, plus persisted bans). */
-export interface SwitchAddrBook {
-  /** The peer with this ID behaved well. */
-  markGood(id: string): void;
-  /** Our own address: never gossip or dial it. */
-  addOurAddress?(addr: NetAddress): void;
-  /** Forget an address (e.g. it turned out to be ourselves). */
-  removeAddress?(addr: NetAddress): void;
-  /** Persist a ban (the book survives restarts). */
-  markBad?(addr: NetAddress, banMs: number): void;
-  /** True while a persisted ban of this address runs. */
-  isBanned?(addr: NetAddress): boolean;
-}
-
 /** Typed events of a Switch. */
 export interface SwitchEvents {
   /** A peer passed the handshake, the filters and every reactor's `addPeer`. */
@@ -123,7 +109,7 @@ export interface SwitchEvents {
  * await sw.dialPeerWithAddress('<id>@127.0.0.1:26657');
  * ```
  */
-export class Switch extends EventEmitter<SwitchEvents> {
+export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
   /** The effective p2p settings (validated, defaults filled in). */
   readonly config: Readonly<P2PConfig>;
   /** Our identity. */
@@ -160,10 +146,16 @@ export class Switch extends EventEmitter<SwitchEvents> {
   /** When `congested()` last computed its verdict (performance.now ms), and the verdict. */
   private congestionCheckedAt = -Infinity;
   private congestionCached = false;
+  /** Settles when every reactor's `start` has (or `stop()` ran): inbound peers wait for it. */
+  private readonly reactorsReady: Promise<void>;
+  private readonly reactorsStarted: () => void;
 
   /** @throws InvalidArgumentError for an invalid config (every bad field listed) or a malformed peer list. */
   constructor(opts: SwitchOptions) {
     super();
+    let started!: () => void;
+    this.reactorsReady = new Promise<void>((resolve) => (started = resolve));
+    this.reactorsStarted = started;
     this.nodeKey = opts.nodeKey;
     this.config = parseP2PConfig(opts.config ?? {});
     this.infoSettings = opts.nodeInfo ?? {};
@@ -214,13 +206,17 @@ export class Switch extends EventEmitter<SwitchEvents> {
     this.addrBook = book;
   }
 
-  /** Our NodeInfo (available after `start()`). @throws Error before start. */
+  /**
+   * Our NodeInfo, with the address actually listened on: available once
+   * `start()` has listened, i.e. from the reactors' `start()` on.
+   * @throws NotStartedError (`ERR_NOT_STARTED`) before that.
+   */
   get nodeInfo(): NodeInfo {
-    if (!this.info) throw new Error('Switch not started');
+    if (!this.info) throw new NotStartedError('the Switch has no NodeInfo before start() has listened');
     return this.info;
   }
 
-  /** The advertised listen address `id@host:port` (after `start()`). @throws Error before start. */
+  /** The advertised listen address `id@host:port` (as {@link nodeInfo}). @throws NotStartedError (`ERR_NOT_STARTED`) before `start()` has listened. */
   get listenAddr(): NetAddress {
     return this.nodeInfo.netAddress();
   }
@@ -236,16 +232,19 @@ export class Switch extends EventEmitter<SwitchEvents> {
   }
 
   /**
-   * Start reactors, listen, and dial the persistent peers.
+   * Start in CometBFT's node order: listen, build our NodeInfo with the
+   * address actually listened on (and give it to the AddrBook as ours), start
+   * the reactors in `addReactor` order (they see `nodeInfo`), then admit
+   * inbound peers and dial the persistent peers.
    * Rejects with ListenError (`ERR_LISTEN`, the system error as `cause`:
-   * `EADDRINUSE`, `EACCES`, …) when it cannot listen on `listenAddress`, or
+   * `EADDRINUSE`, `EACCES`, …) when it cannot listen on `listenAddress`,
+   * with a reactor's `start` error (the listener is closed again), or with
    * InvalidArgumentError when started twice.
    */
   async start(): Promise<void> {
     if (this.running || this.stopped) throw new InvalidArgumentError('a Switch can be started once');
     const { host, port } = parseListen(this.config.listenAddress);
     this.running = true;
-    for (const r of this.reactors.values()) await r.start();
     this.transport = new Transport(
       {
         nodeKey: this.nodeKey,
@@ -290,8 +289,20 @@ export class Switch extends EventEmitter<SwitchEvents> {
       throw err;
     }
     this.addrBook?.addOurAddress?.(this.listenAddr);
-    this.logger.info({ listen: this.listenAddr.toString() }, 'switch started');
+    // registered first, so that their outbound slots are held while reactors start (PEX's first round sees them); dialed once they have
     for (const addr of this.persistentAddrs) this.reconnectToPeer(addr, true);
+    try {
+      for (const r of this.reactors.values()) await r.start();
+    } catch (err) {
+      this.running = false;
+      for (const ac of this.reconnecting.values()) ac.abort();
+      this.reconnecting.clear();
+      await this.transport.close();
+      throw err;
+    } finally {
+      this.reactorsStarted();
+    }
+    this.logger.info({ listen: this.listenAddr.toString() }, 'switch started');
   }
 
   /**
@@ -303,6 +314,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
     if (this.stopped) return;
     this.stopped = true;
     this.running = false;
+    this.reactorsStarted();
     for (const ac of this.reconnecting.values()) ac.abort();
     this.reconnecting.clear();
     for (const p of this.peers.list()) this.stopAndRemovePeer(p, new PeerStoppedError('switch-stop'));
@@ -544,7 +556,8 @@ export class Switch extends EventEmitter<SwitchEvents> {
         ac.signal.removeEventListener('abort', clear);
         if (ac.signal.aborted || !this.running) return;
         if (this.peers.has(addr.id)) return done();
-        this.dialPeerWithAddress(addr, { signal: ac.signal }).then(done, (err: SwitchboardError) => {
+        // the first dial at start waits for the reactors (a no-op later)
+        this.reactorsReady.then(() => this.dialPeerWithAddress(addr, { signal: ac.signal })).then(done, (err: SwitchboardError) => {
           if (this.peers.has(addr.id)) return done(); // it connected to us meanwhile
           this.logger.debug({ addr: addr.toString(), attempt: i, code: err.code }, 'persistent peer redial failed');
           attempt(i + 1);
@@ -591,6 +604,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
 
   private async onInbound(up: UpgradedConn): Promise<void> {
     try {
+      await this.reactorsReady; // as CometBFT's acceptRoutine, which runs once the reactors have started
       await this.runPeerFilters(up);
       await this.addPeer(up, undefined);
     } catch (err) {
@@ -656,7 +670,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
     if (!up.outbound && !this.unconditionalIds.has(id) && this.numInboundCounted() >= this.config.maxNumInboundPeers) {
       const idle = this.idlestReplaceableInbound();
       if (!idle) throw new RejectedError('ERR_TOO_MANY_PEERS', `inbound limit ${this.config.maxNumInboundPeers} reached`);
-      const err = new RejectedError('ERR_PEER_EVICTED', `replaced by a new inbound peer: no message for ${Math.round(performance.now() - idle.mconn.lastMessageAt)} ms while every inbound slot was taken`);
+      const err = new RejectedError('ERR_PEER_EVICTED', `replaced by a new inbound peer: no message for ${Math.round(performance.now() - idle.lastMessageAt)} ms while every inbound slot was taken`);
       this.logger.info({ peer: idle.id, by: id }, 'inbound slots full: replacing the idlest inbound peer');
       this.stopPeerForError(idle, err);
       return this.addPeer(up, dialedAddr);
@@ -674,6 +688,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
       channels: this.channels,
       channelVersions: matchChannelVersions(this.nodeInfo, up.nodeInfo),
       mconnConfig: this.config.mconn,
+      onRtt: this.metrics?.observeRtt,
       onReceive: (channelId, message) => {
         // a conforming peer sends only on channels with a common version (its Peer refuses the others)
         if (peer.channelVersion(channelId) === undefined) throw new ChannelInactiveError(channelId, `message on channel 0x${channelId.toString(16)}, which has no common version with this peer`);
@@ -690,7 +705,6 @@ export class Switch extends EventEmitter<SwitchEvents> {
         this.stopPeerForError(peer, err);
       },
     });
-    if (this.metrics) peer.mconn.onRtt = this.metrics.observeRtt;
     for (const r of this.reactors.values()) r.initPeer(peer);
     this.peers.add(peer);
     for (const r of this.reactors.values()) {
@@ -701,7 +715,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
       }
     }
     if (this.peers.get(id) === peer) {
-      peer.mconn.start();
+      peer.start();
       log.info({ addr: peer.remoteAddr.toString(), outbound: peer.isOutbound(), moniker: peer.nodeInfo.moniker }, 'peer added');
       this.emit('peer:add', peer);
     }
@@ -720,9 +734,9 @@ export class Switch extends EventEmitter<SwitchEvents> {
     let best: Peer | undefined;
     for (const p of this.peers.list()) {
       if (p.isOutbound() || p.isPersistent() || this.unconditionalIds.has(p.id)) continue;
-      if (!best || p.mconn.lastMessageAt < best.mconn.lastMessageAt) best = p;
+      if (!best || p.lastMessageAt < best.lastMessageAt) best = p;
     }
-    return best && performance.now() - best.mconn.lastMessageAt >= min ? best : undefined;
+    return best && performance.now() - best.lastMessageAt >= min ? best : undefined;
   }
 
   /**
@@ -739,16 +753,16 @@ export class Switch extends EventEmitter<SwitchEvents> {
    * a flood. Returns undefined when `peer` may go on at once.
    */
   private fairShare(peer: Peer): Promise<void> | undefined {
-    if (!this.config.throttleHeavySenders || !this.congested(peer.mconn.lastMessageAt)) return undefined;
+    if (!this.config.throttleHeavySenders || !this.congested(peer.lastMessageAt)) return undefined;
     const peers = this.peers.list();
     if (peers.length < 2) return undefined;
     let total = 0;
-    for (const p of peers) total += p.mconn.recentRecvRate;
-    if (!(peer.mconn.recentRecvRate > (2 * total) / peers.length)) return undefined;
+    for (const p of peers) total += p.recentRecvRate;
+    if (!(peer.recentRecvRate > (2 * total) / peers.length)) return undefined;
     return new Promise<void>((resolve) => {
       const started = performance.now();
       const check = () => {
-        if (peer.mconn.isStopped || !this.running || !this.congested(performance.now()) || performance.now() - started >= 1000) return resolve();
+        if (peer.isStopped || !this.running || !this.congested(performance.now()) || performance.now() - started >= 1000) return resolve();
         setTimeout(check, 10).unref();
       };
       setTimeout(check, 10).unref();
@@ -769,7 +783,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
     const mark = (this.config.mconn.maxSendWaiters ?? DEFAULT_MCONN_CONFIG.maxSendWaiters) / 8;
     let congested = false;
     for (const p of this.peers.list()) {
-      if (p.mconn.mostSendWaiters >= mark && p.mconn.sendStalledMs < CONGESTION_STALL_GRACE_MS) {
+      if (p.mostSendWaiters >= mark && p.sendStalledMs < CONGESTION_STALL_GRACE_MS) {
         congested = true;
         break;
       }
@@ -811,7 +825,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
    */
   async stopPeerGracefully(peer: Peer): Promise<void> {
     if (this.peers.get(peer.id) !== peer) return;
-    await peer.mconn.flushStop();
+    await peer.flushStop();
     this.stopAndRemovePeer(peer, new PeerStoppedError('graceful'));
   }
 
@@ -832,7 +846,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
 
   /** Remove from the set, stop the connection, run reactors' removePeer. False if it was not in the set. */
   private stopAndRemovePeer(peer: Peer, reason: SwitchboardError): boolean {
-    peer.mconn.stop();
+    peer.stop();
     if (!this.peers.remove(peer)) return false;
     this.metrics?.peerGone(peer);
     const pending: Promise<unknown>[] = [];

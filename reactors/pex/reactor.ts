@@ -32,8 +32,7 @@ import type { ChannelDescriptor } from '../../lib/conn/channel.js';
 import { InvalidArgumentError, RejectedError, SwitchboardError } from '../../lib/errors.js';
 import { NetAddress } from '../../lib/net-address.js';
 import type { Peer } from '../../lib/peer.js';
-import { BaseReactor, type Envelope } from '../../lib/reactor.js';
-import type { Switch } from '../../lib/switch.js';
+import { BaseReactor, type Envelope, type ReactorHost } from '../../lib/reactor.js';
 import type { AddrBook } from './addrbook.js';
 import {
   decodePexMessage,
@@ -71,8 +70,6 @@ export const HANGUP_WINDOW_MS = 10_000;
 /** Longest wait between two rounds of asking the seeds while isolated, ms (ours; 10 min). */
 export const MAX_SEED_BACKOFF_MS = 10 * 60_000;
 
-/** How often the loops check whether the Switch has finished starting, ms. */
-const READY_POLL_MS = 10;
 /** Crawl records older than this are forgotten, ms (CometBFT: 24 h). */
 const CRAWL_INFO_TTL_MS = 24 * 60 * 60_000;
 /** Largest delay setTimeout accepts, ms. */
@@ -254,7 +251,6 @@ export class PEXReactor extends BaseReactor {
   #seedHistory: SeedHistory = { rounds: 0, notBefore: 0 };
   #timer: NodeJS.Timeout | undefined;
   #running = false;
-  #firstRunDone = false;
 
   /**
    * @param book the address book; create it with `routabilityStrict: false` on private networks.
@@ -301,42 +297,28 @@ export class PEXReactor extends BaseReactor {
 
   /**
    * Called by `Switch.addReactor`: also hands the book to the Switch
-   * (`setAddrBook`), as CometBFT's node setup. The Switch gets a thin view
-   * of the book that also tells the reactor when the Switch has bound its
-   * listener (its `addOurAddress` call), so the first `ensurePeers` (or
-   * crawl) runs as soon as dialing is possible, before `Switch.start()` resolves.
+   * (`setAddrBook`), as CometBFT's node setup; the Switch gives the book our
+   * own address (`addOurAddress`) once it listens, before it starts reactors.
    */
-  override setSwitch(sw: Switch): void {
-    super.setSwitch(sw);
-    const book = this.book;
-    const onOurAddress = (addr: NetAddress): void => {
-      book.addOurAddress(addr);
-      if (this.#running && !this.#firstRunDone) queueMicrotask(() => this.#firstTick());
-    };
-    // every other member is the book's own (bound: the book uses private fields)
-    const view = new Proxy(book, {
-      get(target, prop) {
-        if (prop === 'addOurAddress') return onOurAddress;
-        const v: unknown = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-    sw.setAddrBook(view);
+  override setSwitch(host: ReactorHost): void {
+    super.setSwitch(host);
+    host.setAddrBook(this.book);
   }
 
   /**
-   * Load the book and start its periodic save (`book.start()`), then start
-   * the `ensurePeers` loop — or, in seed mode, the crawl loop (dial the
-   * seeds first if any, else crawl at once). Timers are unref'd. Called by
-   * `Switch.start()`. @throws the book's fs error.
+   * Load the book and start its periodic save (`book.start()`), then run
+   * the first round of the `ensurePeers` loop — or, in seed mode, of the
+   * crawl loop (dial the seeds first if any, else crawl at once). Called by
+   * `Switch.start()` once it listens and has its NodeInfo, so dialing is
+   * possible at once. Timers are unref'd. @throws the book's fs error.
    */
   override start(): void {
     if (this.#running) return;
     this.book.start();
     this.#running = true;
-    this.#firstRunDone = false;
-    // fallback for a Switch that never reports its address to us
-    this.#schedule(0, () => this.#firstTick());
+    if (!this.#alive()) return; // not started by a running Switch: nothing to dial with
+    if (this.seedMode) this.#crawlTick(true);
+    else this.#ensureTick(true);
   }
 
   /** Stop the loops and stop the book (which saves it). Called by `Switch.stop()`. @throws (rejects with) the save error. */
@@ -480,7 +462,7 @@ export class PEXReactor extends BaseReactor {
    * Does nothing until the Switch has started.
    */
   async ensurePeers(): Promise<void> {
-    if (!this.#ready()) return;
+    if (!this.#alive()) return;
     const sw = this.switch;
     const numOut = sw.peers.numOutbound();
     const numToDial = sw.config.maxNumOutboundPeers - this.#outboundAndDials();
@@ -583,7 +565,7 @@ export class PEXReactor extends BaseReactor {
    * A non-seed peer connecting resets the count. Resolves when done; never rejects.
    */
   async dialSeeds(): Promise<void> {
-    if (!this.#ready() || this.seeds.length === 0) return;
+    if (!this.#alive() || this.seeds.length === 0) return;
     const sw = this.switch;
     const rounds = this.#seedHistory.rounds + 1;
     const base = this.settings.dialBackoffBaseMs;
@@ -626,7 +608,7 @@ export class PEXReactor extends BaseReactor {
    * Works in either mode; does nothing until the Switch has started.
    */
   async crawlPeersOnce(): Promise<void> {
-    if (!this.#ready()) return;
+    if (!this.#alive()) return;
     const sw = this.switch;
     const now = this.#now();
     for (const [peer, st] of this.#peers) {
@@ -811,19 +793,7 @@ export class PEXReactor extends BaseReactor {
     this.log.debug({ addr: addr.toString(), err: e?.message, code: e?.code }, 'pex: dial failed');
   }
 
-  /** True once the Switch runs and has its NodeInfo (dials need both), while we run. */
-  #ready(): boolean {
-    const sw = this.sw;
-    if (!this.#running || !sw || !sw.isRunning) return false;
-    try {
-      sw.nodeInfo;
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** True until the Switch failed to start or stopped (the loops end then). */
+  /** True while we run on a running Switch (the loops end when it turns false). */
   #alive(): boolean {
     return this.#running && this.sw !== undefined && this.sw.isRunning;
   }
@@ -832,15 +802,6 @@ export class PEXReactor extends BaseReactor {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(fn, Math.min(ms, MAX_TIMER_MS));
     this.#timer.unref();
-  }
-
-  /** Start the loop once the Switch can dial (polling every 10 ms until then). */
-  #firstTick(): void {
-    if (!this.#alive() || this.#firstRunDone) return;
-    if (!this.#ready()) return this.#schedule(READY_POLL_MS, () => this.#firstTick());
-    this.#firstRunDone = true;
-    if (this.seedMode) this.#crawlTick(true);
-    else this.#ensureTick(true);
   }
 
   /** The ensurePeers loop: first run at once without peers, else after a random part of the period (CometBFT). */

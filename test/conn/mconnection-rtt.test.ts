@@ -13,20 +13,21 @@ t.test('each pong updates rttMs (latest and smoothed with alpha 1/8) and the RTT
     t.teardown(() => sw.stop());
     return sw;
   };
+  // every sample of a's single peer reaches the histogram through observeRtt: record them on the way
+  const samples: number[] = [];
+  const feed = metrics.observeRtt;
+  (metrics as { observeRtt: (ms: number) => void }).observeRtt = (ms) => {
+    samples.push(ms);
+    feed(ms);
+  };
   const a = mk(metrics);
   const b = mk();
   await a.start();
   await b.start();
-  const samples: number[] = [];
   let unsampledAtAdd = false;
   // peer:add is emitted synchronously after the connection starts: no pong can have arrived yet
   a.once('peer:add', (p) => {
-    unsampledAtAdd = p.status().rttMs === undefined;
-    const feed = p.mconn.onRtt!;
-    p.mconn.onRtt = (ms) => {
-      samples.push(ms);
-      feed(ms);
-    };
+    unsampledAtAdd = p.status().rttMs === undefined && samples.length === 0;
   });
   await connect(a, b);
   const peer = a.peers.get(b.nodeKey.id)!;

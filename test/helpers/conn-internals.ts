@@ -8,8 +8,9 @@ import type { Peer } from '../../lib/peer.js';
 
 /** Internals of a peer's connection, for bounding buffers: the MConnection's stream and the socket under it. */
 export function connInternals(peer: Peer): { mconn: MConnection; stream: Duplex; socket: Socket | undefined; pongPending: number; decoderBuffered: number } {
-  const m = peer.mconn as unknown as { conn: Duplex; pongPending: number; decoder: PacketDecoder };
+  const mconn = (peer as unknown as { mconn: MConnection }).mconn; // private to the Peer: this test helper reaches in
+  const m = mconn as unknown as { conn: Duplex; pongPending: number; decoder: PacketDecoder };
   const stream = m.conn;
   const socket = (stream as unknown as { conn?: Socket }).conn ?? (stream instanceof net.Socket ? stream : undefined);
-  return { mconn: peer.mconn, stream, socket, pongPending: m.pongPending, decoderBuffered: m.decoder.bufferedBytes };
+  return { mconn, stream, socket, pongPending: m.pongPending, decoderBuffered: m.decoder.bufferedBytes };
 }

@@ -173,7 +173,7 @@ t.test('a flood of pings: at most one pong outstanding, buffers bounded, then ER
   let maxDecoder = 0;
   let maxWritable = 0;
   const sample = () => {
-    if (peer.mconn.isStopped) return; // what a stopped connection's decoder holds is garbage
+    if (peer.isStopped) return; // what a stopped connection's decoder holds is garbage
     const c = connInternals(peer);
     maxPong = Math.max(maxPong, c.pongPending);
     maxDecoder = Math.max(maxDecoder, c.decoderBuffered);

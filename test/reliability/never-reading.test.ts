@@ -17,6 +17,7 @@ import { DEFAULT_MCONN_CONFIG } from '../../lib/conn/mconnection.js';
 import type { Channel } from '../../lib/conn/channel.js';
 import { peerAdded } from '../helpers/switches.js';
 import { RawPeer } from '../helpers/raw-peer.js';
+import { connInternals } from '../helpers/conn-internals.js';
 import { NETWORK, startTarget } from '../helpers/target.js';
 import { within, sleep } from '../helpers/time.js';
 import type { Teardown } from '../helpers/teardown.js';
@@ -63,7 +64,7 @@ t.test('a never-reading peer plus a gossip flood: bounded memory, the stuck peer
     3000,
     'stuck peer added',
   );
-  const stuckCh = (stuckPeer.mconn as unknown as { byId: Channel[] }).byId[GOSSIP_CHANNEL]!;
+  const stuckCh = (connInternals(stuckPeer).mconn as unknown as { byId: Channel[] }).byId[GOSSIP_CHANNEL]!;
 
   const received = new Set<string>();
   b.gossip.events.on('message', (m) => {
@@ -86,8 +87,8 @@ t.test('a never-reading peer plus a gossip flood: bounded memory, the stuck peer
   const flood = (async () => {
     while (performance.now() - started < FLOOD_MS) {
       for (let i = 0; i < 200; i++) flooder.gossip.publish(`${++flooded}${filler}`);
-      maxWaiters = Math.max(maxWaiters, stuckPeer.mconn.isStopped ? 0 : stuckCh.waitingSenders);
-      maxHeld = Math.max(maxHeld, stuckPeer.mconn.isStopped ? 0 : stuckPeer.mconn.sendBufferedBytes);
+      maxWaiters = Math.max(maxWaiters, stuckPeer.isStopped ? 0 : stuckCh.waitingSenders);
+      maxHeld = Math.max(maxHeld, stuckPeer.isStopped ? 0 : connInternals(stuckPeer).mconn.sendBufferedBytes);
       if (!sampledMid && performance.now() - started > STALL_MS * 0.8) {
         sampledMid = true; // the stuck peer still holds whatever it can make us hold
         maxHeap = Math.max(maxHeap, retainedHeap());

@@ -32,9 +32,9 @@ import { EventEmitter } from 'node:events';
 import type { ChannelDescriptor } from '../../../lib/conn/channel.js';
 import { InvalidArgumentError, MalformedPacketError, type SwitchboardError } from '../../../lib/errors.js';
 import type { Peer } from '../../../lib/peer.js';
-import { BaseReactor, type Envelope } from '../../../lib/reactor.js';
+import { BaseReactor, type Envelope, type ReactorHost } from '../../../lib/reactor.js';
 import { RequestReactor } from '../../../lib/request-reactor.js';
-import type { PeerFilter, Switch } from '../../../lib/switch.js';
+import type { PeerFilter } from '../../../lib/switch.js';
 import {
   InvalidBlockError,
   MAX_BLOCK_SIZE,
@@ -228,9 +228,9 @@ export class ChainReactor extends BaseReactor {
     ];
   }
 
-  override setSwitch(sw: Switch): void {
-    super.setSwitch(sw);
-    this.ranges.setSwitch(sw);
+  override setSwitch(host: ReactorHost): void {
+    super.setSwitch(host);
+    this.ranges.setSwitch(host);
   }
 
   /** The last block of our chain. */
