@@ -153,8 +153,11 @@ export interface Reactor {
   filterMessage?(e: Envelope): boolean;
   /**
    * A message arrived on one of this reactor's channels. Return a Promise to
-   * apply backpressure: the peer's connection stops reading until it
-   * settles. Throwing (or rejecting) disconnects the peer with `ERR_RECEIVE_FAILED`.
+   * apply backpressure: that channel of that peer delivers nothing more until
+   * it settles, and the peer stops sending on it once its flow-control window
+   * is used (per-channel flow control: the peer's other channels and
+   * keepalive carry on). Throwing (or rejecting) disconnects the peer with
+   * `ERR_RECEIVE_FAILED`.
    */
   receive(e: Envelope): void | Promise<unknown>;
 }
