@@ -211,7 +211,7 @@ export function buildCases(o: BenchOptions): BenchCase[] {
     cases.push({
       id: 'W10',
       workload: 'W10',
-      title: 'paused channel: ping while another channel is paused',
+      title: 'ping beside a paused channel',
       link: LINK_LABELS[link],
       params: { size: PING.size, idleWarmup: warmup, idleCount: pings, loadedWarmup: loaded.warmup, loadedMaxCount: loaded.count, loadedMaxMs: loaded.maxMs, bulkSize: W10_BULK_SIZE },
       metrics: [

@@ -304,6 +304,8 @@ export class MConnection {
   private started = false;
   private stopped = false;
   private stopping = false;
+  /** Set by flushStop once it has ended our writable side: nothing more may be written (a late pong or grant would be a write after end). */
+  private writeEnded = false;
   private failed = false;
   private startedAt = 0;
   // send side
@@ -522,6 +524,7 @@ export class MConnection {
               clearTimeout(timer);
               resolve();
             };
+            this.writeEnded = true;
             this.conn.end();
             if (this.remoteEnded) this.closeWaiter(); // the peer had already finished
           });
@@ -628,7 +631,7 @@ export class MConnection {
   // ---- send side ------------------------------------------------------
 
   private scheduleFlush(): void {
-    if (this.flushScheduled || this.stopped) return;
+    if (this.flushScheduled || this.stopped || this.writeEnded) return;
     this.flushScheduled = true;
     if (this.config.flushThrottleMs > 0) this.flushTimer = setTimeout(this.flush, this.config.flushThrottleMs);
     else setImmediate(this.flush);
@@ -636,7 +639,7 @@ export class MConnection {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (this.stopped || this.waitingDrain) return;
+    if (this.stopped || this.waitingDrain || this.writeEnded) return;
     try {
       for (let i = 0; i < MAX_BATCHES_PER_TURN; i++) {
         const wait = this.sendFlow.delayMs();
@@ -914,7 +917,7 @@ export class MConnection {
   private returnCredit(ch: Channel, cost: number): void {
     const before = ch.recvWindow;
     const inc = ch.release(cost, this.lastRecvAt, this.minRtt, this.config.maxRecvWindowBytes, this.config.maxRecvWindowBytes - this.recvWindowTotal);
-    if (inc === 0) return;
+    if (inc === 0 || this.writeEnded) return;
     this.recvWindowTotal += ch.recvWindow - before;
     this.queueGrant(ch, inc);
     // Grant at once rather than at the end of the turn: a busy receiver may read many chunks in a
