@@ -5,11 +5,11 @@
  * A {@link RawConnection} has the MConnection's sending API (`trySend`, a
  * blocking `send`, a bounded queue) and the best batching Node.js allows,
  * so that it is an honest ceiling: everything queued in an event-loop turn
- * (up to 8 MiB) is written at the end of the turn as one gathered write
+ * (up to 1 MiB) is written at the end of the turn as one gathered write
  * (the socket corked, then uncorked: one writev) — small messages copied
  * with their length prefix into a batch carved from a 1 MiB slab, messages
  * of 4 KiB or more passed by reference (never copied) — waiting for
- * `'drain'` when the socket is full. Nothing else: no encryption, no channels
+ * `'drain'` only when more than 1 MiB is still unwritten in the socket. Nothing else: no encryption, no channels
  * or scheduling, no fragmentation, no keepalive, no rate accounting. Framing
  * is `u32 BE length ‖ bytes`; on receipt a message that lies within one chunk
  * is handed over as a view (no copy), as the MConnection does.
@@ -23,7 +23,9 @@ export const RAW_HEADER_SIZE = 4;
 /** Largest message accepted (bytes); longer length prefixes are an error. */
 export const RAW_MAX_MESSAGE = 32 << 20;
 /** Most bytes written per event-loop turn (one gathered write). */
-const MAX_TURN_BYTES = 8 << 20;
+const MAX_TURN_BYTES = 1 << 20;
+/** Bytes the socket may hold unwritten before we wait for `'drain'` (which comes only when all is written). */
+const MAX_UNWRITTEN = 1 << 20;
 /** Messages at least this long are written by reference, not copied (bytes). */
 const BY_REFERENCE = 4096;
 /** Slab the batches are carved from (bytes). */
@@ -141,12 +143,11 @@ export class RawConnection {
       q.splice(0, this.qHead);
       this.qHead = 0;
     }
-    this.admitWaiters();
-    if (sock.writableNeedDrain) {
+    if (sock.writableLength > MAX_UNWRITTEN) {
       this.waitingDrain = true;
-      this.flushScheduled = false;
       sock.once('drain', this.onDrain);
     }
+    this.admitWaiters();
   };
 
   private readonly onDrain = (): void => {
