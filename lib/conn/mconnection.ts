@@ -275,6 +275,8 @@ const RECV_WINDOW_MS = 250;
 /** Bounds of the watchdog period (ms): a quarter of the shortest deadline, within these. */
 const WATCHDOG_MIN_MS = 20;
 const WATCHDOG_MAX_MS = 1000;
+/** Messages held for a paused channel delivered per event-loop turn once it resumes. */
+const MAX_HELD_PER_TURN = 64;
 /** Batches written per event-loop turn before yielding to the loop. */
 const MAX_BATCHES_PER_TURN = 16;
 /**
@@ -890,15 +892,29 @@ export class MConnection {
     );
   }
 
-  /** A paused channel's handler settled: deliver what it holds, in order, then return its withheld credit. */
+  /**
+   * A paused channel's handler settled: deliver what it holds, in order, at
+   * most {@link MAX_HELD_PER_TURN} per event-loop turn (as reading would
+   * deliver them chunk by chunk, so that a receive handler that pauses by a
+   * cached verdict — the Switch's fair share — sees each turn, not one burst
+   * of a whole window), then return its withheld credit.
+   */
   private unblock(ch: Channel): void {
     if (this.stopped) return;
     ch.blocked = false;
     this.blockedChannels--;
     try {
+      let n = 0;
       for (let m = ch.nextHeld(); m !== undefined; m = ch.blocked ? undefined : ch.nextHeld()) {
         this.deliver(ch, m);
         if (this.stopped) return;
+        if (++n === MAX_HELD_PER_TURN && !ch.blocked && ch.heldMessages > 0) {
+          // the rest next turn; the channel stays paused meanwhile, so what arrives is held behind
+          ch.blocked = true;
+          this.blockedChannels++;
+          setImmediate(() => this.unblock(ch));
+          return;
+        }
       }
       if (ch.blocked) return;
       // the peer could not make progress on this message while we withheld credit: its deadline restarts
