@@ -42,6 +42,7 @@ export { P2PMetrics } from './metrics.js';
 export { readExactly, type Transport, type RawConnection, type AcceptHandler } from './transport.js';
 export { MultiplexTransport, type MultiplexTransportOptions, type UpgradedConn } from './transport-multiplex.js';
 export { TCPTransport, type TCPTransportOptions } from './transport-tcp.js';
+export { UnixTransport } from './transport-unix.js';
 export { RequestReactor, type InFlightCounts, type RequestReactorOptions, type RequestOptions, type RequestHandler, type RequestContext } from './request-reactor.js';
 export {
   decodeRequestMessage,
