@@ -43,6 +43,8 @@ export { readExactly, type Transport, type RawConnection, type AcceptHandler } f
 export { MultiplexTransport, type MultiplexTransportOptions, type UpgradedConn } from './transport-multiplex.js';
 export { TCPTransport, type TCPTransportOptions } from './transport-tcp.js';
 export { UnixTransport } from './transport-unix.js';
+export { MemoryNetwork, MemoryTransport, type MemoryNetworkOptions, type MemoryNetworkStats, type LinkProfile } from './transport-memory.js';
+export { mulberry32 } from './mulberry32.js';
 export { RequestReactor, type InFlightCounts, type RequestReactorOptions, type RequestOptions, type RequestHandler, type RequestContext } from './request-reactor.js';
 export {
   decodeRequestMessage,
