@@ -279,7 +279,7 @@ export class Switch extends EventEmitter<SwitchEvents> {
     } catch (err) {
       this.running = false;
       await this.transport.close();
-      throw new ListenError(listen.dialString().replace(/:\d+$/, ''), listen.port, err);
+      throw new ListenError(listen.protocol === 'unix' ? listen.dialString() : listen.host, listen.port, err);
     }
     const adv = this.config.externalAddress ? parseListen(this.config.externalAddress) : bound;
     try {

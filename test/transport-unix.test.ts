@@ -64,7 +64,7 @@ t.test('a stale socket file of a crashed process is replaced; a live one is EADD
   const a = await unixSwitch(t, path);
   const sw = new Switch({ nodeKey: NodeKey.generate(), config: { listenAddress: `unix://${path}` }, transport: new UnixTransport() });
   t.teardown(() => sw.stop());
-  await t.rejects(sw.start(), { code: 'ERR_LISTEN' });
+  await t.rejects(sw.start(), { code: 'ERR_LISTEN', message: `cannot listen on unix://${path}: the address is in use (another node running? pick another listen port, or port 0 for any free one)` });
   t.ok(a.sw.isRunning, 'the live listener is untouched');
   // a crashed process leaves its socket file behind: a child that listens and is killed by SIGKILL
   const stale = join(dir, 'stale.sock');
