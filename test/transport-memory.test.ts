@@ -104,3 +104,34 @@ t.test('bad input: non-IP hosts, a taken host, negative latency, listening on an
   t.teardown(() => sw.stop());
   await t.rejects(sw.start(), { code: 'ERR_LISTEN' });
 });
+
+t.test('on a bandwidth-limited link under bulk, a high-priority channel is not queued behind the bulk backlog', async (t) => {
+  const net = new MemoryNetwork({ link: { latencyMs: 5, bandwidth: 1_000_000 } });
+  const channels = [
+    { id: 0x30, priority: 1, sendQueueCapacity: 100, recvMessageCapacity: 1 << 20 },
+    { id: 0x31, priority: 10, sendQueueCapacity: 10 },
+  ];
+  const mk = async (transport: MemoryTransport) => {
+    const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'test' }, config: { listenAddress: `${transport.host}:26656`, plaintext: true }, transport });
+    const reactor = sw.addReactor('recording', new RecordingReactor(channels));
+    await sw.start();
+    t.teardown(() => sw.stop());
+    return { sw, reactor };
+  };
+  const a = await mk(net.transport());
+  const b = await mk(net.transport());
+  const pb = await a.sw.dialPeerWithAddress(b.sw.listenAddr);
+  await peerAdded(b.sw, a.sw.nodeKey.id);
+  let queued = 0;
+  for (let i = 0; i < 100; i++) if (pb.trySend(0x30, Buffer.alloc(32 * 1024, 1))) queued++;
+  t.ok(queued * 32 * 1024 >= 2_000_000, `≥ 2 s of bulk at 1 MB/s queued (${queued} × 32 KiB)`);
+  await b.reactor.receivedCount(1); // bulk is flowing
+  const sent = performance.now();
+  t.equal(pb.trySend(0x31, Buffer.from('urgent')), true);
+  for (let i = 0; i < 10_000 && !b.reactor.received.some((r) => r.ch === 0x31); i++) await new Promise((r) => setTimeout(r, 5));
+  const took = performance.now() - sent;
+  const bulkBefore = b.reactor.received.findIndex((r) => r.ch === 0x31);
+  t.ok(bulkBefore >= 0, 'the urgent message arrived');
+  t.ok(bulkBefore < queued, `it overtook queued bulk (${queued - bulkBefore} bulk messages still behind it)`);
+  t.ok(took < 1000, `it took ${Math.round(took)} ms, well under the ${Math.round((queued * 32 * 1024) / 1000)} ms of bulk ahead of it (expected ≈ 100 ms; bound 10×)`);
+});
