@@ -27,6 +27,17 @@ t.test('20 nodes from one seed over memory links: PEX converges and a greeting r
   t.match(svg, /<\/svg>$/);
 });
 
+t.test('partition and heal by PEX alone: a greeting reaches its half during the partition and every node after heal', async (t) => {
+  const r = await runSimulation({ nodes: 14, seeds: 1, latencyMs: 10, jitterMs: 2, phaseTimeoutMs: 25_000, scenario: 'partition' });
+  const [greeting, partition, heal] = r.propagations;
+  t.equal(greeting!.reached, greeting!.expected);
+  t.equal(partition!.expected, 6, 'the author\'s half, without the author');
+  t.equal(partition!.reached, 6);
+  t.equal(heal!.expected, 12);
+  t.equal(heal!.reached, 12, 'after heal the greeting crossed the former cut: PEX reconnected the halves');
+  t.ok(r.samples.some((s) => s.phase === 'heal'));
+});
+
 t.test('bad settings are refused before anything starts', async (t) => {
   await t.rejects(runSimulation({ nodes: 2 }), RangeError);
   await t.rejects(runSimulation({ nodes: 10, seeds: 0 }), RangeError);
