@@ -12,6 +12,7 @@ import { NODE_DEFAULTS, nodeKeyPath, runNode } from './node.js';
 import { runTestnet } from './testnet.js';
 import { DEFAULT_ENSURE_PEERS_PERIOD_MS } from '../reactors/pex/index.js';
 import { exampleCommand } from './examples.js';
+import { runSimulateCommand } from './simulate.js';
 
 /** Build the program (exported for tests). */
 export function program(): Command {
@@ -100,6 +101,23 @@ export function program(): Command {
       }
       process.stdout.write(`${key.id}\n`);
     });
+  p.command('simulate')
+    .description('run N nodes (PEX + gossip) in one process over in-memory links and report convergence and gossip propagation')
+    .option('--nodes <n>', 'nodes, seeds included', int(3, 5000), 20)
+    .option('--seeds <k>', 'seed nodes', int(1, 100), 1)
+    .option('--seed <n>', 'PRNG seed of the links\' jitter', int(0, 2 ** 31 - 1), 1)
+    .option('--latency <ms>', 'one-way link latency (ms)', int(0, 60_000), 50)
+    .option('--jitter <ms>', 'link jitter (ms)', int(0, 60_000), 10)
+    .option('--bandwidth <bytes/s>', 'link bandwidth (bytes/s), 0 unlimited', int(0, 2 ** 31 - 1), 0)
+    .option('--secret', 'run SecretConnection on every link', false)
+    .option('--max-outbound <n>', 'outbound peer limit of every node', int(1, 1000), 10)
+    .addOption(new Option('--scenario <name>', 'what happens after convergence').choices(['none', 'churn', 'partition', 'stall']).default('none'))
+    .option('--timeout <ms>', 'deadline of each phase (ms)', int(100, 3_600_000), 60_000)
+    .option('--svg <file>', 'where to write the plot', 'simulate.svg')
+    .action(async (o) => {
+      process.exitCode = await runSimulateCommand(o);
+    });
+
   p.addCommand(exampleCommand());
   oneLineUsageErrors(p);
   return p;

@@ -275,14 +275,15 @@ const LISTEN_ERRNO: Record<string, string> = {
  * in use (another node running? pick another listen port, or port 0 for any free one)`.
  */
 export class ListenError extends SwitchboardError {
-  /** The host we tried to listen on. */
+  /** The host we tried to listen on (`unix:///path` for a Unix socket). */
   readonly host: string;
   /** The port we tried to listen on (0 = any). */
   readonly port: number;
   constructor(host: string, port: number, cause: unknown) {
     const errno = (cause as { code?: unknown } | undefined)?.code;
     const why = (typeof errno === 'string' && LISTEN_ERRNO[errno]) || (cause instanceof Error ? cause.message : String(cause));
-    super('ERR_LISTEN', `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${why}`, { cause });
+    const where = host.startsWith('unix://') ? host : `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    super('ERR_LISTEN', `cannot listen on ${where}: ${why}`, { cause });
     this.host = host;
     this.port = port;
   }

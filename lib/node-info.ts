@@ -202,8 +202,7 @@ export class NodeInfo implements NodeInfoFields {
 
   /** The advertised listen address with the node ID, `id@host:port`. */
   netAddress(): NetAddress {
-    const a = NetAddress.parse(this.listenAddr, { requireId: false });
-    return new NetAddress(this.id, a.host, a.port);
+    return NetAddress.parse(this.listenAddr, { requireId: false }).withId(this.id);
   }
 
   /** True when the node advertised channel `id`. */

@@ -70,7 +70,7 @@ export class Peer {
     let addr = init.dialedAddr;
     if (!addr) {
       const selfReported = init.nodeInfo.netAddress();
-      addr = new NetAddress(this.id, init.remoteHost || selfReported.host, selfReported.port || init.remotePort);
+      addr = selfReported.protocol !== 'tcp' ? selfReported : new NetAddress(this.id, init.remoteHost || selfReported.host, selfReported.port || init.remotePort);
     }
     this.remoteAddr = addr;
     for (const [id, v] of init.channelVersions) this.versions[id] = v;

@@ -22,7 +22,8 @@ import { matchChannelVersions, NodeInfo, type ProtocolVersion } from './node-inf
 import { isValidNodeId, type NodeKey } from './node-key.js';
 import { Peer, PeerSet } from './peer.js';
 import type { Reactor, ReactorHost, SwitchAddrBook } from './reactor.js';
-import { Transport, type UpgradedConn } from './transport.js';
+import type { Transport } from './transport.js';
+import { MultiplexTransport, type UpgradedConn } from './transport-multiplex.js';
 
 /** The parts of our NodeInfo an application sets; id, channels and listenAddr are filled by the Switch. */
 export interface NodeInfoSettings {
@@ -76,6 +77,13 @@ export interface SwitchOptions {
   connFilters?: ConnFilter[];
   /** Run for each peer after the handshake, before any reactor sees it. */
   peerFilters?: PeerFilter[];
+  /**
+   * What carries connections (`listenAddress` must be of its protocol):
+   * default a TCPTransport with `dialTimeoutMs`. SecretConnection, the
+   * NodeInfo handshake and admission run on top of any transport. The
+   * Switch closes it on `stop()`.
+   */
+  transport?: Transport;
 }
 
 /** Typed events of a Switch. */
@@ -126,7 +134,8 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
   private readonly connFilters: ConnFilter[];
   private readonly peerFilters: PeerFilter[];
   private info: NodeInfo | undefined;
-  private transport: Transport | undefined;
+  private transport: MultiplexTransport | undefined;
+  private readonly rawTransport: Transport | undefined;
   private running = false;
   private stopped = false;
   private readonly dialing = new Set<string>();
@@ -164,6 +173,7 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
     this.metrics?.attach({ peers: () => this.peers.list() });
     this.connFilters = opts.connFilters ?? [];
     this.peerFilters = opts.peerFilters ?? [];
+    this.rawTransport = opts.transport;
     parseListen(this.config.listenAddress);
     if (this.config.externalAddress) parseListen(this.config.externalAddress);
     this.addUnconditionalPeerIds(this.config.unconditionalPeerIds);
@@ -243,10 +253,11 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
    */
   async start(): Promise<void> {
     if (this.running || this.stopped) throw new InvalidArgumentError('a Switch can be started once');
-    const { host, port } = parseListen(this.config.listenAddress);
+    const listen = parseListen(this.config.listenAddress);
     this.running = true;
-    this.transport = new Transport(
+    this.transport = new MultiplexTransport(
       {
+        transport: this.rawTransport,
         nodeKey: this.nodeKey,
         nodeInfo: () => this.nodeInfo,
         handshakeTimeoutMs: this.config.handshakeTimeoutMs,
@@ -261,19 +272,19 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
       (c) => void this.onInbound(c),
       (err, remote) => this.refused(remote, err),
     );
-    let bound: { host: string; port: number };
+    let bound: NetAddress;
     try {
-      bound = await this.transport.listen(host, port);
+      bound = await this.transport.listen(listen);
     } catch (err) {
       this.running = false;
       await this.transport.close();
-      throw new ListenError(host, port, err);
+      throw new ListenError(listen.protocol === 'unix' ? listen.dialString() : listen.host, listen.port, err);
     }
     const adv = this.config.externalAddress ? parseListen(this.config.externalAddress) : bound;
     try {
       this.info = NodeInfo.create({
         id: this.nodeKey.id,
-        listenAddr: new NetAddress('', adv.host, adv.port).dialString(),
+        listenAddr: adv.dialString(),
         network: this.infoSettings.network ?? 'switchboard',
         moniker: this.infoSettings.moniker ?? this.nodeKey.id.slice(0, 8),
         version: this.infoSettings.version ?? '',
@@ -885,14 +896,7 @@ function checkId(id: string): string {
   return id;
 }
 
-/** Parse a listen address `[tcp://]host:port` where port may be 0. @throws InvalidArgumentError (`ERR_INVALID_ADDRESS`). */
-function parseListen(s: string): { host: string; port: number } {
-  const raw = s.replace(/^tcp:\/\//, '');
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(raw);
-  const host = m ? (m[1] ?? m[2]) : '';
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535 || (m[1] !== undefined && isIP(host) !== 6)) {
-    throw new InvalidArgumentError(`invalid listen address ${JSON.stringify(s)} (expected host:port)`, 'ERR_INVALID_ADDRESS');
-  }
-  return { host, port };
+/** Parse a listen address `[tcp://]host:port` (port may be 0) or `unix:///path`. @throws InvalidArgumentError (`ERR_INVALID_ADDRESS`). */
+function parseListen(s: string): NetAddress {
+  return NetAddress.parseListen(s);
 }

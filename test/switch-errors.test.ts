@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { ListenError, PeerError, PeerStoppedError, SwitchboardError } from '../lib/errors.js';
 import { NodeKey } from '../lib/node-key.js';
 import { Switch } from '../lib/switch.js';
-import { Transport } from '../lib/transport.js';
+import { MultiplexTransport } from '../lib/transport-multiplex.js';
 import type { Peer } from '../lib/peer.js';
 import { connect, peerRemoved, RecordingReactor, startSwitch } from './helpers/switches.js';
 
@@ -99,7 +99,7 @@ t.test('a duplicate connection that wins the tie-break replaces the old one: ERR
   const old = a.sw.peers.get(low.id)!;
   const removed = peerRemoved(a.sw, low.id);
   // a second connection from b's identity, dialed by b: the lower ID's connection wins
-  const raw = new Transport({ nodeKey: low, nodeInfo: () => b.sw.nodeInfo }, () => {}, () => {});
+  const raw = new MultiplexTransport({ nodeKey: low, nodeInfo: () => b.sw.nodeInfo }, () => {}, () => {});
   t.teardown(() => raw.close());
   const replacement = new Promise<Peer>((resolve) => a.sw.on('peer:add', (p) => p.id === low.id && resolve(p)));
   const up = await raw.dial(a.sw.listenAddr);

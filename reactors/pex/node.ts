@@ -31,6 +31,7 @@ import { InvalidArgumentError } from '../../lib/errors.js';
 import type { P2PMetrics } from '../../lib/metrics.js';
 import type { NodeKey } from '../../lib/node-key.js';
 import type { Reactor } from '../../lib/reactor.js';
+import type { Transport } from '../../lib/transport.js';
 import { Switch, type ConnFilter, type NodeInfoSettings, type PeerFilter } from '../../lib/switch.js';
 import { AddrBook } from './addrbook.js';
 import { DEFAULT_ENSURE_PEERS_PERIOD_MS, PEXReactor } from './reactor.js';
@@ -111,6 +112,8 @@ export interface CreateNodeOptions {
   connFilters?: ConnFilter[];
   /** Run for each peer after the handshake (see `SwitchOptions`). */
   peerFilters?: PeerFilter[];
+  /** What carries connections (see `SwitchOptions.transport`). Default TCP. */
+  transport?: Transport;
 }
 
 /** What {@link createNode} built. Start it with {@link SwitchboardNode.start}. */
@@ -154,6 +157,7 @@ export function createNode(opts: CreateNodeOptions): SwitchboardNode {
     metrics: opts.metrics,
     connFilters: opts.connFilters,
     peerFilters: opts.peerFilters,
+    transport: opts.transport,
   });
   let book: AddrBook | undefined;
   let pex: PEXReactor | undefined;

@@ -43,7 +43,7 @@ t.test(`${WANT} connection attempts in a burst`, async (t) => {
   await good.rounds(3);
 
   // handshakingCount sampled at every accept (our listener runs after the transport's) and every millisecond
-  const server = (target.sw as unknown as { transport: { server: net.Server } }).transport.server;
+  const server = (target.sw as unknown as { transport: { transport: { server: net.Server } } }).transport.transport.server;
   let maxHandshaking = 0;
   let accepted = 0;
   const sample = () => (maxHandshaking = Math.max(maxHandshaking, target.sw.handshakingCount));
@@ -103,10 +103,10 @@ t.test(`${WANT} connection attempts in a burst`, async (t) => {
   t.equal(target.sw.handshakingCount, 0, 'no handshake left open');
   // server-side sockets are destroyed by now; their 'close' events may still be a tick away
   const goodSocket = connInternals(target.sw.peers.get(good.sw.nodeKey.id)!).socket;
-  const tracked = [...(target.sw as unknown as { transport: { sockets: Set<Socket> } }).transport.sockets];
+  const tracked = [...(target.sw as unknown as { transport: { transport: { sockets: Set<Socket> } } }).transport.transport.sockets];
   t.ok(tracked.every((s) => s === goodSocket || s.destroyed), `every flood socket was destroyed by the target (${tracked.length} tracked)`);
   await within(Promise.all(serverClosed), 3000, 'server-side flood sockets closed');
-  t.equal((target.sw as unknown as { transport: { sockets: Set<Socket> } }).transport.sockets.size, 1, 'the transport tracks only the good peer’s socket again');
+  t.equal((target.sw as unknown as { transport: { transport: { sockets: Set<Socket> } } }).transport.transport.sockets.size, 1, 'the transport tracks only the good peer’s socket again');
   t.equal(target.sw.peers.size, 1, 'only the good peer is connected');
 
   // and the node still accepts a newcomer
