@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { Channel, MIN_FRAGMENT } from '../../lib/conn/channel.js';
+import { Channel, MIN_FRAGMENT, MIN_TUNING_RTT_MS } from '../../lib/conn/channel.js';
 import { decodePacket, MSG_HEADER_SIZE, INITIAL_WINDOW } from '../../lib/conn/packet.js';
 
 /** Take the next (1-byte) message the way the scheduler does: cut it into one packet. */
@@ -117,11 +117,14 @@ t.test('release returns credit per quarter window and grows the window only whil
   ch.release(q, 1.5, 10, 16 << 20, 16 << 20);
   t.equal(ch.release(q, 2, 10, 16 << 20, 16 << 20), q + (1 << 20), 'the window doubled: the grant carries the growth');
   t.equal(ch.recvWindow, 2 << 20);
-  // slow consumption (RTT 0.01 ms): no growth
+  // slow consumption (RTT 1 ms, half a window per 50 ms): no growth
   let grant = 0;
-  for (let i = 0; i < 4; i++) grant += ch.release(1 << 19, 100 + i * 50, 0.01, 16 << 20, 16 << 20);
+  for (let i = 0; i < 4; i++) grant += ch.release(1 << 19, 100 + i * 50, 1, 16 << 20, 16 << 20);
   t.equal(grant, 2 << 20, 'only what was consumed');
   t.equal(ch.recvWindow, 2 << 20);
+  // a burst drained in no time on a sub-millisecond round trip (loopback): no growth either
+  for (let i = 0; i < 4; i++) grant += ch.release(1 << 19, 400, MIN_TUNING_RTT_MS / 10, 16 << 20, 16 << 20);
+  t.equal(ch.recvWindow, 2 << 20, 'below MIN_TUNING_RTT_MS the window stays');
   // bounded by the room the connection gives
   const c2 = new Channel({ id: 2 });
   c2.openWindow(1 << 20, 0);
