@@ -75,6 +75,7 @@ export async function streamServer(spec: ServerSpec, ipc: ChildIpc): Promise<voi
   const idlePings = spec.warmup + spec.count;
   let loadedStart: [bigint, number] | undefined;
   let loadedEnd: [bigint, number] | undefined;
+  // eslint-disable-next-line prefer-const -- assigned once the link is open, read by the handlers defined before
   let link: Link | undefined;
   // W10: the bulk channel's reader pauses on its first message, until the run ends
   let releasePause: (() => void) | undefined;

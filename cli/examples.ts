@@ -178,6 +178,7 @@ async function runEcho(o: ExampleOptions & { send?: string; timeout: number }): 
   const msg = text === undefined ? undefined : encodeEcho(text); // a bad --send fails before the node starts
   const echo = new EchoReactor();
   const sentTo = new Map<string, string>(); // peer id → moniker
+  // eslint-disable-next-line prefer-const -- the handlers defined before it is started read it
   let node: ExampleNode | undefined;
   let finished = false;
   const finish = (code: number) => {

@@ -82,7 +82,7 @@ export function program(): Command {
         key.save(path); // flag 'wx': never overwrites an existing key
       } catch (err) {
         if (!isSystemError(err) || err.code !== 'EEXIST') throw err;
-        throw new Error(`${existingKey(path)}; keygen never overwrites a key: use another --home, or move the file away to make a new node ID`);
+        throw new Error(`${existingKey(path)}; keygen never overwrites a key: use another --home, or move the file away to make a new node ID`, { cause: err });
       }
       process.stdout.write(`${key.id}\n`);
     });
@@ -97,7 +97,7 @@ export function program(): Command {
         key = NodeKey.load(path);
       } catch (err) {
         if (!isSystemError(err) || err.code !== 'ENOENT') throw err;
-        throw new Error(`there is no node key at ${path}: run \`switchboard keygen --home ${o.home}\` to create one`);
+        throw new Error(`there is no node key at ${path}: run \`switchboard keygen --home ${o.home}\` to create one`, { cause: err });
       }
       process.stdout.write(`${key.id}\n`);
     });

@@ -265,7 +265,7 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
   };
 
   const propagations: Propagation[] = [];
-  let convergedMs = NaN;
+  let convergedMs: number;
   try {
     const seedKeys = Array.from({ length: o.seeds }, () => ({ key: NodeKey.generate(), transport: net.transport() }));
     for (const s of seedKeys) seedAddrs.push(`${s.key.id}@${s.transport.host}:26656`);

@@ -209,7 +209,10 @@ function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
     if (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
     else if (i === path.length) break;
     else if (s instanceof z.ZodObject) s = (s.shape as Record<string, z.ZodType>)[String(path[i++])];
-    else if (s instanceof z.ZodArray) (s = s.element as z.ZodType), i++;
+    else if (s instanceof z.ZodArray) {
+      s = s.element as z.ZodType;
+      i++;
+    }
     else return [];
   }
   return s instanceof z.ZodObject ? Object.keys(s.shape) : [];

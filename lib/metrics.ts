@@ -46,6 +46,8 @@ export class P2PMetrics {
     this.registry = opts.registry ?? new Registry();
     const prefix = opts.prefix ?? 'switchboard_p2p_';
     const registers = [this.registry];
+    // prom-client calls collect() with the metric as `this`: the P2PMetrics is reached through `self`
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     new Gauge({
       name: `${prefix}peers`,

@@ -67,7 +67,7 @@ t.test('a config that is not an object says so at the top level', async (t) => {
 
 t.test('hostile keys: quoted and shortened, the message stays one line; at most 20 problems are listed', async (t) => {
   const msg = messageOf(() => parseP2PConfig({ 'a\nb\u0000': 1, ['x'.repeat(10_000)]: 1 }));
-  t.notMatch(msg, /[\n\u0000]/);
+  t.notOk(msg.includes('\n') || msg.includes('\u0000'), 'no newline or NUL in the message');
   t.match(msg, '["a\\nb\\u0000"]: unknown key');
   t.ok(msg.length < 300, `long keys are shortened (${msg.length} characters)`);
   const many = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`unknown${i}`, i]));

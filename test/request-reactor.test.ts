@@ -6,7 +6,7 @@ import { RequestReactor, type RequestReactorOptions } from '../lib/request-react
 import { Switch } from '../lib/switch.js';
 import type { Peer } from '../lib/peer.js';
 import { encodeResponse } from '../lib/request-wire.js';
-import { peerAdded, peerRemoved } from './helpers/switches.js';
+import { peerRemoved } from './helpers/switches.js';
 import { OTHER_CHANNEL, OtherReactor, REQ_CHANNEL, scriptedHandler, startRequestPeer, type PeerConfig, type RequestPeerProcess } from './helpers/request-peer.js';
 import type { Teardown } from './helpers/teardown.js';
 import { sleep } from './helpers/time.js';

@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TestnetView, ViewState } from './view.js';
+import type { TestnetView } from './view.js';
 
 /** Port of the live view unless `--ui-port` says otherwise. */
 export const DEFAULT_UI_PORT = 26600;

@@ -137,7 +137,10 @@ export class FrameSealer extends FrameCipherState {
       const cipher = createCipheriv(CIPHER, this.key, this.nonceFor(), { authTagLength: FRAME_TAG_SIZE });
       cipher.setAAD(head, { plaintextLength: len });
       let chunk = chunks[ci]!;
-      while (co === chunk.length) chunk = chunks[++ci]!, co = 0; // skip empty chunks
+      while (co === chunk.length) {
+        chunk = chunks[++ci]!; // skip empty chunks
+        co = 0;
+      }
       let payload: Uint8Array;
       if (chunk.length - co >= len) {
         payload = chunk.subarray(co, co + len);
@@ -147,7 +150,10 @@ export class FrameSealer extends FrameCipherState {
         let need = len;
         let s = 0;
         while (need > 0) {
-          while (co === chunk.length) chunk = chunks[++ci]!, co = 0;
+          while (co === chunk.length) {
+            chunk = chunks[++ci]!;
+            co = 0;
+          }
           const n = Math.min(need, chunk.length - co);
           scratch.set(chunk.subarray(co, co + n), s);
           s += n;

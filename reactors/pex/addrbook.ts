@@ -23,12 +23,10 @@ import { BucketTables, partialShuffle } from './bucket-tables.js';
 import { AddrBookRejectedError } from './errors.js';
 import { KnownAddress } from './known-address.js';
 import {
-  ADDR_BOOK_CAPACITY,
   ADDR_BOOK_KEY_BYTES,
   DUMP_ADDRESS_INTERVAL_MS,
   GET_SELECTION_PERCENT,
   MAX_BANS,
-  MAX_FAILURES,
   MAX_GET_SELECTION,
   MAX_NEW_BUCKETS_PER_ADDRESS,
   MIN_GET_SELECTION,

@@ -138,7 +138,7 @@ function randomIp(rng: Rng): string {
 // ---------------------------------------------------------------------------
 // packet
 
-function decodeStream(parts: readonly Buffer[], maxPayload: number, rng: Rng | undefined): { packets: Packet[]; code?: string; buffered: number } {
+function decodeStream(parts: readonly Buffer[], maxPayload: number): { packets: Packet[]; code?: string; buffered: number } {
   const packets: Packet[] = [];
   const dec = new PacketDecoder(
     {
@@ -179,8 +179,8 @@ const packetTarget = (): FuzzTarget => {
     corpus,
     run(input, rng) {
       const maxPayload = rng.pick([16384, 1024, 7, 1 << 20]);
-      const split = decodeStream(chunks(input, rng), maxPayload, rng);
-      const whole = decodeStream([input], maxPayload, undefined);
+      const split = decodeStream(chunks(input, rng), maxPayload);
+      const whole = decodeStream([input], maxPayload);
       invariant(split.code === whole.code, `chunking changed the outcome: ${split.code} vs ${whole.code}`);
       invariant(isDeepStrictEqual(split.packets, whole.packets), 'chunking changed the decoded packets');
       invariant(split.buffered === whole.buffered, 'chunking changed the buffered byte count');

@@ -12,7 +12,7 @@ function take(ch: Channel): number | undefined {
   return p.type === 'msg' && p.eof ? p.data[0] : -1;
 }
 
-t.test('the send queue keeps FIFO order while its ring grows and wraps, and holds at most its capacity', async (t) => {
+t.test('the send queue keeps FIFO order while its ring grows and wraps, and holds at most its capacity', async () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 40 }), fc.array(fc.boolean(), { maxLength: 200 }), (capacity, ops) => {
       const ch = new Channel({ id: 1, sendQueueCapacity: capacity });

@@ -1,5 +1,4 @@
 import t from 'tap';
-import { once } from 'node:events';
 import { MConnection, type MConnConfig } from '../../lib/conn/mconnection.js';
 import type { ChannelDescriptor } from '../../lib/conn/channel.js';
 import { SwitchboardError } from '../../lib/errors.js';

@@ -34,7 +34,7 @@ function decodeStream(chunks: Buffer[], max = 4096): Packet[] {
   return out;
 }
 
-t.test('packets round-trip, however the stream is split', async (t) => {
+t.test('packets round-trip, however the stream is split', async () => {
   fc.assert(
     fc.property(fc.array(packetArb, { maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 500 }), { minLength: 1, maxLength: 50 }), (packets, cuts) => {
       const stream = Buffer.concat(packets.map(encodePacket));
@@ -75,7 +75,7 @@ t.test('an oversize length is refused before any data arrives (nothing allocated
   t.throws(() => dec2.push(Buffer.from([0x7f, 0xff, 0xff, 0xff])), { code: 'ERR_MALFORMED_PACKET' }, 'split header');
 });
 
-t.test('random bytes never crash the decoder', async (t) => {
+t.test('random bytes never crash the decoder', async () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
       try {

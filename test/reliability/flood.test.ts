@@ -14,7 +14,6 @@ import net, { type Socket } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { NodeKey } from '../../lib/node-key.js';
 import { Switch } from '../../lib/switch.js';
-import { once } from 'node:events';
 import { peerAdded } from '../helpers/switches.js';
 import { connInternals } from '../helpers/conn-internals.js';
 import { EchoReactor } from '../helpers/echo-reactor.js';

@@ -14,7 +14,7 @@ import { peerAdded, peerRemoved, startSwitch } from '../helpers/switches.js';
 t.test('a persistent peer that went away gets its outbound slot back when it returns', async (t) => {
   const port = await freePort();
   const pKey = NodeKey.generate();
-  let p = await startSwitch(t, { key: pKey, config: { listenAddress: `127.0.0.1:${port}` } });
+  const p = await startSwitch(t, { key: pKey, config: { listenAddress: `127.0.0.1:${port}` } });
   const a = await startSwitch(t, { config: { maxNumOutboundPeers: 2, reconnectIntervalMs: 100, dialTimeoutMs: 500 } });
   a.sw.addPersistentPeers([p.sw.listenAddr]);
   await peerAdded(a.sw, pKey.id);
@@ -34,7 +34,7 @@ t.test('a persistent peer that went away gets its outbound slot back when it ret
     'the rest were refused with ERR_TOO_MANY_PEERS',
   );
 
-  p = await startSwitch(t, { key: pKey, config: { listenAddress: `127.0.0.1:${port}` } });
+  await startSwitch(t, { key: pKey, config: { listenAddress: `127.0.0.1:${port}` } }); // P again, on its old port
   const back = await peerAdded(a.sw, pKey.id);
   t.ok(back.isOutbound(), 'the persistent peer was redialed into its kept slot');
   t.equal(a.sw.peers.numOutbound(), 2, 'and the outbound limit still holds');
@@ -51,7 +51,7 @@ t.test('a persistent peer connected inbound holds an outbound slot, so its redia
   t.teardown(() => refuser.close());
   const a = await startSwitch(t, { config: { maxNumOutboundPeers: 2, reconnectIntervalMs: 100, dialTimeoutMs: 500, persistentPeers: [`${pKey.id}@127.0.0.1:${port}`] } });
   // P listens elsewhere but advertises the persistent address
-  let p = await startSwitch(t, { key: pKey, config: { externalAddress: `127.0.0.1:${port}` } });
+  const p = await startSwitch(t, { key: pKey, config: { externalAddress: `127.0.0.1:${port}` } });
   const inbound = peerAdded(a.sw, pKey.id);
   await p.sw.dialPeerWithAddress(a.sw.listenAddr);
   t.notOk((await inbound).isOutbound(), 'P is connected inbound');
@@ -65,7 +65,7 @@ t.test('a persistent peer connected inbound holds an outbound slot, so its redia
   await p.sw.stop();
   await gone;
   await new Promise((r) => refuser.close(r));
-  p = await startSwitch(t, { key: pKey, config: { listenAddress: `127.0.0.1:${port}` } });
+  await startSwitch(t, { key: pKey, config: { listenAddress: `127.0.0.1:${port}` } }); // P again, on its old port
   const back = await peerAdded(a.sw, pKey.id);
   t.ok(back.isOutbound(), 'A redialed P when it came back');
   t.equal(a.sw.peers.numOutbound(), 2, 'within the outbound limit');
