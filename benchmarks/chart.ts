@@ -77,7 +77,14 @@ function panel(x0: number, title: string, unit: string, groups: Group[], log: bo
     out.push(`<line x1="${left}" x2="${left + plotW}" y1="${ty.toFixed(1)}" y2="${ty.toFixed(1)}" stroke="#e3e3e3"/>`);
     out.push(text(left - 6, ty + 4, t >= 1000 ? t.toLocaleString('en-US') : String(t), 'text-anchor="end" font-size="11" fill="#555"'));
   }
-  out.push(text(x0 + 14, PLOT_TOP + PLOT_H / 2, unit, `font-size="12" fill="#555" transform="rotate(-90 ${x0 + 14} ${PLOT_TOP + PLOT_H / 2})" text-anchor="middle"`));
+  out.push(
+    text(
+      x0 + 14,
+      PLOT_TOP + PLOT_H / 2,
+      unit,
+      `font-size="12" fill="#555" transform="rotate(-90 ${x0 + 14} ${PLOT_TOP + PLOT_H / 2})" text-anchor="middle"`,
+    ),
+  );
   out.push(`<line x1="${left}" x2="${left + plotW}" y1="${bottom}" y2="${bottom}" stroke="#333"/>`);
   const gw = plotW / groups.length;
   groups.forEach((g, gi) => {
@@ -88,7 +95,9 @@ function panel(x0: number, title: string, unit: string, groups: Group[], log: bo
       if (!Number.isFinite(b.value) || b.value <= 0) return;
       const bx = gx + bi * bw;
       const by = y(b.value);
-      out.push(`<rect class="bar" x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(bw - 3).toFixed(1)}" height="${(bottom - by).toFixed(1)}" fill="${b.color}"><title>${esc(`${g.label} · ${b.label}: ${fmt(b.value, unit)} ${unit}`)}</title></rect>`);
+      out.push(
+        `<rect class="bar" x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(bw - 3).toFixed(1)}" height="${(bottom - by).toFixed(1)}" fill="${b.color}"><title>${esc(`${g.label} · ${b.label}: ${fmt(b.value, unit)} ${unit}`)}</title></rect>`,
+      );
       out.push(text(bx + (bw - 3) / 2, by - 4, fmt(b.value, unit), 'class="bar-label" text-anchor="middle" font-size="10"'));
       if (b.note) out.push(text(bx + (bw - 3) / 2, by - 15, b.note, 'class="bar-label" text-anchor="middle" font-size="9" fill="#555"'));
     });
@@ -104,7 +113,9 @@ function panel(x0: number, title: string, unit: string, groups: Group[], log: bo
   });
   if (refLine) {
     const ry = y(refLine.value);
-    out.push(`<line x1="${left}" x2="${left + plotW}" y1="${ry.toFixed(1)}" y2="${ry.toFixed(1)}" stroke="#c23b3b" stroke-dasharray="6 4"/>`);
+    out.push(
+      `<line x1="${left}" x2="${left + plotW}" y1="${ry.toFixed(1)}" y2="${ry.toFixed(1)}" stroke="#c23b3b" stroke-dasharray="6 4"/>`,
+    );
     const { lx, ly } = slot(legend.length);
     out.push(`<line x1="${lx}" x2="${lx + 12}" y1="${ly - 4}" y2="${ly - 4}" stroke="#c23b3b" stroke-dasharray="4 2" stroke-width="2"/>`);
     out.push(text(lx + 18, ly, refLine.label, 'class="target-label" font-size="12" fill="#c23b3b"'));

@@ -132,7 +132,10 @@ export function summarizeProfile(path: string, top = 15): ProfileSummary {
     totalMs: totalUs / 1000,
     windowed: win !== undefined,
     top: entries,
-    files: [...byFile.entries()].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([f, us]) => [f, pct(us)]),
+    files: [...byFile.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([f, us]) => [f, pct(us)]),
     categories: [...byCat.entries()].sort((a, b) => b[1] - a[1]).map(([c, us]) => [c, pct(us)]),
   };
 }

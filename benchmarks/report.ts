@@ -129,11 +129,26 @@ export function checkTargets(rs: CaseResult[], plaintext: boolean): TargetCheck[
     out.push(r ? { target, measured: measured(), pass: ok() } : { target, measured: 'not run', pass: undefined });
   if (!plaintext) {
     const w1 = get('W1');
-    t('W1 ≥ 1,000,000 msgs/s', w1, () => `${fmt(med(w1, 'msgsPerSec'), 'msgs/s')} msgs/s`, () => med(w1, 'msgsPerSec') >= 1e6);
+    t(
+      'W1 ≥ 1,000,000 msgs/s',
+      w1,
+      () => `${fmt(med(w1, 'msgsPerSec'), 'msgs/s')} msgs/s`,
+      () => med(w1, 'msgsPerSec') >= 1e6,
+    );
     const w3 = get('W3');
-    t('W3 ≥ 350,000 msgs/s', w3, () => `${fmt(med(w3, 'msgsPerSec'), 'msgs/s')} msgs/s`, () => med(w3, 'msgsPerSec') >= 350_000);
+    t(
+      'W3 ≥ 350,000 msgs/s',
+      w3,
+      () => `${fmt(med(w3, 'msgsPerSec'), 'msgs/s')} msgs/s`,
+      () => med(w3, 'msgsPerSec') >= 350_000,
+    );
     const w2 = get('W2');
-    t('W2 ≥ 1 GB/s', w2, () => `${fmt(med(w2, 'MBps'), 'MB/s')} MB/s`, () => med(w2, 'MBps') >= 1000);
+    t(
+      'W2 ≥ 1 GB/s',
+      w2,
+      () => `${fmt(med(w2, 'MBps'), 'MB/s')} MB/s`,
+      () => med(w2, 'MBps') >= 1000,
+    );
     const w4 = get('W4');
     const w84 = get('W8/W4');
     t(
@@ -143,16 +158,27 @@ export function checkTargets(rs: CaseResult[], plaintext: boolean): TargetCheck[
       () => (w4!.ratio ?? Infinity) <= 2,
     );
     const w5 = get('W5');
-    t('W5 ping p99 ≤ 2 ms while bulk saturates', w5, () => `${fmt(med(w5, 'p99Us'), 'µs')} µs (bulk ${fmt(med(w5, 'bulkMBps'), 'MB/s')} MB/s)`, () => med(w5, 'p99Us') <= 2000);
+    t(
+      'W5 ping p99 ≤ 2 ms while bulk saturates',
+      w5,
+      () => `${fmt(med(w5, 'p99Us'), 'µs')} µs (bulk ${fmt(med(w5, 'bulkMBps'), 'MB/s')} MB/s)`,
+      () => med(w5, 'p99Us') <= 2000,
+    );
     const w10 = get('W10');
     t(
       'W10 ping p99 ≤ 2× unpaused while another channel is paused',
       w10,
-      () => `${fmt(med(w10, 'p99Us'), 'µs')} µs = ${fmt(med(w10, 'p99Us') / med(w10, 'idleP99Us'), '×')}× unpaused (${fmt(med(w10, 'idleP99Us'), 'µs')} µs)`,
+      () =>
+        `${fmt(med(w10, 'p99Us'), 'µs')} µs = ${fmt(med(w10, 'p99Us') / med(w10, 'idleP99Us'), '×')}× unpaused (${fmt(med(w10, 'idleP99Us'), 'µs')} µs)`,
       () => med(w10, 'p99Us') <= 2 * med(w10, 'idleP99Us'),
     );
     const w7 = get('W7');
-    t('W7 ≤ 64 KiB RSS per idle peer', w7, () => `${fmt(med(w7, 'rssPerPeerKiB'), 'KiB')} KiB`, () => med(w7, 'rssPerPeerKiB') <= 64);
+    t(
+      'W7 ≤ 64 KiB RSS per idle peer',
+      w7,
+      () => `${fmt(med(w7, 'rssPerPeerKiB'), 'KiB')} KiB`,
+      () => med(w7, 'rssPerPeerKiB') <= 64,
+    );
   } else {
     for (const [id, min] of [
       ['W2', 0.6],
@@ -160,14 +186,25 @@ export function checkTargets(rs: CaseResult[], plaintext: boolean): TargetCheck[
     ] as const) {
       const r = get(id);
       const b = get(`W8/${id}`);
-      t(`plaintext ${id} ≥ ${min * 100} % of W8`, r && b, () => `${fmt(100 * (r!.ratio ?? NaN), '%')} % of W8`, () => (r!.ratio ?? 0) >= min);
+      t(
+        `plaintext ${id} ≥ ${min * 100} % of W8`,
+        r && b,
+        () => `${fmt(100 * (r!.ratio ?? NaN), '%')} % of W8`,
+        () => (r!.ratio ?? 0) >= min,
+      );
     }
   }
   return out;
 }
 
 /** Gather host, git and configuration facts; `startedAt` is when the session began (the report's date and file names). */
-export function collectMeta(o: BenchOptions, startedAt: Date, durationS: number, crypto: CryptoCeiling, background: BenchMeta['background']): BenchMeta {
+export function collectMeta(
+  o: BenchOptions,
+  startedAt: Date,
+  durationS: number,
+  crypto: CryptoCeiling,
+  background: BenchMeta['background'],
+): BenchMeta {
   const sh = (cmd: string, args: string[]) => {
     try {
       return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -185,7 +222,13 @@ export function collectMeta(o: BenchOptions, startedAt: Date, durationS: number,
   };
   return {
     date: startedAt.toISOString(),
-    host: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), os: `${process.platform} ${release()}`, node: process.version },
+    host: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memGiB: Math.round(totalmem() / 2 ** 30),
+      os: `${process.platform} ${release()}`,
+      node: process.version,
+    },
     git: commit ? { commit, dirty: (sh('git', ['status', '--porcelain']) ?? '') !== '' } : undefined,
     mode: o.plaintext ? 'plaintext' : 'encrypted',
     pinned: o.pin,
@@ -247,7 +290,11 @@ function resultsTable(rs: CaseResult[]): string[][] {
 function processTable(rs: CaseResult[]): string[][] {
   const rows = rs
     .filter((r) => r.procs.length > 0)
-    .map((r) => [caseId(r), r.procs.map((x) => `${x.role} ${fmt(x.cpuPct.median, '%')}`).join(' · '), r.procs.map((x) => `${x.role} ${fmt(x.maxRssMiB.median, 'MiB')}`).join(' · ')]);
+    .map((r) => [
+      caseId(r),
+      r.procs.map((x) => `${x.role} ${fmt(x.cpuPct.median, '%')}`).join(' · '),
+      r.procs.map((x) => `${x.role} ${fmt(x.maxRssMiB.median, 'MiB')}`).join(' · '),
+    ]);
   return [['ID', 'CPU % of one core', 'Peak RSS MiB'], ...rows];
 }
 
@@ -265,20 +312,35 @@ const QUICK_NOTE = 'quick mode, indicative only: runs of tens of milliseconds ar
 /** Plain-text tables with aligned columns. */
 function alignedTable(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(rows[0]!), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
 }
 
 /** A Markdown table (cells escaped). */
 function markdownTable(rows: string[][]): string[] {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
-  return [`| ${rows[0]!.join(' | ')} |`, `|${rows[0]!.map(() => '---').join('|')}|`, ...rows.slice(1).map((r) => `| ${r.map(esc).join(' | ')} |`)];
+  return [
+    `| ${rows[0]!.join(' | ')} |`,
+    `|${rows[0]!.map(() => '---').join('|')}|`,
+    ...rows.slice(1).map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ];
 }
 
 /** The terminal rendering: header, results and processes tables, failed runs, targets. */
 export function renderTerminal(rep: BenchReport): string {
   const note = oneRunNote(rep);
-  const out = [headerLine(rep), '', ...alignedTable(resultsTable(rep.cases)), ...(note ? [note] : []), '', ...alignedTable(processTable(rep.cases))];
+  const out = [
+    headerLine(rep),
+    '',
+    ...alignedTable(resultsTable(rep.cases)),
+    ...(note ? [note] : []),
+    '',
+    ...alignedTable(processTable(rep.cases)),
+  ];
   const failed = rep.cases.flatMap((r) => r.errors.map((e) => `  ${r.id}: ${e.split('\n')[0]!.slice(0, 160)}`));
   if (failed.length > 0) out.push('', 'Failed runs:', ...failed);
   if (rep.targets.length > 0) {
@@ -375,17 +437,33 @@ export function renderMarkdown(rep: BenchReport, chartFile?: string): string {
   out.push('## Results', '', ...markdownTable(resultsTable(rep.cases)));
   const note = oneRunNote(rep);
   if (note) out.push('', `_${note}._`);
-  out.push('', 'Every figure of each case is under Details; failed runs too.', '', '### Processes (medians)', '', ...markdownTable(processTable(rep.cases)), '');
+  out.push(
+    '',
+    'Every figure of each case is under Details; failed runs too.',
+    '',
+    '### Processes (medians)',
+    '',
+    ...markdownTable(processTable(rep.cases)),
+    '',
+  );
   if (rep.targets.length > 0) {
     out.push('## Targets', '', ...(rep.meta.quick ? [`_${QUICK_NOTE}._`, ''] : []), '| | Target | Measured |', '|---|---|---|');
-    for (const t of rep.targets) out.push(`| ${t.pass === undefined ? '?' : t.pass ? '✅' : '❌'} | ${esc(t.target)} | ${esc(t.measured)} |`);
+    for (const t of rep.targets)
+      out.push(`| ${t.pass === undefined ? '?' : t.pass ? '✅' : '❌'} | ${esc(t.target)} | ${esc(t.measured)} |`);
     out.push('');
   }
   if (chartFile) out.push('## Chart', '', `![throughput by message size and W5 latency](${chartFile})`, '');
   out.push('## Details', '');
   for (const r of rep.cases) {
     out.push(`### ${r.id} — ${r.title} (${r.link})`, '');
-    out.push(...bullet(`Parameters: ${Object.entries(r.params).map(([k, v]) => `${k}=${typeof v === 'number' ? v.toLocaleString('en-US') : v}`).join(', ')}`).map((l) => l.slice(2)), '');
+    out.push(
+      ...bullet(
+        `Parameters: ${Object.entries(r.params)
+          .map(([k, v]) => `${k}=${typeof v === 'number' ? v.toLocaleString('en-US') : v}`)
+          .join(', ')}`,
+      ).map((l) => l.slice(2)),
+      '',
+    );
     if (r.samples.length > 0) {
       // one run: one value per figure (a min and max equal to it would only repeat it)
       const one = r.samples.length === 1;

@@ -32,9 +32,19 @@ export interface RequestParams {
   inFlight: number;
 }
 
-function startSwitch(p: RequestParams, handler?: ConstructorParameters<typeof RequestReactor>[0]['handler']): { sw: Switch; rr: RequestReactor } {
-  const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'bench' }, config: { listenAddress: '127.0.0.1:0', plaintext: p.plaintext, mconn: p.mconn } });
-  const rr = sw.addReactor('req', new RequestReactor({ channelId: REQUEST_CH, handler, maxInFlightPerPeer: p.inFlight, timeoutMs: 60_000, stallLimit: 0 }));
+function startSwitch(
+  p: RequestParams,
+  handler?: ConstructorParameters<typeof RequestReactor>[0]['handler'],
+): { sw: Switch; rr: RequestReactor } {
+  const sw = new Switch({
+    nodeKey: NodeKey.generate(),
+    nodeInfo: { network: 'bench' },
+    config: { listenAddress: '127.0.0.1:0', plaintext: p.plaintext, mconn: p.mconn },
+  });
+  const rr = sw.addReactor(
+    'req',
+    new RequestReactor({ channelId: REQUEST_CH, handler, maxInFlightPerPeer: p.inFlight, timeoutMs: 60_000, stallLimit: 0 }),
+  );
   return { sw, rr };
 }
 
@@ -86,7 +96,13 @@ export async function requestClient(spec: Extract<RoleSpec, { role: 'request-cli
   const proc = meter.stats('client');
   const l = latencyUs(lat);
   const s = Number(t1 - t0) / 1e9;
-  ipc.post({ type: 'done', proc, t0, t1, data: { requestsPerSec: spec.count / s, p50Us: l.p50, p99Us: l.p99, meanUs: l.mean, maxUs: l.max, bad } });
+  ipc.post({
+    type: 'done',
+    proc,
+    t0,
+    t1,
+    data: { requestsPerSec: spec.count / s, p50Us: l.p50, p99Us: l.p99, meanUs: l.mean, maxUs: l.max, bad },
+  });
   await ipc.command('stop');
   await sw.stop();
   ipc.exit();

@@ -32,7 +32,16 @@ import { findProfiles, summarizeProfile } from './profile-summary.js';
 import { markLoad, otherWorkPct, waitForQuiet } from './host-load.js';
 import { Progress } from './progress.js';
 import { median, summarize } from './stats.js';
-import { attachRatios, type BenchReport, type CaseResult, caseResult, checkTargets, collectMeta, renderMarkdown, renderTerminal } from './report.js';
+import {
+  attachRatios,
+  type BenchReport,
+  type CaseResult,
+  caseResult,
+  checkTargets,
+  collectMeta,
+  renderMarkdown,
+  renderTerminal,
+} from './report.js';
 import { type BenchOptions, buildCases, type Sample, WORKLOAD_IDS, type WorkloadId } from './workloads.js';
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results/', import.meta.url));
@@ -42,7 +51,9 @@ function parseOnly(v: string): Set<WorkloadId> {
     .split(',')
     .map((s) => s.trim().toUpperCase())
     .filter(Boolean);
-  for (const id of ids) if (!(WORKLOAD_IDS as readonly string[]).includes(id)) throw new InvalidArgumentError(`unknown workload ${id} (expected ${WORKLOAD_IDS.join(', ')})`);
+  for (const id of ids)
+    if (!(WORKLOAD_IDS as readonly string[]).includes(id))
+      throw new InvalidArgumentError(`unknown workload ${id} (expected ${WORKLOAD_IDS.join(', ')})`);
   return new Set(ids as WorkloadId[]);
 }
 
@@ -50,7 +61,8 @@ function parseMconn(v: string): Partial<MConnConfig> {
   const out: Record<string, number> = {};
   for (const kv of v.split(',').filter(Boolean)) {
     const [k, val] = kv.split('=');
-    if (!k || !(k in DEFAULT_MCONN_CONFIG)) throw new InvalidArgumentError(`unknown MConnConfig key ${k} (expected ${Object.keys(DEFAULT_MCONN_CONFIG).join(', ')})`);
+    if (!k || !(k in DEFAULT_MCONN_CONFIG))
+      throw new InvalidArgumentError(`unknown MConnConfig key ${k} (expected ${Object.keys(DEFAULT_MCONN_CONFIG).join(', ')})`);
     const n = Number(val);
     if (val === undefined || !Number.isFinite(n)) throw new InvalidArgumentError(`--mconn ${k} needs a number`);
     out[k] = n;
@@ -79,16 +91,27 @@ function parseRuns(v: string): number {
 async function main(argv: string[]): Promise<number> {
   const cmd = new Command()
     .name('bench')
-    .description('switchboard benchmark suite: MConnection throughput, latency, priority isolation, fan-out and scale, against a raw TCP baseline')
+    .description(
+      'switchboard benchmark suite: MConnection throughput, latency, priority isolation, fan-out and scale, against a raw TCP baseline',
+    )
     .option('--quick', 'counts ÷10, one run, W6 up to 10 peers, W7 100 peers (under a minute)', false)
     .option('--plaintext', 'run the MConnection without SecretConnection (W1–W7)', false)
     .option('--only <ids>', `comma-separated workloads (${WORKLOAD_IDS.join(',')}); W1–W4 bring their W8 baseline`, parseOnly)
     .option('--runs <n>', 'runs per case; the median is reported (default 3, quick 1)', parseRuns)
     .option('--no-baseline', 'do not run the W8 baseline next to W1–W4')
     .option('--profile', 'write V8 CPU profiles of the W1–W3 MConnection senders and receivers and summarise them', false)
-    .option('--mconn <key=value,...>', 'experiment: override MConnConfig fields, e.g. sendRate=300000000 (flagged in the report)', parseMconn)
+    .option(
+      '--mconn <key=value,...>',
+      'experiment: override MConnConfig fields, e.g. sendRate=300000000 (flagged in the report)',
+      parseMconn,
+    )
     .option('--no-pin', 'do not pin the point-to-point processes to CPUs (pinned with taskset by default, when available)')
-    .option('--wait-quiet <seconds>', 'before each run, wait up to this long for other work on the machine to stop (default 0)', parseSeconds, 0)
+    .option(
+      '--wait-quiet <seconds>',
+      'before each run, wait up to this long for other work on the machine to stop (default 0)',
+      parseSeconds,
+      0,
+    )
     .option('--out <dir>', 'directory for the reports', DEFAULT_OUT)
     .exitOverride();
   try {
@@ -138,11 +161,18 @@ async function main(argv: string[]): Promise<number> {
     for (let run = 1; run <= opts.runs; run++) {
       progress.step(`${c.id} ${c.title} · ${c.link} · run ${run}/${opts.runs}`);
       progress.status('checking background load');
-      busy.push(await waitForQuiet(a.waitQuiet * 1000, (b) => progress.status(`waiting for a quiet machine (other work uses ${Math.round(b)} % of it)`)));
+      busy.push(
+        await waitForQuiet(a.waitQuiet * 1000, (b) =>
+          progress.status(`waiting for a quiet machine (other work uses ${Math.round(b)} % of it)`),
+        ),
+      );
       const mark = markLoad();
       try {
         const sample = await c.run({ run, status: (s) => progress.status(s) });
-        const other = otherWorkPct(mark, sample.procs.reduce((x, p) => x + p.totalCpuMs, 0));
+        const other = otherWorkPct(
+          mark,
+          sample.procs.reduce((x, p) => x + p.totalCpuMs, 0),
+        );
         sample.metrics.otherWorkPct = other;
         busy.push(other);
         samples.push(sample);
@@ -159,7 +189,10 @@ async function main(argv: string[]): Promise<number> {
 
   attachRatios(results);
   const report: BenchReport = {
-    meta: collectMeta(opts, startedAt, (Date.now() - started) / 1000, crypto, { maxBusyPct: summarize(allBusy).max, medianBusyPct: median(allBusy) }),
+    meta: collectMeta(opts, startedAt, (Date.now() - started) / 1000, crypto, {
+      maxBusyPct: summarize(allBusy).max,
+      medianBusyPct: median(allBusy),
+    }),
     cases: results,
     targets: checkTargets(results, opts.plaintext),
   };
@@ -171,7 +204,11 @@ async function main(argv: string[]): Promise<number> {
   writeFileSync(files.md, renderMarkdown(report, `${name}.svg`));
   writeFileSync(files.json, JSON.stringify(report, null, 2) + '\n');
   console.log(renderTerminal(report));
-  console.log(`\nReports: ${Object.values(files).map((f) => relative(process.cwd(), f)).join(', ')}`);
+  console.log(
+    `\nReports: ${Object.values(files)
+      .map((f) => relative(process.cwd(), f))
+      .join(', ')}`,
+  );
   if (opts.profileDir) console.log(`CPU profiles: ${relative(process.cwd(), opts.profileDir)} (summaries in the Markdown report)`);
   return results.some((r) => r.errors.length > 0) ? 1 : 0;
 }

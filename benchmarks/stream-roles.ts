@@ -45,7 +45,8 @@ type ClientSpec = Extract<RoleSpec, { role: 'stream-client' }>;
 /** The channels of a mode: one bulk channel, plus the ping channel for `priority`. */
 export function streamChannels(mode: StreamMode): ChannelDescriptor[] {
   const chs: ChannelDescriptor[] = [{ id: BULK_CH, priority: 1, sendQueueCapacity: BENCH_SEND_QUEUE_CAPACITY, name: 'bulk' }];
-  if (mode === 'priority' || mode === 'paused') chs.push({ id: PING_CH, priority: 10, sendQueueCapacity: BENCH_SEND_QUEUE_CAPACITY, name: 'ping' });
+  if (mode === 'priority' || mode === 'paused')
+    chs.push({ id: PING_CH, priority: 10, sendQueueCapacity: BENCH_SEND_QUEUE_CAPACITY, name: 'ping' });
   return chs;
 }
 
@@ -150,17 +151,23 @@ export async function streamClient(spec: ClientSpec, ipc: ChildIpc): Promise<voi
   let reply: (() => void) | undefined;
   let bad = 0;
   let finished = false;
-  const link = await openLink(socket, spec.link, streamChannels(spec.mode), {
-    onReceive: (_ch, msg) => {
-      if (!checkPayload(msg, spec.size)) bad++;
-      const r = reply;
-      reply = undefined;
-      r?.();
+  const link = await openLink(
+    socket,
+    spec.link,
+    streamChannels(spec.mode),
+    {
+      onReceive: (_ch, msg) => {
+        if (!checkPayload(msg, spec.size)) bad++;
+        const r = reply;
+        reply = undefined;
+        r?.();
+      },
+      onError: (err) => {
+        if (!finished) ipc.exit({ type: 'error', message: `client link failed: ${err.message}` }, 1);
+      },
     },
-    onError: (err) => {
-      if (!finished) ipc.exit({ type: 'error', message: `client link failed: ${err.message}` }, 1);
-    },
-  }, spec.mconn);
+    spec.mconn,
+  );
   ipc.post({ type: 'connected' });
   await ipc.command('go');
   const meter = new Meter();
@@ -186,7 +193,7 @@ export async function streamClient(spec: ClientSpec, ipc: ChildIpc): Promise<voi
 
   if (spec.mode === 'bulk') {
     const n = pool.length;
-    for (let i = 0; i < spec.count; ) {
+    for (let i = 0; i < spec.count;) {
       const m = pool[i % n]!;
       if (link.trySend(BULK_CH, m)) {
         i++;
@@ -214,7 +221,14 @@ export async function streamClient(spec: ClientSpec, ipc: ChildIpc): Promise<voi
     await new Promise((r) => setTimeout(r, BULK_RAMP_MS));
     const loaded = await pingPong(PING_CH, spec.loaded.warmup, spec.loaded.count, spec.loaded.maxMs);
     pumping = false;
-    Object.assign(data, { p50Us: loaded.p50, p99Us: loaded.p99, meanUs: loaded.mean, maxUs: loaded.max, loadedRoundTrips: loaded.n, bulkQueued: bulkSent });
+    Object.assign(data, {
+      p50Us: loaded.p50,
+      p99Us: loaded.p99,
+      meanUs: loaded.mean,
+      maxUs: loaded.max,
+      loadedRoundTrips: loaded.n,
+      bulkQueued: bulkSent,
+    });
     // the bulk queue may hold up to 1 GiB of references: close instead of draining it
     finished = true;
     link.stop();

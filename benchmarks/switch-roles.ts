@@ -106,7 +106,8 @@ async function startPeers(
           await sw.dialPeerWithAddress(hub);
           break;
         } catch (err) {
-          if (a >= DIAL_ATTEMPTS) throw new Error(`could not connect to the hub after ${a} attempts: ${(err as Error).message}`, { cause: err });
+          if (a >= DIAL_ATTEMPTS)
+            throw new Error(`could not connect to the hub after ${a} attempts: ${(err as Error).message}`, { cause: err });
           await new Promise((r) => setTimeout(r, 100 * a + Math.random() * 200));
         }
       }

@@ -120,7 +120,16 @@ const W5_LOADED = { warmup: 100, count: 10_000, maxMs: 20_000, quickMaxMs: 4_000
 /** W6: message size, total deliveries, peer counts, most peer processes. */
 const FANOUT = { size: 1024, deliveries: 200_000, peers: [1, 10, 100], quickPeers: [1, 10], maxProcs: 10 } as const;
 /** W7: peers, peer processes, idle window and settle time (ms). */
-const SCALE = { peers: 1000, quickPeers: 100, procs: 4, quickProcs: 2, idleMs: 10_000, quickIdleMs: 3_000, settleMs: 2_000, quickSettleMs: 1_000 } as const;
+const SCALE = {
+  peers: 1000,
+  quickPeers: 100,
+  procs: 4,
+  quickProcs: 2,
+  idleMs: 10_000,
+  quickIdleMs: 3_000,
+  settleMs: 2_000,
+  quickSettleMs: 1_000,
+} as const;
 
 /** W9: request/response size (bytes), requests in flight, warm-up and timed requests. */
 const REQUESTS = { size: 64, inFlight: 16, warmup: 1_000, count: 50_000 } as const;
@@ -178,7 +187,11 @@ export function buildCases(o: BenchOptions): BenchCase[] {
     });
   }
   if (o.only.has('W5')) {
-    const loaded: LoadedPhase = { warmup: scaled(W5_LOADED.warmup, o), count: scaled(W5_LOADED.count, o), maxMs: o.quick ? W5_LOADED.quickMaxMs : W5_LOADED.maxMs };
+    const loaded: LoadedPhase = {
+      warmup: scaled(W5_LOADED.warmup, o),
+      count: scaled(W5_LOADED.count, o),
+      maxMs: o.quick ? W5_LOADED.quickMaxMs : W5_LOADED.maxMs,
+    };
     cases.push({
       id: 'W5',
       workload: 'W5',
@@ -207,13 +220,25 @@ export function buildCases(o: BenchOptions): BenchCase[] {
     });
   }
   if (o.only.has('W10')) {
-    const loaded: LoadedPhase = { warmup: scaled(W5_LOADED.warmup, o), count: scaled(W5_LOADED.count, o), maxMs: o.quick ? W5_LOADED.quickMaxMs : W10_PAUSE_MS };
+    const loaded: LoadedPhase = {
+      warmup: scaled(W5_LOADED.warmup, o),
+      count: scaled(W5_LOADED.count, o),
+      maxMs: o.quick ? W5_LOADED.quickMaxMs : W10_PAUSE_MS,
+    };
     cases.push({
       id: 'W10',
       workload: 'W10',
       title: 'ping beside a paused channel',
       link: LINK_LABELS[link],
-      params: { size: PING.size, idleWarmup: warmup, idleCount: pings, loadedWarmup: loaded.warmup, loadedMaxCount: loaded.count, loadedMaxMs: loaded.maxMs, bulkSize: W10_BULK_SIZE },
+      params: {
+        size: PING.size,
+        idleWarmup: warmup,
+        idleCount: pings,
+        loadedWarmup: loaded.warmup,
+        loadedMaxCount: loaded.count,
+        loadedMaxMs: loaded.maxMs,
+        bulkSize: W10_BULK_SIZE,
+      },
       metrics: [
         P99,
         P50,
@@ -345,7 +370,13 @@ export function pinFor(mode: StreamParams['mode']): { sender: number; receiver: 
 }
 
 /** Start a stream server and client on `link` and wait until both are connected. */
-async function streamPair(c: Children, p: StreamParams, o: BenchOptions, ctx: RunContext, tag: string): Promise<{ server: PeerHandle; client: PeerHandle }> {
+async function streamPair(
+  c: Children,
+  p: StreamParams,
+  o: BenchOptions,
+  ctx: RunContext,
+  tag: string,
+): Promise<{ server: PeerHandle; client: PeerHandle }> {
   const t = stepTimeout(o);
   ctx.status('starting processes');
   const pin = o.pin ? pinFor(p.mode) : undefined;
@@ -360,7 +391,13 @@ async function streamPair(c: Children, p: StreamParams, o: BenchOptions, ctx: Ru
 /** W1–W3 (and their W8): `count` messages of `size` bytes one way. */
 function runBulk(link: LinkKind, size: number, count: number, o: BenchOptions, ctx: RunContext, tag: string): Promise<Sample> {
   return withChildren(async (c) => {
-    const { server, client } = await streamPair(c, { mode: 'bulk', link, size, count, warmup: 0, bulkSize: size, loaded: NO_LOAD, mconn: o.mconn }, o, ctx, tag);
+    const { server, client } = await streamPair(
+      c,
+      { mode: 'bulk', link, size, count, warmup: 0, bulkSize: size, loaded: NO_LOAD, mconn: o.mconn },
+      o,
+      ctx,
+      tag,
+    );
     ctx.status(`sending ${count.toLocaleString('en-US')} × ${fmtSize(size)}`);
     client.send({ cmd: 'go' });
     const rcv = await server.next('done', stepTimeout(o));
@@ -377,7 +414,16 @@ function runBulk(link: LinkKind, size: number, count: number, o: BenchOptions, c
 /** W4 (and its W8): ping-pong. */
 function runPingPong(link: LinkKind, warmup: number, count: number, o: BenchOptions, ctx: RunContext): Promise<Sample> {
   return withChildren(async (c) => {
-    const p: StreamParams = { mode: 'pingpong', link, size: PING.size, count, warmup, bulkSize: PING.size, loaded: NO_LOAD, mconn: o.mconn };
+    const p: StreamParams = {
+      mode: 'pingpong',
+      link,
+      size: PING.size,
+      count,
+      warmup,
+      bulkSize: PING.size,
+      loaded: NO_LOAD,
+      mconn: o.mconn,
+    };
     const { server, client } = await streamPair(c, p, o, ctx, 'W4');
     ctx.status(`${(warmup + count).toLocaleString('en-US')} round trips`);
     client.send({ cmd: 'go' });
@@ -394,18 +440,42 @@ function runPingPong(link: LinkKind, warmup: number, count: number, o: BenchOpti
  * channel; W10 (`paused`): the same, with the bulk channel's reactor paused
  * on the receiving side.
  */
-function runPriority(mode: 'priority' | 'paused', link: LinkKind, warmup: number, count: number, loaded: LoadedPhase, o: BenchOptions, ctx: RunContext): Promise<Sample> {
+function runPriority(
+  mode: 'priority' | 'paused',
+  link: LinkKind,
+  warmup: number,
+  count: number,
+  loaded: LoadedPhase,
+  o: BenchOptions,
+  ctx: RunContext,
+): Promise<Sample> {
   return withChildren(async (c) => {
-    const p: StreamParams = { mode, link, size: PING.size, count, warmup, bulkSize: mode === 'priority' ? W5_BULK_SIZE : W10_BULK_SIZE, loaded, mconn: o.mconn };
+    const p: StreamParams = {
+      mode,
+      link,
+      size: PING.size,
+      count,
+      warmup,
+      bulkSize: mode === 'priority' ? W5_BULK_SIZE : W10_BULK_SIZE,
+      loaded,
+      mconn: o.mconn,
+    };
     const { server, client } = await streamPair(c, p, o, ctx, mode === 'priority' ? 'W5' : 'W10');
-    ctx.status(mode === 'priority' ? `ping-pong on the idle link, then under bulk load (≤ ${loaded.maxMs / 1000} s)` : `ping-pong, then while the other channel is paused (${loaded.maxMs / 1000} s)`);
+    ctx.status(
+      mode === 'priority'
+        ? `ping-pong on the idle link, then under bulk load (≤ ${loaded.maxMs / 1000} s)`
+        : `ping-pong, then while the other channel is paused (${loaded.maxMs / 1000} s)`,
+    );
     client.send({ cmd: 'go' });
     const snd = await client.next('done', stepTimeout(o));
     server.send({ cmd: 'stop' });
     const rcv = await server.next('done', stepTimeout(o));
     if (rcv.data.bad || snd.data.bad) throw new Error('payload marker check failed');
     return {
-      metrics: { ...pick(snd.data, ['p50Us', 'p99Us', 'maxUs', 'idleP50Us', 'idleP99Us', 'idleMaxUs', 'loadedRoundTrips']), bulkMBps: rcv.data.bulkMBps ?? NaN },
+      metrics: {
+        ...pick(snd.data, ['p50Us', 'p99Us', 'maxUs', 'idleP50Us', 'idleP99Us', 'idleMaxUs', 'loadedRoundTrips']),
+        bulkMBps: rcv.data.bulkMBps ?? NaN,
+      },
       procs: [snd.proc, rcv.proc],
     };
   });
@@ -442,7 +512,9 @@ function runFanout(peers: number, count: number, o: BenchOptions, ctx: RunContex
     const { addr } = await hub.next('ready', t);
     const split = spread(peers, Math.min(peers, FANOUT.maxProcs));
     ctx.status(`starting ${peers} peers in ${split.length} processes`);
-    const procs = split.map((switches) => c.spawn({ role: 'fanout-peers', plaintext: o.plaintext, mconn: o.mconn, hub: addr!, switches, count, size: FANOUT.size }));
+    const procs = split.map((switches) =>
+      c.spawn({ role: 'fanout-peers', plaintext: o.plaintext, mconn: o.mconn, hub: addr!, switches, count, size: FANOUT.size }),
+    );
     await Promise.all([...procs.map((p) => p.next('connected', t)), hub.next('connected', t)]);
     ctx.status(`broadcasting ${count.toLocaleString('en-US')} × ${fmtSize(FANOUT.size)} to ${peers}`);
     hub.send({ cmd: 'go' });
@@ -455,7 +527,13 @@ function runFanout(peers: number, count: number, o: BenchOptions, ctx: RunContex
     const delivered = peers * count;
     return {
       metrics: { msgsPerSec: delivered / s, MBps: (delivered * FANOUT.size) / 1e6 / s, seconds: s },
-      procs: [hubDone.proc, sumProcs(`peers (${split.length} proc)`, dones.map((d) => d.proc))],
+      procs: [
+        hubDone.proc,
+        sumProcs(
+          `peers (${split.length} proc)`,
+          dones.map((d) => d.proc),
+        ),
+      ],
     };
   });
 }
@@ -478,7 +556,16 @@ function runScale(peers: number, o: BenchOptions, ctx: RunContext): Promise<Samp
     const hubDone = await hub.next('done', t);
     for (const p of procs) p.send({ cmd: 'stop' });
     const dones = await Promise.all(procs.map((p) => p.next('done', t)));
-    return { metrics: { ...hubDone.data }, procs: [hubDone.proc, sumProcs(`peers (${split.length} proc)`, dones.map((d) => d.proc))] };
+    return {
+      metrics: { ...hubDone.data },
+      procs: [
+        hubDone.proc,
+        sumProcs(
+          `peers (${split.length} proc)`,
+          dones.map((d) => d.proc),
+        ),
+      ],
+    };
   });
 }
 

@@ -134,7 +134,11 @@ async function startExample(
   });
   for (const [n, r] of Object.entries(reactors)) sw.addReactor(n, r);
   sw.on('peer:add', (p) => out(`+ peer ${p.nodeInfo.moniker} (${p.id.slice(0, 8)}, ${p.isOutbound() ? 'outbound' : 'inbound'})`));
-  sw.on('peer:remove', (p, reason) => out(`- peer ${p.nodeInfo.moniker}${reason instanceof Error ? ` (${(reason as SwitchboardError).code ?? reason.name}: ${reason.message})` : ''}`));
+  sw.on('peer:remove', (p, reason) =>
+    out(
+      `- peer ${p.nodeInfo.moniker}${reason instanceof Error ? ` (${(reason as SwitchboardError).code ?? reason.name}: ${reason.message})` : ''}`,
+    ),
+  );
   await sw.start();
   if (o.home) {
     const { host, port } = sw.listenAddr;
@@ -256,19 +260,29 @@ async function runChain(o: ExampleOptions & { difficulty: number; mine?: boolean
   });
   chain.events.on('tx', (tx, hash, from) => out(`tx ${hash.slice(0, 16)} ${tx.from} -> ${tx.to} ${tx.amount} (${who(from)})`));
   chain.events.on('sync', (p, from, to) => out(`sync ${from}..${to} from ${p.nodeInfo.moniker}`));
-  const node = await startExample('chain', o, { chain }, {
-    other: { [CHAIN_GENESIS_KEY]: chain.genesis.hash },
-    peerFilters: [chainPeerFilter(chain.genesis.hash)],
-    listening: () => `(difficulty ${chain.difficulty}, tip ${chain.tip.height} ${chain.tip.hash.slice(0, 16)})`,
-    onStop: save,
-  });
+  const node = await startExample(
+    'chain',
+    o,
+    { chain },
+    {
+      other: { [CHAIN_GENESIS_KEY]: chain.genesis.hash },
+      peerFilters: [chainPeerFilter(chain.genesis.hash)],
+      listening: () => `(difficulty ${chain.difficulty}, tip ${chain.tip.height} ${chain.tip.hash.slice(0, 16)})`,
+      onStop: save,
+    },
+  );
   const account = (o.account ?? node.sw.nodeInfo.moniker).replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 32) || 'anon';
   if (o.mine) chain.startMining();
   readLines((line) => {
     const [cmd, ...args] = line.split(/\s+/);
     try {
       if (cmd === 'tx' && args.length === 2) {
-        const { added } = chain.submitTx({ from: account, to: args[0], amount: Number(args[1]), nonce: Math.floor(Math.random() * 0x1_0000_0000) });
+        const { added } = chain.submitTx({
+          from: account,
+          to: args[0],
+          amount: Number(args[1]),
+          nonce: Math.floor(Math.random() * 0x1_0000_0000),
+        });
         if (!added) out('tx already known');
       } else if (cmd === 'mine' && args.length <= 1) {
         const n = args.length ? Number(args[0]) : 1;
@@ -300,7 +314,11 @@ export function exampleCommand(): Command {
       .option('--network <name>', 'network name; peers must match', network)
       .option('--moniker <name>', 'node name shown to peers (default <example>-<id prefix>)')
       .option('--plaintext', 'disable encryption (testing only)')
-      .addOption(new Option('--log-level <level>', 'pino log level (logs go to stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('warn'));
+      .addOption(
+        new Option('--log-level <level>', 'pino log level (logs go to stderr)')
+          .choices(['trace', 'debug', 'info', 'warn', 'error', 'silent'])
+          .default('warn'),
+      );
 
   common(ex.command('echo').description('the smallest reactor: answers "foo" with "bar"'), 'echo')
     .option('--send <text>', 'send this text to every peer as it connects (try "foo"), print the first answer and exit 0')

@@ -17,7 +17,10 @@ import { runSimulateCommand } from './simulate.js';
 /** Build the program (exported for tests). */
 export function program(): Command {
   const p = new Command('switchboard').description('peer-to-peer nodes in the Tendermint/CometBFT style');
-  const logLevel = () => new Option('--log-level <level>', 'pino log level (logs go to stderr)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default(NODE_DEFAULTS.logLevel);
+  const logLevel = () =>
+    new Option('--log-level <level>', 'pino log level (logs go to stderr)')
+      .choices(['trace', 'debug', 'info', 'warn', 'error', 'silent'])
+      .default(NODE_DEFAULTS.logLevel);
 
   p.command('node')
     .description('run one node: a Switch with PEX and the gossip demo reactor')
@@ -30,7 +33,11 @@ export function program(): Command {
     .option('--seed-mode', 'run as a seed: crawl and answer address requests, then hang up')
     .option('--no-pex', 'do not run the PEX reactor')
     .option('--addr-book-lax', 'accept private and loopback addresses in the address book (local networks)')
-    .option('--ensure-peers-period <ms>', `how often PEX looks for more peers (default ${DEFAULT_ENSURE_PEERS_PERIOD_MS})`, int(100, 86_400_000))
+    .option(
+      '--ensure-peers-period <ms>',
+      `how often PEX looks for more peers (default ${DEFAULT_ENSURE_PEERS_PERIOD_MS})`,
+      int(100, 86_400_000),
+    )
     .option('--max-inbound <n>', 'inbound peer limit (default 40)', int(0, 10000))
     .option('--max-outbound <n>', 'outbound peer limit (default 10)', int(0, 10000))
     .option('--network <name>', 'network name; peers must match (default switchboard)')
@@ -62,7 +69,7 @@ export function program(): Command {
     .description('start a local network on 127.0.0.1: a seed plus nodes that find each other through PEX and gossip a greeting each')
     .option('--nodes <n>', 'number of node processes, the seed included', int(3, 64), 6)
     .option('--base-port <port>', 'port of node0; node i uses base+i (0: any free ports)', int(0, 65000), 26656)
-    .option('--home <dir>', 'directory for the nodes\' homes', '.testnet')
+    .option('--home <dir>', "directory for the nodes' homes", '.testnet')
     .option('--network <name>', 'network name', 'testnet')
     .option('--plaintext', 'disable encryption (testing only)', false)
     .option('--ui [port]', 'serve a live view of the network on http://127.0.0.1:<port>/ (default 26600)', int(0, 65535))
@@ -73,7 +80,9 @@ export function program(): Command {
     });
 
   p.command('keygen')
-    .description('create a node key in <home>/config/node_key.json and print its ID; if a key is there already, print its ID in an error and exit 1 (never overwrites)')
+    .description(
+      'create a node key in <home>/config/node_key.json and print its ID; if a key is there already, print its ID in an error and exit 1 (never overwrites)',
+    )
     .option('--home <dir>', 'home directory', NODE_DEFAULTS.home)
     .action((o: { home: string }) => {
       const path = nodeKeyPath(o.home);
@@ -82,7 +91,10 @@ export function program(): Command {
         key.save(path); // flag 'wx': never overwrites an existing key
       } catch (err) {
         if (!isSystemError(err) || err.code !== 'EEXIST') throw err;
-        throw new Error(`${existingKey(path)}; keygen never overwrites a key: use another --home, or move the file away to make a new node ID`, { cause: err });
+        throw new Error(
+          `${existingKey(path)}; keygen never overwrites a key: use another --home, or move the file away to make a new node ID`,
+          { cause: err },
+        );
       }
       process.stdout.write(`${key.id}\n`);
     });
@@ -105,13 +117,15 @@ export function program(): Command {
     .description('run N nodes (PEX + gossip) in one process over in-memory links and report convergence and gossip propagation')
     .option('--nodes <n>', 'nodes, seeds included', int(3, 5000), 20)
     .option('--seeds <k>', 'seed nodes', int(1, 100), 1)
-    .option('--seed <n>', 'PRNG seed of the links\' jitter', int(0, 2 ** 31 - 1), 1)
+    .option('--seed <n>', "PRNG seed of the links' jitter", int(0, 2 ** 31 - 1), 1)
     .option('--latency <ms>', 'one-way link latency (ms)', int(0, 60_000), 50)
     .option('--jitter <ms>', 'link jitter (ms)', int(0, 60_000), 10)
     .option('--bandwidth <bytes/s>', 'link bandwidth (bytes/s), 0 unlimited', int(0, 2 ** 31 - 1), 0)
     .option('--secret', 'run SecretConnection on every link', false)
     .option('--max-outbound <n>', 'outbound peer limit of every node', int(1, 1000), 10)
-    .addOption(new Option('--scenario <name>', 'what happens after convergence').choices(['none', 'churn', 'partition', 'stall']).default('none'))
+    .addOption(
+      new Option('--scenario <name>', 'what happens after convergence').choices(['none', 'churn', 'partition', 'stall']).default('none'),
+    )
     .option('--timeout <ms>', 'deadline of each phase (ms)', int(100, 3_600_000), 60_000)
     .option('--svg <file>', 'where to write the plot', 'simulate.svg')
     .action(async (o) => {
@@ -142,7 +156,16 @@ function oneLineUsageErrors(cmd: Command, parents = ''): void {
   cmd
     .showSuggestionAfterError()
     .showHelpAfterError(`run \`${name} --help\` for the ${cmd.commands.length > 0 ? 'commands' : 'options'}`)
-    .configureOutput({ outputError: (str, write) => write(`${str.trim().replace(/^error: /, 'switchboard: ').replace(/\s*\n\s*\(Did you mean/g, ' (did you mean').replace(/\s*\n\s*/g, ' ')}\n`) });
+    .configureOutput({
+      outputError: (str, write) =>
+        write(
+          `${str
+            .trim()
+            .replace(/^error: /, 'switchboard: ')
+            .replace(/\s*\n\s*\(Did you mean/g, ' (did you mean')
+            .replace(/\s*\n\s*/g, ' ')}\n`,
+        ),
+    });
   for (const c of cmd.commands) oneLineUsageErrors(c, `${name} `);
 }
 

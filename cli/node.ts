@@ -109,7 +109,8 @@ export function readConfigFile(path: string): ConfigFile {
   } catch (err) {
     throw new InvalidArgumentError(`config file ${path} is not valid JSON: ${jsonProblem(text, err)}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`config file ${path} must hold a JSON object {"moniker", "network", "p2p"}`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new InvalidArgumentError(`config file ${path} must hold a JSON object {"moniker", "network", "p2p"}`);
   parseConfig(ConfigFileSchema, parsed, `invalid config file ${path}`);
   return parsed as ConfigFile;
 }
@@ -128,9 +129,11 @@ function readConfigText(path: string): string {
   } catch (err) {
     if (!isSystemError(err)) throw err;
     const why =
-      err.code === 'ENOENT' ? 'does not exist (check the path given to --config)'
-      : err.code === 'EACCES' || err.code === 'EPERM' ? 'cannot be read: permission denied (check its owner and mode)'
-      : `cannot be read: ${systemErrorText(err)}`;
+      err.code === 'ENOENT'
+        ? 'does not exist (check the path given to --config)'
+        : err.code === 'EACCES' || err.code === 'EPERM'
+          ? 'cannot be read: permission denied (check its owner and mode)'
+          : `cannot be read: ${systemErrorText(err)}`;
     throw new InvalidArgumentError(`config file ${path} ${why}`, 'ERR_INVALID_ARGUMENT', { cause: err });
   } finally {
     if (fd !== undefined) closeSync(fd);
@@ -155,7 +158,12 @@ function jsonProblem(text: string, err: unknown): string {
   const line = before.split('\n').length;
   const column = pos - before.lastIndexOf('\n');
   const c = text.charCodeAt(pos);
-  const binary = c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d ? ` (byte 0x${c.toString(16).padStart(2, '0')}: not a text file?)` : c === 0xfffd ? ' (not UTF-8 text: not a text file?)' : '';
+  const binary =
+    c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d
+      ? ` (byte 0x${c.toString(16).padStart(2, '0')}: not a text file?)`
+      : c === 0xfffd
+        ? ' (not UTF-8 text: not a text file?)'
+        : '';
   return `${what.charAt(0).toLowerCase()}${what.slice(1)} at line ${line}, column ${column}${binary}`;
 }
 
@@ -217,10 +225,20 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
   const report = (r: NodeReport) => process.send?.(r);
   const say = (line: string) => process.stdout.write(`${cfg.moniker.padEnd(8)} ${line}\n`);
   const peerReport = (p: { id: string; nodeInfo: { moniker: string }; isOutbound(): boolean }, up: boolean) =>
-    report({ type: 'peer', peer: p.id, moniker: p.nodeInfo.moniker, outbound: p.isOutbound(), up, numOutbound: sw.peers.numOutbound(), maxOutbound: cfg.p2p.maxNumOutboundPeers });
+    report({
+      type: 'peer',
+      peer: p.id,
+      moniker: p.nodeInfo.moniker,
+      outbound: p.isOutbound(),
+      up,
+      numOutbound: sw.peers.numOutbound(),
+      maxOutbound: cfg.p2p.maxNumOutboundPeers,
+    });
 
   sw.on('peer:add', (p) => {
-    say(`+ peer ${p.nodeInfo.moniker} (${p.isOutbound() ? 'outbound' : 'inbound'}, ${p.remoteAddr.dialString()}; ${sw.peers.numOutbound()}/${cfg.p2p.maxNumOutboundPeers} out, ${sw.peers.numInbound()} in)`);
+    say(
+      `+ peer ${p.nodeInfo.moniker} (${p.isOutbound() ? 'outbound' : 'inbound'}, ${p.remoteAddr.dialString()}; ${sw.peers.numOutbound()}/${cfg.p2p.maxNumOutboundPeers} out, ${sw.peers.numInbound()} in)`,
+    );
     peerReport(p, true);
   });
   sw.on('peer:remove', (p, reason) => {
@@ -235,7 +253,9 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
 
   await node.start();
   const server = metrics && o.metrics !== undefined ? await serveMetrics(metrics, o.metrics) : undefined;
-  say(`listening on ${sw.listenAddr} (${cfg.p2p.plaintext ? 'plaintext' : 'encrypted'}${cfg.p2p.seedMode ? ', seed mode' : ''}${server ? `, metrics on http://127.0.0.1:${o.metrics}/metrics` : ''})`);
+  say(
+    `listening on ${sw.listenAddr} (${cfg.p2p.plaintext ? 'plaintext' : 'encrypted'}${cfg.p2p.seedMode ? ', seed mode' : ''}${server ? `, metrics on http://127.0.0.1:${o.metrics}/metrics` : ''})`,
+  );
   report({ type: 'ready', id: key.id, listen: sw.listenAddr.toString() });
   if (o.say) gossip.publish(o.say);
   const stats = process.send
@@ -243,19 +263,29 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
         const peers = sw.peers.list().map((p): PeerStats => {
           const s = p.status();
           const channels = s.channels.map((c) => ({ id: c.id, name: c.name, bytesSent: c.bytesSent, bytesRecv: c.bytesRecv }));
-          return { peer: p.id, outbound: p.isOutbound(), sendRate: s.sendRate, recvRate: s.recvRate, bytesSent: s.bytesSent, bytesRecv: s.bytesRecv, channels, ...(s.rttMs ? { rttMs: s.rttMs } : {}) };
+          return {
+            peer: p.id,
+            outbound: p.isOutbound(),
+            sendRate: s.sendRate,
+            recvRate: s.recvRate,
+            bytesSent: s.bytesSent,
+            bytesRecv: s.bytesRecv,
+            channels,
+            ...(s.rttMs ? { rttMs: s.rttMs } : {}),
+          };
         });
         if (process.connected) report({ type: 'stats', at: Date.now(), peers });
       }, 1000).unref()
     : undefined;
 
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= (async () => {
-    clearInterval(stats);
-    server?.close();
-    await node.stop();
-    logger.flush();
-  })());
+  const stop = () =>
+    (stopping ??= (async () => {
+      clearInterval(stats);
+      server?.close();
+      await node.stop();
+      logger.flush();
+    })());
   const onSignal = () => void stop().then(() => process.exit(0));
   // `on`, not `once`: under `testnet`, Ctrl-C reaches the whole process group and the parent
   // then sends SIGTERM too; a second signal must not kill a node that is stopping cleanly

@@ -84,12 +84,17 @@ export function renderPlot(r: SimulationReport): string {
   }
   let prev = '';
   for (const x of s) {
-    if (x.phase !== prev) out.push(`<line x1="${X(x.t)}" y1="${T}" x2="${X(x.t)}" y2="${T + PH}" stroke="#ccc" stroke-dasharray="4 3"/><text x="${X(x.t)}" y="${T - 4}" fill="#666">${x.phase}</text>`);
+    if (x.phase !== prev)
+      out.push(
+        `<line x1="${X(x.t)}" y1="${T}" x2="${X(x.t)}" y2="${T + PH}" stroke="#ccc" stroke-dasharray="4 3"/><text x="${X(x.t)}" y="${T - 4}" fill="#666">${x.phase}</text>`,
+      );
     prev = x.phase;
   }
   series.forEach(([label, color, f], i) => {
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${s.map((x) => `${X(x.t)},${Y(f(x))}`).join(' ')}"/>`);
-    out.push(`<rect x="${L + PW + 16}" y="${T + i * 20}" width="12" height="12" fill="${color}"/><text x="${L + PW + 34}" y="${T + i * 20 + 11}">${label}</text>`);
+    out.push(
+      `<rect x="${L + PW + 16}" y="${T + i * 20}" width="12" height="12" fill="${color}"/><text x="${L + PW + 34}" y="${T + i * 20 + 11}">${label}</text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n');

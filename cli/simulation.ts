@@ -205,7 +205,13 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
     const l = live();
     let conns = 0;
     for (const n of nodes) if (n.running) conns += n.node.switch.peers.numOutbound();
-    samples.push({ t: performance.now() - started, atTarget: l.filter((n) => atTarget(n, l)).length, nodes: l.length, connections: conns, phase });
+    samples.push({
+      t: performance.now() - started,
+      atTarget: l.filter((n) => atTarget(n, l)).length,
+      nodes: l.length,
+      connections: conns,
+      phase,
+    });
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   };
   const sampler = setInterval(sample, o.sampleMs);
@@ -296,7 +302,10 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
       const l = live();
       const a = l.slice(0, Math.ceil(l.length / 2));
       const b = l.slice(a.length);
-      net.partition([...nodes.filter((n) => n.seed), ...a].map((n) => n.host), b.map((n) => n.host));
+      net.partition(
+        [...nodes.filter((n) => n.seed), ...a].map((n) => n.host),
+        b.map((n) => n.host),
+      );
       propagations.push(await greet(a[0]!, a));
       phase = 'heal';
       net.heal();
@@ -305,7 +314,12 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
       phase = 'stall';
       const stalled = live()[1]!;
       stalled.gossip.stalled = true;
-      propagations.push(await greet(live()[0]!, live().filter((n) => n !== stalled)));
+      propagations.push(
+        await greet(
+          live()[0]!,
+          live().filter((n) => n !== stalled),
+        ),
+      );
     }
     progress(0.9, 'report');
     sample();

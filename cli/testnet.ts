@@ -80,11 +80,19 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
   const children: ChildProcess[] = [];
   let stopping = false;
   const uiPort = o.uiPort ?? (typeof o.ui === 'number' ? o.ui : o.ui ? DEFAULT_UI_PORT : undefined);
-  const view = uiPort === undefined ? undefined : new TestnetView(ids.map((id, i) => ({ id, moniker: i === 0 ? 'seed' : `node${i}`, seed: i === 0 })), { network: o.network, target });
+  const view =
+    uiPort === undefined
+      ? undefined
+      : new TestnetView(
+          ids.map((id, i) => ({ id, moniker: i === 0 ? 'seed' : `node${i}`, seed: i === 0 })),
+          { network: o.network, target },
+        );
   const ui = view && uiPort !== undefined ? await serveUi(view, uiPort) : undefined;
 
   const ports = o.basePort === 0 ? 'free ports' : `ports ${o.basePort}..${o.basePort + o.nodes - 1}`;
-  process.stdout.write(`starting a seed and ${m} nodes on 127.0.0.1, ${ports} (network ${o.network}, outbound target ${target}, home ${home})\n`);
+  process.stdout.write(
+    `starting a seed and ${m} nodes on 127.0.0.1, ${ports} (network ${o.network}, outbound target ${target}, home ${home})\n`,
+  );
   if (ui) process.stdout.write(`live view on ${ui.url}\n`);
   const checkTargets = () => {
     if (targetDone || children.length !== o.nodes) return;
@@ -97,9 +105,13 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
       process.stdout.write(`✓ every node reached its outbound target (${target}) through PEX in ${ms} ms\n`);
     } else {
       // same opening words as the line above: the target line is one milestone, whichever way it was reached
-      process.stdout.write(`✓ every node reached its outbound target (${target}) or is connected to every other node, through PEX in ${ms} ms:\n`);
+      process.stdout.write(
+        `✓ every node reached its outbound target (${target}) or is connected to every other node, through PEX in ${ms} ms:\n`,
+      );
       for (const i of short) {
-        process.stdout.write(`  node${i}: ${numOut(i)}/${target} outbound, ${peersOf[i].size - numOut(i)} inbound: every other node already connected\n`);
+        process.stdout.write(
+          `  node${i}: ${numOut(i)}/${target} outbound, ${peersOf[i].size - numOut(i)} inbound: every other node already connected\n`,
+        );
       }
     }
     view?.milestone('targets', ms);
@@ -111,14 +123,21 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
       ...process.execArgv,
       cli,
       'node',
-      '--home', join(home, `node${i}`),
-      '--listen', `127.0.0.1:${port(i)}`,
-      '--network', o.network,
-      '--moniker', seed ? 'seed' : `node${i}`,
-      '--log-level', o.logLevel,
+      '--home',
+      join(home, `node${i}`),
+      '--listen',
+      `127.0.0.1:${port(i)}`,
+      '--network',
+      o.network,
+      '--moniker',
+      seed ? 'seed' : `node${i}`,
+      '--log-level',
+      o.logLevel,
       '--addr-book-lax',
-      '--ensure-peers-period', '1000',
-      '--max-outbound', String(target),
+      '--ensure-peers-period',
+      '1000',
+      '--max-outbound',
+      String(target),
       ...(seed ? ['--seed-mode'] : ['--seeds', seedAddr, '--say', `hello from node${i}`]),
       ...(o.plaintext ? ['--plaintext'] : []),
     ];
@@ -168,7 +187,12 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
     }
   }
 
-  const exited = children.map((c) => new Promise<number>((res) => (c.exitCode !== null || c.signalCode !== null ? res(c.exitCode ?? 1) : c.once('exit', (code) => res(code ?? 1)))));
+  const exited = children.map(
+    (c) =>
+      new Promise<number>((res) =>
+        c.exitCode !== null || c.signalCode !== null ? res(c.exitCode ?? 1) : c.once('exit', (code) => res(code ?? 1)),
+      ),
+  );
   if (!failedToStart) {
     await new Promise<void>((res) => {
       // keep the handlers: a second Ctrl-C must not kill us while the nodes stop

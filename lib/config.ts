@@ -11,7 +11,10 @@ import { InvalidArgumentError } from './errors.js';
 const ms = (def: number) => z.number().int().positive().default(def);
 const count = (def: number) => z.number().int().nonnegative().default(def);
 const addrList = z.array(z.string().max(400)).max(10_000).default([]);
-const idList = z.array(z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-hex node ID')).max(10_000).default([]);
+const idList = z
+  .array(z.string().regex(/^[0-9a-f]{40}$/, 'must be a 40-hex node ID'))
+  .max(10_000)
+  .default([]);
 
 /** MConnection settings (see `MConnConfig` for each field's meaning); all optional, MConnection fills defaults. */
 export const MConnConfigSchema = z
@@ -21,7 +24,11 @@ export const MConnConfigSchema = z
     /** Receive rate limit (bytes/s); 0 = unlimited. Default 0. */
     recvRate: z.number().nonnegative(),
     /** Largest data of one packet (bytes), 1..1048576. Default 16384. */
-    maxPacketMsgPayloadSize: z.number().int().min(1).max(1 << 20),
+    maxPacketMsgPayloadSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 20),
     /** Longest a queued packet waits before it is written (ms); 0 = end of the event-loop turn. Default 0. */
     flushThrottleMs: z.number().nonnegative(),
     /** Bytes per socket write at most. Default 65536. */
@@ -175,12 +182,20 @@ export function parseP2PConfig(input: unknown = {}): P2PConfig {
  * @param keyHint what to say of an unknown key instead of a suggestion (`''` for nothing special).
  * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) `<what>: <path>: <problem>; …`.
  */
-export function parseConfig<S extends z.ZodType>(schema: S, input: unknown, what: string, keyHint?: (key: string, path: readonly PropertyKey[]) => string): z.output<S> {
+export function parseConfig<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  what: string,
+  keyHint?: (key: string, path: readonly PropertyKey[]) => string,
+): z.output<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const problems = r.error.issues.flatMap((i) =>
     i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => `${formatPath([...i.path, k])}: unknown key${keyHint?.(k, i.path) || renamed(k) || suggestion(k, knownKeys(schema, i.path))}`)
+      ? i.keys.map(
+          (k) =>
+            `${formatPath([...i.path, k])}: unknown key${keyHint?.(k, i.path) || renamed(k) || suggestion(k, knownKeys(schema, i.path))}`,
+        )
       : [`${formatPath(i.path) || '(top level)'}: ${i.message.replace(/^Invalid input: /, '')}`],
   );
   const more = problems.length > MAX_PROBLEMS_LISTED ? `; and ${problems.length - MAX_PROBLEMS_LISTED} more` : '';
@@ -205,15 +220,14 @@ function formatPath(path: readonly PropertyKey[]): string {
 /** The keys of the object schema at `path` inside `schema` (through defaults, optionals and arrays). */
 function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
   let s: z.ZodType | undefined = schema;
-  for (let i = 0; s !== undefined; ) {
+  for (let i = 0; s !== undefined;) {
     if (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
     else if (i === path.length) break;
     else if (s instanceof z.ZodObject) s = (s.shape as Record<string, z.ZodType>)[String(path[i++])];
     else if (s instanceof z.ZodArray) {
       s = s.element as z.ZodType;
       i++;
-    }
-    else return [];
+    } else return [];
   }
   return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
 }

@@ -32,7 +32,15 @@ export {
 } from './conn/packet.js';
 export { SecretConnection, type SecretConnectionOptions } from './conn/secret-connection.js';
 export { NetAddress, MAX_UNIX_PATH_LENGTH, type NetProtocol } from './net-address.js';
-export { NodeInfo, MAX_NODE_INFO_SIZE, MAX_CHANNEL_VERSIONS, P2P_PROTOCOL_VERSION, matchChannelVersions, type NodeInfoFields, type ProtocolVersion } from './node-info.js';
+export {
+  NodeInfo,
+  MAX_NODE_INFO_SIZE,
+  MAX_CHANNEL_VERSIONS,
+  P2P_PROTOCOL_VERSION,
+  matchChannelVersions,
+  type NodeInfoFields,
+  type ProtocolVersion,
+} from './node-info.js';
 export { NodeKey, nodeIdFromPubKey, isValidNodeId, verifySignature } from './node-key.js';
 export { Peer, PeerSet } from './peer.js';
 export {
@@ -43,16 +51,37 @@ export {
   type ReactorHost,
   type SwitchAddrBook,
 } from './reactor.js';
-export { Switch, type SwitchOptions, type SwitchEvents, type NodeInfoSettings, type ConnFilter, type PeerFilter, type RemoteEndpoint } from './switch.js';
+export {
+  Switch,
+  type SwitchOptions,
+  type SwitchEvents,
+  type NodeInfoSettings,
+  type ConnFilter,
+  type PeerFilter,
+  type RemoteEndpoint,
+} from './switch.js';
 export { parseP2PConfig, P2PConfigSchema, MConnConfigSchema, DEFAULT_P2P_CONFIG, type P2PConfig, type P2PConfigInput } from './config.js';
 export { P2PMetrics } from './metrics.js';
 export { readExactly, type Transport, type RawConnection, type AcceptHandler } from './transport.js';
 export { MultiplexTransport, type MultiplexTransportOptions, type UpgradedConn } from './transport-multiplex.js';
 export { TCPTransport, type TCPTransportOptions } from './transport-tcp.js';
 export { UnixTransport } from './transport-unix.js';
-export { MemoryNetwork, MemoryTransport, type MemoryNetworkOptions, type MemoryNetworkStats, type LinkProfile } from './transport-memory.js';
+export {
+  MemoryNetwork,
+  MemoryTransport,
+  type MemoryNetworkOptions,
+  type MemoryNetworkStats,
+  type LinkProfile,
+} from './transport-memory.js';
 export { mulberry32 } from './mulberry32.js';
-export { RequestReactor, type InFlightCounts, type RequestReactorOptions, type RequestOptions, type RequestHandler, type RequestContext } from './request-reactor.js';
+export {
+  RequestReactor,
+  type InFlightCounts,
+  type RequestReactorOptions,
+  type RequestOptions,
+  type RequestHandler,
+  type RequestContext,
+} from './request-reactor.js';
 export {
   decodeRequestMessage,
   encodeRequest,

@@ -98,10 +98,13 @@ export class MemoryPipe {
   private schedule(): void {
     if (this.timer || this.paused || this.dead || this.head >= this.queue.length) return;
     const wait = this.queue[this.head]!.at - this.ctx.now();
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.flush();
-    }, Math.max(0, Math.ceil(wait)));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.flush();
+      },
+      Math.max(0, Math.ceil(wait)),
+    );
   }
 
   private flush(): void {

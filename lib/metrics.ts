@@ -92,7 +92,12 @@ export class P2PMetrics {
       },
     });
     this.dials = new Counter({ name: `${prefix}dials_total`, help: 'Outbound dials by outcome.', labelNames: ['outcome'], registers });
-    this.refused = new Counter({ name: `${prefix}inbound_refused_total`, help: 'Inbound connections refused, by reason.', labelNames: ['reason'], registers });
+    this.refused = new Counter({
+      name: `${prefix}inbound_refused_total`,
+      help: 'Inbound connections refused, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
     this.rtt = new Histogram({
       name: `${prefix}peer_rtt_seconds`,
       help: 'Round-trip time of keepalive ping/pong, per sample.',

@@ -71,7 +71,10 @@ export class NetAddress {
     const host = m ? (m[1] ?? m[2]) : '';
     const port = m ? Number(m[3]) : NaN;
     if (!m || port > 65535 || (m[1] !== undefined && isIP(host) !== 6) || !isValidHost(host)) {
-      throw new InvalidArgumentError(`invalid listen address ${JSON.stringify(s)} (expected host:port or unix:///path)`, 'ERR_INVALID_ADDRESS');
+      throw new InvalidArgumentError(
+        `invalid listen address ${JSON.stringify(s)} (expected host:port or unix:///path)`,
+        'ERR_INVALID_ADDRESS',
+      );
     }
     return new NetAddress('', host, port);
   }

@@ -136,7 +136,8 @@ export class NodeInfo implements NodeInfoFields {
    */
   validate(): void {
     const pv = this.protocolVersion;
-    if (typeof pv !== 'object' || pv === null || !isU32(pv.p2p) || !isU32(pv.block) || !isU32(pv.app)) invalid('protocolVersion must be {p2p, block, app} of unsigned 32-bit integers');
+    if (typeof pv !== 'object' || pv === null || !isU32(pv.p2p) || !isU32(pv.block) || !isU32(pv.app))
+      invalid('protocolVersion must be {p2p, block, app} of unsigned 32-bit integers');
     if (!isValidNodeId(this.id)) invalid('id must be 40 lower-case hex characters');
     if (typeof this.listenAddr !== 'string') invalid('listenAddr must be a string');
     try {
@@ -146,7 +147,8 @@ export class NodeInfo implements NodeInfoFields {
     }
     if (!isAsciiText(this.network, 1, MAX_NETWORK)) invalid(`network must be 1..${MAX_NETWORK} printable ASCII characters`);
     if (!isAsciiText(this.version, 0, MAX_VERSION)) invalid(`version must be at most ${MAX_VERSION} printable ASCII characters`);
-    if (!(this.channels instanceof Uint8Array) || this.channels.length > MAX_NUM_CHANNELS) invalid(`channels must be at most ${MAX_NUM_CHANNELS} bytes`);
+    if (!(this.channels instanceof Uint8Array) || this.channels.length > MAX_NUM_CHANNELS)
+      invalid(`channels must be at most ${MAX_NUM_CHANNELS} bytes`);
     if (new Set(this.channels).size !== this.channels.length) invalid('channels must be unique');
     const cv = this.channelVersions;
     if (!Array.isArray(cv) || cv.length !== this.channels.length) invalid('channelVersions must be an array with one entry per channel');
@@ -157,7 +159,10 @@ export class NodeInfo implements NodeInfoFields {
         vs.length >= 1 &&
         vs.length <= MAX_CHANNEL_VERSIONS &&
         vs.every((v, j) => isU32(v) && v >= 1 && (j === 0 || v > vs[j - 1]));
-      if (!ok) invalid(`channelVersions of channel 0x${this.channels[i].toString(16)} must be 1..${MAX_CHANNEL_VERSIONS} strictly ascending integers in 1..2^32-1`);
+      if (!ok)
+        invalid(
+          `channelVersions of channel 0x${this.channels[i].toString(16)} must be 1..${MAX_CHANNEL_VERSIONS} strictly ascending integers in 1..2^32-1`,
+        );
     }
     if (typeof this.moniker !== 'string' || this.moniker.length < 1 || this.moniker.length > MAX_MONIKER || /\p{Cc}/u.test(this.moniker)) {
       invalid(`moniker must be 1..${MAX_MONIKER} printable characters`);
@@ -166,7 +171,8 @@ export class NodeInfo implements NodeInfoFields {
     const entries = Object.entries(this.other);
     if (entries.length > MAX_OTHER_ENTRIES) invalid(`other has more than ${MAX_OTHER_ENTRIES} entries`);
     for (const [k, v] of entries) {
-      if (k.length > MAX_OTHER_KEY || typeof v !== 'string' || v.length > MAX_OTHER_VALUE) invalid(`other.${k.slice(0, 64)} is too long or not a string`);
+      if (k.length > MAX_OTHER_KEY || typeof v !== 'string' || v.length > MAX_OTHER_VALUE)
+        invalid(`other.${k.slice(0, 64)} is too long or not a string`);
     }
   }
 
@@ -183,7 +189,8 @@ export class NodeInfo implements NodeInfoFields {
     const a = this.protocolVersion.block;
     const b = other.protocolVersion.block;
     if (a !== 0 && b !== 0 && a !== b) throw new NodeInfoError(`peer is on block protocol ${b}, we are on ${a}`);
-    if (this.network !== other.network) throw new NodeInfoError(`peer is on network ${JSON.stringify(other.network)}, we are on ${JSON.stringify(this.network)}`);
+    if (this.network !== other.network)
+      throw new NodeInfoError(`peer is on network ${JSON.stringify(other.network)}, we are on ${JSON.stringify(this.network)}`);
     if (this.channels.length === 0) return; // we have no reactors: accept anyone (as CometBFT)
     const ours = new Set(this.channels);
     if (!other.channels.some((c) => ours.has(c))) {
@@ -224,7 +231,13 @@ export class NodeInfo implements NodeInfoFields {
     if (bytes.length > MAX_NODE_INFO_SIZE) invalid(`encoded NodeInfo of ${bytes.length} bytes exceeds ${MAX_NODE_INFO_SIZE}`);
     let raw: unknown;
     try {
-      raw = decode(bytes, { maxStrLength: MAX_NODE_INFO_SIZE, maxBinLength: MAX_NODE_INFO_SIZE, maxArrayLength: MAX_NUM_CHANNELS, maxMapLength: 64, maxExtLength: 0 });
+      raw = decode(bytes, {
+        maxStrLength: MAX_NODE_INFO_SIZE,
+        maxBinLength: MAX_NODE_INFO_SIZE,
+        maxArrayLength: MAX_NUM_CHANNELS,
+        maxMapLength: 64,
+        maxExtLength: 0,
+      });
     } catch (err) {
       throw new NodeInfoError(`NodeInfo is not valid MessagePack: ${(err as Error).message}`, { invalid: true, cause: err });
     }
@@ -240,7 +253,9 @@ export class NodeInfo implements NodeInfoFields {
       version: r.version as string,
       channels: r.channels as Uint8Array,
       // a p2p-1 NodeInfo has no channelVersions: default them so compatibleWith names the version mismatch
-      channelVersions: (r.channelVersions === undefined && pv?.p2p !== P2P_PROTOCOL_VERSION ? defaultVersions(r.channels as Uint8Array) : r.channelVersions) as number[][],
+      channelVersions: (r.channelVersions === undefined && pv?.p2p !== P2P_PROTOCOL_VERSION
+        ? defaultVersions(r.channels as Uint8Array)
+        : r.channelVersions) as number[][],
       moniker: r.moniker as string,
       other: (other ?? {}) as Record<string, string>,
     });

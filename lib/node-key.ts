@@ -6,7 +6,15 @@
  *
  * @module
  */
-import { createHash, createPrivateKey, createPublicKey, randomBytes, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  type KeyObject,
+} from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InvalidArgumentError } from './errors.js';
@@ -164,5 +172,9 @@ export function verifySignature(pubKey: Uint8Array, msg: Uint8Array, sig: Uint8A
 }
 
 function keyFileError(path: string, why: string, cause?: unknown): InvalidArgumentError {
-  return new InvalidArgumentError(`invalid node key file ${path}: ${why} (restore it from a backup, or move it away to create a new key: a new node ID)`, 'ERR_INVALID_KEY_FILE', { cause });
+  return new InvalidArgumentError(
+    `invalid node key file ${path}: ${why} (restore it from a backup, or move it away to create a new key: a new node ID)`,
+    'ERR_INVALID_KEY_FILE',
+    { cause },
+  );
 }

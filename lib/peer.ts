@@ -7,7 +7,14 @@
 import type { Duplex } from 'node:stream';
 import type { ChannelDescriptor } from './conn/channel.js';
 import { ChannelInactiveError } from './errors.js';
-import { MConnection, type ConnectionStatus, type ErrorHandler, type MConnConfig, type ReceiveHandler, type SendOptions } from './conn/mconnection.js';
+import {
+  MConnection,
+  type ConnectionStatus,
+  type ErrorHandler,
+  type MConnConfig,
+  type ReceiveHandler,
+  type SendOptions,
+} from './conn/mconnection.js';
 import { NetAddress } from './net-address.js';
 import type { NodeInfo } from './node-info.js';
 
@@ -70,7 +77,10 @@ export class Peer {
     let addr = init.dialedAddr;
     if (!addr) {
       const selfReported = init.nodeInfo.netAddress();
-      addr = selfReported.protocol !== 'tcp' ? selfReported : new NetAddress(this.id, init.remoteHost || selfReported.host, selfReported.port || init.remotePort);
+      addr =
+        selfReported.protocol !== 'tcp'
+          ? selfReported
+          : new NetAddress(this.id, init.remoteHost || selfReported.host, selfReported.port || init.remotePort);
     }
     this.remoteAddr = addr;
     for (const [id, v] of init.channelVersions) this.versions[id] = v;
@@ -197,7 +207,10 @@ export class Peer {
 
   private inactive(channelId: number): ChannelInactiveError {
     const hex = `0x${channelId.toString(16).padStart(2, '0')}`;
-    return new ChannelInactiveError(channelId, `channel ${hex} is inactive for ${this.id}: no common version (peer has [${this.nodeInfo.channelVersionsOf(channelId)?.join(', ')}])`);
+    return new ChannelInactiveError(
+      channelId,
+      `channel ${hex} is inactive for ${this.id}: no common version (peer has [${this.nodeInfo.channelVersionsOf(channelId)?.join(', ')}])`,
+    );
   }
 
   /** A value a reactor stored on this peer (`undefined` when none). */

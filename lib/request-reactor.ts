@@ -8,7 +8,15 @@
  * @module
  */
 import type { ChannelDescriptor } from './conn/channel.js';
-import { ChannelInactiveError, InvalidArgumentError, MessageTooLargeError, ProtocolViolationError, RemoteError, RequestError, type SwitchboardError } from './errors.js';
+import {
+  ChannelInactiveError,
+  InvalidArgumentError,
+  MessageTooLargeError,
+  ProtocolViolationError,
+  RemoteError,
+  RequestError,
+  type SwitchboardError,
+} from './errors.js';
 import type { Peer } from './peer.js';
 import { BaseReactor, type Envelope } from './reactor.js';
 import {
@@ -248,7 +256,8 @@ export class RequestReactor extends BaseReactor {
     try {
       const timeoutMs = checkTimeout(opts.timeoutMs ?? this.timeoutMs, 'timeoutMs');
       if (!(msg instanceof Uint8Array)) throw new InvalidArgumentError('a request must be a Uint8Array');
-      if (msg.length > this.maxRequestBytes) throw new MessageTooLargeError(`request of ${msg.length} bytes exceeds maxRequestBytes ${this.maxRequestBytes}`);
+      if (msg.length > this.maxRequestBytes)
+        throw new MessageTooLargeError(`request of ${msg.length} bytes exceeds maxRequestBytes ${this.maxRequestBytes}`);
       const st = this.states.get(peer);
       if (!st) throw new RequestError('ERR_PEER_REMOVED', `${peer.id} is not a connected peer`);
       if (peer.channelVersion(this.channelId) === undefined) {
@@ -256,7 +265,10 @@ export class RequestReactor extends BaseReactor {
       }
       if (opts.signal?.aborted) throw new RequestError('ERR_REQUEST_ABORTED', 'request aborted before it was sent');
       if (st.outgoing.size >= this.maxInFlightPerPeer) {
-        throw new RequestError('ERR_TOO_MANY_REQUESTS', `${st.outgoing.size} requests in flight to ${peer.id} (maxInFlightPerPeer ${this.maxInFlightPerPeer})`);
+        throw new RequestError(
+          'ERR_TOO_MANY_REQUESTS',
+          `${st.outgoing.size} requests in flight to ${peer.id} (maxInFlightPerPeer ${this.maxInFlightPerPeer})`,
+        );
       }
       return this.launch(st, msg, timeoutMs, opts.signal);
     } catch (err) {
@@ -269,9 +281,21 @@ export class RequestReactor extends BaseReactor {
     while (st.outgoing.has(id)) id = id === MAX_U32 ? 1 : id + 1;
     st.nextId = id === MAX_U32 ? 1 : id + 1;
     return new Promise<Uint8Array>((resolve, reject) => {
-      const o: Outgoing = { resolve, reject, timer: undefined, signal, onAbort: undefined, sendAbort: new AbortController(), queued: false, settled: false };
+      const o: Outgoing = {
+        resolve,
+        reject,
+        timer: undefined,
+        signal,
+        onAbort: undefined,
+        sendAbort: new AbortController(),
+        queued: false,
+        settled: false,
+      };
       st.outgoing.set(id, o);
-      o.timer = setTimeout(() => this.giveUp(st, id, o, new RequestError('ERR_REQUEST_TIMEOUT', `no response from ${st.peer.id} within ${timeoutMs} ms`)), timeoutMs);
+      o.timer = setTimeout(
+        () => this.giveUp(st, id, o, new RequestError('ERR_REQUEST_TIMEOUT', `no response from ${st.peer.id} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       if (signal) {
         o.onAbort = () => this.giveUp(st, id, o, new RequestError('ERR_REQUEST_ABORTED', 'request aborted', { cause: signal.reason }));
         signal.addEventListener('abort', o.onAbort, { once: true });
@@ -313,7 +337,10 @@ export class RequestReactor extends BaseReactor {
   /** One more timeout in a row; at `stallLimit` the peer is disconnected with `ERR_STALL_TIMEOUT` (neo-go's stall timeout). */
   private countStall(st: PeerState): void {
     if (this.stallLimit > 0 && ++st.stalls >= this.stallLimit && this.states.get(st.peer) === st) {
-      const stall = new RequestError('ERR_STALL_TIMEOUT', `${st.stalls} requests in a row to ${st.peer.id} timed out (stallLimit ${this.stallLimit})`);
+      const stall = new RequestError(
+        'ERR_STALL_TIMEOUT',
+        `${st.stalls} requests in a row to ${st.peer.id} timed out (stallLimit ${this.stallLimit})`,
+      );
       this.sw?.logger.info({ peer: st.peer.id, stalls: st.stalls }, 'peer stalled on requests');
       this.switch.stopPeerForError(st.peer, stall);
     }
@@ -349,7 +376,13 @@ export class RequestReactor extends BaseReactor {
         return this.onRequest(st, m.id, m.timeoutMs, m.payload);
       case 'cancel': {
         const i = st.incoming.get(m.id);
-        if (i) this.answer(st, m.id, encodeError(m.id, 'ERR_REQUEST_ABORTED', 'cancelled by the requester'), new RequestError('ERR_REQUEST_ABORTED', 'cancelled by the requester'));
+        if (i)
+          this.answer(
+            st,
+            m.id,
+            encodeError(m.id, 'ERR_REQUEST_ABORTED', 'cancelled by the requester'),
+            new RequestError('ERR_REQUEST_ABORTED', 'cancelled by the requester'),
+          );
         return; // a cancel that crossed our answer is normal
       }
       default:
@@ -361,12 +394,19 @@ export class RequestReactor extends BaseReactor {
     const peer = st.peer;
     if (st.incoming.has(id)) return this.violation(peer, new ProtocolViolationError(`request id ${id} is already in flight`));
     if (st.incoming.size >= this.maxInFlightPerPeer) {
-      return this.violation(peer, new ProtocolViolationError(`more than maxInFlightPerPeer (${this.maxInFlightPerPeer}) requests in flight`));
+      return this.violation(
+        peer,
+        new ProtocolViolationError(`more than maxInFlightPerPeer (${this.maxInFlightPerPeer}) requests in flight`),
+      );
     }
     const i: Incoming = { ac: new AbortController(), timer: undefined };
     st.incoming.set(id, i);
     if (payload.length > this.maxRequestBytes) {
-      return this.answer(st, id, encodeError(id, 'ERR_MESSAGE_TOO_LARGE', `request of ${payload.length} bytes exceeds ${this.maxRequestBytes}`));
+      return this.answer(
+        st,
+        id,
+        encodeError(id, 'ERR_MESSAGE_TOO_LARGE', `request of ${payload.length} bytes exceeds ${this.maxRequestBytes}`),
+      );
     }
     const handler = this.handler;
     if (!handler) return this.answer(st, id, encodeError(id, 'ERR_NO_HANDLER', 'this node answers no requests on this channel'));
@@ -384,7 +424,15 @@ export class RequestReactor extends BaseReactor {
           if (!(res instanceof Uint8Array)) {
             this.answer(st, id, encodeError(id, 'ERR_HANDLER', 'handler returned no Uint8Array'));
           } else if (res.length > this.maxResponseBytes) {
-            this.answer(st, id, encodeError(id, 'ERR_RESPONSE_TOO_LARGE', `response of ${res.length} bytes exceeds maxResponseBytes ${this.maxResponseBytes}`));
+            this.answer(
+              st,
+              id,
+              encodeError(
+                id,
+                'ERR_RESPONSE_TOO_LARGE',
+                `response of ${res.length} bytes exceeds maxResponseBytes ${this.maxResponseBytes}`,
+              ),
+            );
           } else {
             this.answer(st, id, encodeResponse(id, res));
           }
@@ -428,7 +476,12 @@ export class RequestReactor extends BaseReactor {
     this.settle(o);
     if (m.kind === 'response') {
       if (m.payload.length > this.maxResponseBytes) {
-        o.reject(new RequestError('ERR_RESPONSE_TOO_LARGE', `response of ${m.payload.length} bytes exceeds maxResponseBytes ${this.maxResponseBytes}`));
+        o.reject(
+          new RequestError(
+            'ERR_RESPONSE_TOO_LARGE',
+            `response of ${m.payload.length} bytes exceeds maxResponseBytes ${this.maxResponseBytes}`,
+          ),
+        );
       } else {
         o.resolve(m.payload);
       }

@@ -152,7 +152,8 @@ export function decodeRequestMessage(b: Uint8Array): RequestMessage {
       const code = v.toString('latin1', 6, 6 + n);
       if (!CODE_RE.test(code)) throw new MalformedPacketError('error code is not printable ASCII');
       const rest = v.subarray(6 + n);
-      if (rest.length > MAX_ERROR_MESSAGE) throw new MalformedPacketError(`error message of ${rest.length} bytes exceeds ${MAX_ERROR_MESSAGE}`);
+      if (rest.length > MAX_ERROR_MESSAGE)
+        throw new MalformedPacketError(`error message of ${rest.length} bytes exceeds ${MAX_ERROR_MESSAGE}`);
       let message: string;
       try {
         message = utf8.decode(rest);

@@ -15,7 +15,16 @@ import pino, { type Logger } from 'pino';
 import { channelIdHex, type ChannelDescriptor } from './conn/channel.js';
 import { DEFAULT_MCONN_CONFIG } from './conn/mconnection.js';
 import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from './config.js';
-import { ChannelInactiveError, InvalidArgumentError, ListenError, NotStartedError, PeerError, PeerStoppedError, RejectedError, SwitchboardError } from './errors.js';
+import {
+  ChannelInactiveError,
+  InvalidArgumentError,
+  ListenError,
+  NotStartedError,
+  PeerError,
+  PeerStoppedError,
+  RejectedError,
+  SwitchboardError,
+} from './errors.js';
 import type { P2PMetrics } from './metrics.js';
 import { NetAddress } from './net-address.js';
 import { matchChannelVersions, NodeInfo, type ProtocolVersion } from './node-info.js';
@@ -434,7 +443,8 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
       addr = toAddr(target);
       keys.push(addr.id);
       const scope = this.config.banIpScope;
-      if (scope === 'all' || (scope === 'routable' && isIP(addr.host) && ipaddr.process(addr.host).range() === 'unicast')) keys.push(addr.host);
+      if (scope === 'all' || (scope === 'routable' && isIP(addr.host) && ipaddr.process(addr.host).range() === 'unicast'))
+        keys.push(addr.host);
     }
     for (const k of keys) this.bans.set(k, Math.max(until, this.bans.get(k) ?? 0));
     const err = new RejectedError('ERR_BANNED', `banned for ${durationMs} ms`);
@@ -486,7 +496,9 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
       if (this.dialing.has(a.id)) throw new RejectedError('ERR_DUPLICATE_PEER', `already dialing ${a.id}`);
       this.checkBanned(a.id, a.host, a.port);
       // a persistent peer's dial may use the slots held for persistent peers that are away (its own included)
-      const outbound = this.numOutboundPeersAndDials() - (this.persistentIds.has(a.id) ? this.slotsHeldByPersistentPeers(true) - this.slotsHeldByPersistentPeers(false) : 0);
+      const outbound =
+        this.numOutboundPeersAndDials() -
+        (this.persistentIds.has(a.id) ? this.slotsHeldByPersistentPeers(true) - this.slotsHeldByPersistentPeers(false) : 0);
       if (!this.unconditionalIds.has(a.id) && outbound >= this.config.maxNumOutboundPeers) {
         throw new RejectedError('ERR_TOO_MANY_PEERS', `outbound limit ${this.config.maxNumOutboundPeers} reached`);
       }
@@ -568,11 +580,13 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
         if (ac.signal.aborted || !this.running) return;
         if (this.peers.has(addr.id)) return done();
         // the first dial at start waits for the reactors (a no-op later)
-        this.reactorsReady.then(() => this.dialPeerWithAddress(addr, { signal: ac.signal })).then(done, (err: SwitchboardError) => {
-          if (this.peers.has(addr.id)) return done(); // it connected to us meanwhile
-          this.logger.debug({ addr: addr.toString(), attempt: i, code: err.code }, 'persistent peer redial failed');
-          attempt(i + 1);
-        });
+        this.reactorsReady
+          .then(() => this.dialPeerWithAddress(addr, { signal: ac.signal }))
+          .then(done, (err: SwitchboardError) => {
+            if (this.peers.has(addr.id)) return done(); // it connected to us meanwhile
+            this.logger.debug({ addr: addr.toString(), attempt: i, code: err.code }, 'persistent peer redial failed');
+            attempt(i + 1);
+          });
       }, delays[i]);
       const clear = () => clearTimeout(t);
       ac.signal.addEventListener('abort', clear, { once: true });
@@ -607,7 +621,11 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
           () => (clearTimeout(timer), resolve()),
           (err: unknown) => {
             clearTimeout(timer);
-            reject(err instanceof RejectedError ? err : new RejectedError('ERR_FILTER', `${what} refused: ${(err as Error)?.message ?? err}`, { cause: err }));
+            reject(
+              err instanceof RejectedError
+                ? err
+                : new RejectedError('ERR_FILTER', `${what} refused: ${(err as Error)?.message ?? err}`, { cause: err }),
+            );
           },
         );
     });
@@ -650,7 +668,8 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
   }
 
   private flushRefusalLog(): void {
-    for (const [reason, count] of this.refusalCounts) this.logger.info({ reason, count, intervalMs: this.config.refusalLogIntervalMs }, 'inbound connections refused');
+    for (const [reason, count] of this.refusalCounts)
+      this.logger.info({ reason, count, intervalMs: this.config.refusalLogIntervalMs }, 'inbound connections refused');
     this.refusalCounts.clear();
   }
 
@@ -681,7 +700,10 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
     if (!up.outbound && !this.unconditionalIds.has(id) && this.numInboundCounted() >= this.config.maxNumInboundPeers) {
       const idle = this.idlestReplaceableInbound();
       if (!idle) throw new RejectedError('ERR_TOO_MANY_PEERS', `inbound limit ${this.config.maxNumInboundPeers} reached`);
-      const err = new RejectedError('ERR_PEER_EVICTED', `replaced by a new inbound peer: no message for ${Math.round(performance.now() - idle.lastMessageAt)} ms while every inbound slot was taken`);
+      const err = new RejectedError(
+        'ERR_PEER_EVICTED',
+        `replaced by a new inbound peer: no message for ${Math.round(performance.now() - idle.lastMessageAt)} ms while every inbound slot was taken`,
+      );
       this.logger.info({ peer: idle.id, by: id }, 'inbound slots full: replacing the idlest inbound peer');
       this.stopPeerForError(idle, err);
       return this.addPeer(up, dialedAddr);
@@ -702,7 +724,11 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
       onRtt: this.metrics?.observeRtt,
       onReceive: (channelId, message) => {
         // a conforming peer sends only on channels with a common version (its Peer refuses the others)
-        if (peer.channelVersion(channelId) === undefined) throw new ChannelInactiveError(channelId, `message on channel 0x${channelId.toString(16)}, which has no common version with this peer`);
+        if (peer.channelVersion(channelId) === undefined)
+          throw new ChannelInactiveError(
+            channelId,
+            `message on channel 0x${channelId.toString(16)}, which has no common version with this peer`,
+          );
         const r = reactorByCh[channelId]!;
         const e = { channelId, src: peer, message };
         if (r.filterMessage && !r.filterMessage(e)) {

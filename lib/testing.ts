@@ -75,7 +75,13 @@ function label(sw: Switch): string {
 }
 
 /** Waits for the first `event` of `sw` whose peer passes `match`; rejects after `timeoutMs`. */
-function waitFor<E extends 'peer:add' | 'peer:remove'>(sw: Switch, event: E, match: (peer: Peer) => boolean, what: string, opts: WaitOptions): Promise<SwitchEvents[E]> {
+function waitFor<E extends 'peer:add' | 'peer:remove'>(
+  sw: Switch,
+  event: E,
+  match: (peer: Peer) => boolean,
+  what: string,
+  opts: WaitOptions,
+): Promise<SwitchEvents[E]> {
   let timeoutMs: number;
   try {
     timeoutMs = deadline(opts);

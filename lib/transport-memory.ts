@@ -118,7 +118,8 @@ export class MemoryNetwork {
     for (const h of a) this.side.set(h, 'a');
     for (const h of b) this.side.set(h, 'b');
     for (const l of [...this.live]) {
-      if (this.cut(l.a, l.b)) for (const e of l.ends) e.destroy(Object.assign(new Error('connection reset by the network partition'), { code: 'ECONNRESET' }));
+      if (this.cut(l.a, l.b))
+        for (const e of l.ends) e.destroy(Object.assign(new Error('connection reset by the network partition'), { code: 'ECONNRESET' }));
     }
   }
 
@@ -253,7 +254,8 @@ function pairKey(a: string, b: string): string {
 function checkProfile(p: LinkProfile): LinkProfile {
   for (const k of ['latencyMs', 'jitterMs', 'bandwidth'] as const) {
     const v = p[k];
-    if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v) || v < 0)) throw new InvalidArgumentError(`link ${k} must be a number ≥ 0, got ${v}`);
+    if (v !== undefined && (typeof v !== 'number' || Number.isNaN(v) || v < 0))
+      throw new InvalidArgumentError(`link ${k} must be a number ≥ 0, got ${v}`);
   }
   return { ...p };
 }

@@ -192,25 +192,27 @@ export class MultiplexTransport {
       this.pending.delete(raw);
     };
     const filter = this.opts.filterConn;
-    (filter ? filter(host, port) : Promise.resolve()).then(() => this.upgrade(raw, false, undefined)).then(
-      (c) => {
-        done();
-        if (p.evicted) {
-          c.conn.destroy();
-          this.onInboundError(new RejectedError('ERR_HANDSHAKE_EVICTED', `${remote} was evicted from the handshake table`), remote);
-        } else this.onInbound(c);
-      },
-      (err: SwitchboardError) => {
-        done();
-        conn.destroy();
-        const e = p.evicted
-          ? new RejectedError('ERR_HANDSHAKE_EVICTED', `${remote} was evicted from the handshake table by a newer connection`)
-          : p.keyTimedOut
-            ? new HandshakeError(`${remote} sent no ephemeral key within ${this.handshakeKeyTimeoutMs} ms`, { timeout: true })
-            : err;
-        this.onInboundError(e, remote);
-      },
-    );
+    (filter ? filter(host, port) : Promise.resolve())
+      .then(() => this.upgrade(raw, false, undefined))
+      .then(
+        (c) => {
+          done();
+          if (p.evicted) {
+            c.conn.destroy();
+            this.onInboundError(new RejectedError('ERR_HANDSHAKE_EVICTED', `${remote} was evicted from the handshake table`), remote);
+          } else this.onInbound(c);
+        },
+        (err: SwitchboardError) => {
+          done();
+          conn.destroy();
+          const e = p.evicted
+            ? new RejectedError('ERR_HANDSHAKE_EVICTED', `${remote} was evicted from the handshake table by a newer connection`)
+            : p.keyTimedOut
+              ? new HandshakeError(`${remote} sent no ephemeral key within ${this.handshakeKeyTimeoutMs} ms`, { timeout: true })
+              : err;
+          this.onInboundError(e, remote);
+        },
+      );
   }
 
   /**
@@ -222,7 +224,8 @@ export class MultiplexTransport {
     if (routableIp(host)) {
       let inHandshake = 0;
       for (const p of this.pending.values()) if (p.host === host) inHandshake++;
-      if (inHandshake >= this.maxHandshakingPerIp) return new RejectedError('ERR_CONN_LIMIT', `${host} already has ${inHandshake} connections in the handshake`);
+      if (inHandshake >= this.maxHandshakingPerIp)
+        return new RejectedError('ERR_CONN_LIMIT', `${host} already has ${inHandshake} connections in the handshake`);
       const now = Date.now();
       let w = this.rates.get(host);
       if (!w || now - w.start >= 1000) {
@@ -230,7 +233,8 @@ export class MultiplexTransport {
         w = { start: now, n: 0 };
         this.rates.set(host, w);
       }
-      if (++w.n > this.maxInboundConnRatePerIp) return new RejectedError('ERR_CONN_RATE', `${host} opened more than ${this.maxInboundConnRatePerIp} connections in a second`);
+      if (++w.n > this.maxInboundConnRatePerIp)
+        return new RejectedError('ERR_CONN_RATE', `${host} opened more than ${this.maxInboundConnRatePerIp} connections in a second`);
     }
     if (this.pending.size < this.maxHandshaking) return undefined;
     let victim: Pending | undefined;
@@ -271,7 +275,13 @@ export class MultiplexTransport {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new HandshakeError(`handshake with ${remoteHost ? `${remoteHost}:${remotePort}` : 'a ' + this.transport.protocol + ' peer'} timed out after ${this.handshakeTimeoutMs} ms`, { timeout: true })),
+        () =>
+          reject(
+            new HandshakeError(
+              `handshake with ${remoteHost ? `${remoteHost}:${remotePort}` : 'a ' + this.transport.protocol + ' peer'} timed out after ${this.handshakeTimeoutMs} ms`,
+              { timeout: true },
+            ),
+          ),
         this.handshakeTimeoutMs,
       );
     });
@@ -285,7 +295,13 @@ export class MultiplexTransport {
     }
   }
 
-  private async doUpgrade(socket: Duplex, outbound: boolean, expectedId: string | undefined, remoteHost: string, remotePort: number): Promise<UpgradedConn> {
+  private async doUpgrade(
+    socket: Duplex,
+    outbound: boolean,
+    expectedId: string | undefined,
+    remoteHost: string,
+    remotePort: number,
+  ): Promise<UpgradedConn> {
     let conn: Duplex = socket;
     let authId: string | undefined;
     if (!this.plaintext) {
@@ -358,7 +374,9 @@ export function readExactly(stream: Duplex, n: number): Promise<Buffer> {
     };
     const onError = (err: Error) => {
       cleanup();
-      reject(err instanceof SwitchboardError ? err : new HandshakeError(`connection failed during handshake: ${err.message}`, { cause: err }));
+      reject(
+        err instanceof SwitchboardError ? err : new HandshakeError(`connection failed during handshake: ${err.message}`, { cause: err }),
+      );
     };
     const cleanup = () => {
       stream.off('readable', onReadable);

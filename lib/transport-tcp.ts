@@ -60,7 +60,8 @@ export class TCPTransport implements Transport {
   /** Connect to `addr` within `dialTimeoutMs`. Rejects with RejectedError `ERR_DIAL_TIMEOUT`, `ERR_DIAL`, `ERR_SWITCH_STOPPED`. */
   dial(addr: NetAddress, signal?: AbortSignal): Promise<RawConnection> {
     if (this.closed) return Promise.reject(new RejectedError('ERR_SWITCH_STOPPED', 'transport closed'));
-    if (addr.protocol !== this.protocol) return Promise.reject(new RejectedError('ERR_DIAL', `cannot dial ${addr} over the ${this.protocol} transport`));
+    if (addr.protocol !== this.protocol)
+      return Promise.reject(new RejectedError('ERR_DIAL', `cannot dial ${addr} over the ${this.protocol} transport`));
     return new Promise((resolve, reject) => {
       const socket = this.connectSocket(addr);
       this.track(socket);
@@ -69,7 +70,10 @@ export class TCPTransport implements Transport {
         socket.destroy();
         reject(err);
       };
-      const timer = setTimeout(() => fail(new RejectedError('ERR_DIAL_TIMEOUT', `dial ${addr} timed out after ${this.dialTimeoutMs} ms`)), this.dialTimeoutMs);
+      const timer = setTimeout(
+        () => fail(new RejectedError('ERR_DIAL_TIMEOUT', `dial ${addr} timed out after ${this.dialTimeoutMs} ms`)),
+        this.dialTimeoutMs,
+      );
       const onAbort = () => fail(new RejectedError('ERR_DIAL', `dial ${addr} aborted`));
       const onError = (err: Error) => fail(new RejectedError('ERR_DIAL', `dial ${addr} failed: ${err.message}`, { cause: err }));
       const onConnect = () => {

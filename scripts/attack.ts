@@ -73,7 +73,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--victim-config') a.victimConfig = JSON.parse(v) as Record<string, unknown>;
     else throw new Error(`unknown option ${k} (--cli, --only, --seconds, --victim-config)`);
   }
-  for (const s of a.only) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
+  for (const s of a.only)
+    if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
   if (!(a.seconds > 0 && a.seconds <= 600)) throw new Error('--seconds must be 1..600');
   return a;
 }
@@ -85,7 +86,10 @@ class Teardown {
     this.fns.push(fn);
   }
   async run(): Promise<void> {
-    for (const fn of this.fns.reverse()) await Promise.resolve().then(fn).catch(() => {});
+    for (const fn of this.fns.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => {});
     this.fns = [];
   }
 }
@@ -111,7 +115,10 @@ async function startVictim(td: Teardown, cli: string, p2p: Record<string, unknow
   // stdout to a file: the node prints a line per gossip message, which a busy reader of a pipe would make it buffer
   const outPath = join(home, 'stdout.txt');
   const out = openSync(outPath, 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'node', '--home', home, '--config', cfg, '--log-level', 'silent'], { stdio: ['ignore', out, 'pipe'], env: childEnv() });
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'node', '--home', home, '--config', cfg, '--log-level', 'silent'], {
+    stdio: ['ignore', out, 'pipe'],
+    env: childEnv(),
+  });
   closeSync(out);
   let exited = false;
   const exit = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
@@ -153,12 +160,18 @@ interface HonestReport {
  * `intervalMs` and each records when the other's messages arrive.
  */
 async function honestPairProcess(): Promise<void> {
-  const settings = new Promise<{ addr: string; intervalMs: number }>((r) => process.once('message', (m) => r(m as { addr: string; intervalMs: number })));
+  const settings = new Promise<{ addr: string; intervalMs: number }>((r) =>
+    process.once('message', (m) => r(m as { addr: string; intervalMs: number })),
+  );
   process.send!({ type: 'hello' });
   const { addr, intervalMs } = await settings;
   const victimId = addr.split('@')[0]!;
   const mk = async (moniker: string) => {
-    const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker }, config: { listenAddress: '127.0.0.1:0' } });
+    const sw = new Switch({
+      nodeKey: NodeKey.generate(),
+      nodeInfo: { network: NETWORK, moniker },
+      config: { listenAddress: '127.0.0.1:0' },
+    });
     const g = sw.addReactor('gossip', new GossipReactor());
     await sw.start();
     await sw.dialPeerWithAddress(addr);
@@ -187,7 +200,11 @@ async function honestPairProcess(): Promise<void> {
   await new Promise((r) => process.once('message', r));
   clearInterval(timer);
   // late messages are late, not lost: wait until none has arrived for 3 s (at most 20 s)
-  for (let last = -1, quietSince = performance.now(), t0 = performance.now(); performance.now() - quietSince < 3000 && performance.now() - t0 < 20_000; await sleep(100)) {
+  for (
+    let last = -1, quietSince = performance.now(), t0 = performance.now();
+    performance.now() - quietSince < 3000 && performance.now() - t0 < 20_000;
+    await sleep(100)
+  ) {
     if (latencies.length !== last) {
       last = latencies.length;
       quietSince = performance.now();
@@ -202,7 +219,11 @@ class HonestPair {
   private constructor(private readonly child: ChildProcess) {}
 
   static async start(td: Teardown, victim: Victim, intervalMs: number): Promise<HonestPair> {
-    const child = fork(fileURLToPath(import.meta.url), ['--honest-pair'], { execArgv: ['--import', 'tsx'], env: childEnv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(import.meta.url), ['--honest-pair'], {
+      execArgv: ['--import', 'tsx'],
+      env: childEnv(),
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     td.teardown(() => child.kill('SIGKILL'));
     const next = () =>
       new Promise<void>((r, reject) => {
@@ -374,7 +395,11 @@ async function scenario(name: Scenario, args: Args): Promise<Row> {
       stuck.sock.pause();
       const pongs = setInterval(() => stuck.sendPackets({ type: 'pong' }), 5000);
       td.teardown(() => clearInterval(pongs));
-      const flooder = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker: 'flooder' }, config: { listenAddress: '127.0.0.1:0' } });
+      const flooder = new Switch({
+        nodeKey: NodeKey.generate(),
+        nodeInfo: { network: NETWORK, moniker: 'flooder' },
+        config: { listenAddress: '127.0.0.1:0' },
+      });
       const g = flooder.addReactor('gossip', new GossipReactor());
       await flooder.start();
       td.teardown(() => flooder.stop());
@@ -442,7 +467,12 @@ async function scenario(name: Scenario, args: Args): Promise<Row> {
       const abuser = await RawPeer.connect(td, victim.port, '127.0.0.1', '127.0.0.2');
       await abuser.join();
       const gone = closedWithin(abuser.sock, start, ms);
-      abuser.sendPackets({ type: 'msg', channelId: PEX_CHANNEL, eof: true, data: Buffer.from(encodePexAddrs([new NetAddress(NodeKey.generate().id, '8.8.8.8', 26656)])) });
+      abuser.sendPackets({
+        type: 'msg',
+        channelId: PEX_CHANNEL,
+        eof: true,
+        data: Buffer.from(encodePexAddrs([new NetAddress(NodeKey.generate().id, '8.8.8.8', 26656)])),
+      });
       disconnected = [await gone];
       const fresh = await RawPeer.connect(td, victim.port, '127.0.0.1', '127.0.0.2');
       let admitted = false;
@@ -495,7 +525,9 @@ async function main(): Promise<void> {
     console.log(`${s}: done`);
   }
   console.log('');
-  console.log('| scenario | victim up | RSS before → max (after) MB | honest sent / received / lost | honest p99 ms | attacker disconnected after | note |');
+  console.log(
+    '| scenario | victim up | RSS before → max (after) MB | honest sent / received / lost | honest p99 ms | attacker disconnected after | note |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     console.log(

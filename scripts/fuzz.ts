@@ -39,7 +39,13 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { cases: 1_000_000, workers: Math.max(1, availableParallelism()), seed: (Math.random() * 2 ** 31) >>> 0, minutes: 9.5, hangSeconds: 30 };
+  const a: Args = {
+    cases: 1_000_000,
+    workers: Math.max(1, availableParallelism()),
+    seed: (Math.random() * 2 ** 31) >>> 0,
+    minutes: 9.5,
+    hangSeconds: 30,
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = argv[i + 1];
@@ -58,7 +64,9 @@ function parseArgs(argv: string[]): Args {
       a.replay = v;
       i++;
     } else if (k === '--help' || k === '-h') {
-      process.stdout.write('usage: npm run fuzz -- [--cases N] [--workers N] [--seed N] [--minutes M] [--hang-seconds S] [--replay seed:worker:case]\n');
+      process.stdout.write(
+        'usage: npm run fuzz -- [--cases N] [--workers N] [--seed N] [--minutes M] [--hang-seconds S] [--replay seed:worker:case]\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -73,7 +81,9 @@ async function replay(id: string): Promise<number> {
   try {
     c = f.caseInput(i!);
   } catch (err) {
-    process.stdout.write(`case ${id}: HARNESS ERROR (a bug of the fuzzer, not of the code under test): the input generator of target ${f.targetOf(i!)} threw ${describe(err)}\n`);
+    process.stdout.write(
+      `case ${id}: HARNESS ERROR (a bug of the fuzzer, not of the code under test): the input generator of target ${f.targetOf(i!)} threw ${describe(err)}\n`,
+    );
     return 2;
   }
   const { target, input } = c;
@@ -126,7 +136,13 @@ async function main(): Promise<number> {
             const id = `${args.seed}:${w}:${at}..${at + 1000}`;
             const hang: FuzzStats = emptyStats();
             hang.crashes = 1;
-            hang.crashList.push({ id, target: '(unknown: replay the batch)', error: `hang: no progress for ${args.hangSeconds} s`, input: '', inputLength: 0 });
+            hang.crashList.push({
+              id,
+              target: '(unknown: replay the batch)',
+              error: `hang: no progress for ${args.hangSeconds} s`,
+              input: '',
+              inputLength: 0,
+            });
             mergeStats(total, hang);
             finished = true;
             child.kill('SIGKILL');
@@ -147,7 +163,13 @@ async function main(): Promise<number> {
             // the fuzzer's own bug: report it as one and stop this worker (its next cases would hit it again)
             const h: FuzzStats = emptyStats();
             h.harnessErrors = 1;
-            h.harnessList.push({ id: `${args.seed}:${w}:${m.at}..${m.at + 1000}`, target: '(harness)', error: m.error, input: '', inputLength: 0 });
+            h.harnessList.push({
+              id: `${args.seed}:${w}:${m.at}..${m.at + 1000}`,
+              target: '(harness)',
+              error: m.error,
+              input: '',
+              inputLength: 0,
+            });
             mergeStats(total, h);
             abandoned += to - m.at;
             finished = true;
@@ -164,7 +186,13 @@ async function main(): Promise<number> {
             // the worker died: count it as a crash of the batch it was in and go on after it
             const dead: FuzzStats = emptyStats();
             dead.crashes = 1;
-            dead.crashList.push({ id: `${args.seed}:${w}:${at}..${at + 1000}`, target: '(worker died)', error: `worker exited with ${signal ?? code}`, input: '', inputLength: 0 });
+            dead.crashList.push({
+              id: `${args.seed}:${w}:${at}..${at + 1000}`,
+              target: '(worker died)',
+              error: `worker exited with ${signal ?? code}`,
+              input: '',
+              inputLength: 0,
+            });
             mergeStats(total, dead);
             resolve(at + 1000);
           } else resolve(at);
@@ -175,7 +203,9 @@ async function main(): Promise<number> {
     }
   };
 
-  await Promise.all(Array.from({ length: args.workers }, (_, w) => runWorker(w, 0, Math.max(0, Math.min(perWorker, args.cases - w * perWorker)))));
+  await Promise.all(
+    Array.from({ length: args.workers }, (_, w) => runWorker(w, 0, Math.max(0, Math.min(perWorker, args.cases - w * perWorker)))),
+  );
   const secs = (Date.now() - started) / 1000;
 
   process.stdout.write('\ntarget        cases   accepted  crashes  refusals by code\n');
@@ -184,14 +214,21 @@ async function main(): Promise<number> {
       .sort((a, b) => b[1] - a[1])
       .map(([c, n]) => `${c} ${n}`)
       .join(', ');
-    process.stdout.write(`${name.padEnd(12)} ${String(t.cases).padStart(7)} ${String(t.accepted).padStart(10)} ${String(t.crashes).padStart(8)}  ${codes}\n`);
+    process.stdout.write(
+      `${name.padEnd(12)} ${String(t.cases).padStart(7)} ${String(t.accepted).padStart(10)} ${String(t.crashes).padStart(8)}  ${codes}\n`,
+    );
   }
-  for (const c of total.crashList) process.stdout.write(`\nCRASH ${c.id} [${c.target}] (${c.inputLength} bytes) ${c.error}\n  input: ${c.input}\n`);
+  for (const c of total.crashList)
+    process.stdout.write(`\nCRASH ${c.id} [${c.target}] (${c.inputLength} bytes) ${c.error}\n  input: ${c.input}\n`);
   for (const c of total.harnessList) {
-    process.stdout.write(`\nHARNESS ERROR ${c.id} [${c.target}] (a bug of the fuzzer, not of the code under test) ${c.error}\n  replay: npm run fuzz -- --replay ${c.id.split('..')[0]}\n`);
+    process.stdout.write(
+      `\nHARNESS ERROR ${c.id} [${c.target}] (a bug of the fuzzer, not of the code under test) ${c.error}\n  replay: npm run fuzz -- --replay ${c.id.split('..')[0]}\n`,
+    );
   }
   process.stdout.write(`\npeak RSS per worker: ${rss.map((r) => `${r} MB`).join(', ') || 'n/a'}; hangs: ${hangs}\n`);
-  process.stdout.write(`fuzz: ${total.cases} cases, ${total.crashes} crashes, ${total.harnessErrors} harness errors in ${secs.toFixed(1)} s (${args.workers} workers, seed ${args.seed})\n`);
+  process.stdout.write(
+    `fuzz: ${total.cases} cases, ${total.crashes} crashes, ${total.harnessErrors} harness errors in ${secs.toFixed(1)} s (${args.workers} workers, seed ${args.seed})\n`,
+  );
   process.stdout.write(`fuzz: rerun with npm run fuzz -- --seed ${args.seed} --cases ${args.cases} --workers ${args.workers}\n`);
   if (total.cases < args.cases) {
     if (abandoned > 0) process.stdout.write(`fuzz: ${abandoned} cases not run: a worker stopped on a harness error\n`);

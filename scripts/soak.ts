@@ -69,9 +69,10 @@ function parseArgs(argv: string[]): Args {
       const v = argv[++i];
       if (v !== 'mixed' && v !== 'kill' && v !== 'term') throw new Error('--signal is mixed, kill or term');
       a.signal = v;
-    }
-    else if (k === '--help' || k === '-h') {
-      process.stdout.write('usage: npm run soak -- [--minutes M] [--nodes N] [--restart-every MS] [--kills K] [--signal mixed|kill|term] [--keep]\n');
+    } else if (k === '--help' || k === '-h') {
+      process.stdout.write(
+        'usage: npm run soak -- [--minutes M] [--nodes N] [--restart-every MS] [--kills K] [--signal mixed|kill|term] [--keep]\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -81,8 +82,17 @@ function parseArgs(argv: string[]): Args {
 const NODE = fileURLToPath(new URL('./soak/node.ts', import.meta.url));
 /** Codes an honest peer never causes: seeing one in the soak is a bug. */
 const PROTOCOL_VIOLATIONS = new Set([
-  'ERR_MALFORMED_PACKET', 'ERR_UNKNOWN_CHANNEL', 'ERR_MESSAGE_TOO_LARGE', 'ERR_RECEIVE_FAILED', 'ERR_BAD_FRAME', 'ERR_AUTH',
-  'ERR_NONCE_EXHAUSTED', 'ERR_INVALID_NODE_INFO', 'ERR_INCOMPATIBLE_PEER', 'ERR_MESSAGE_REJECTED', 'ERR_BANNED',
+  'ERR_MALFORMED_PACKET',
+  'ERR_UNKNOWN_CHANNEL',
+  'ERR_MESSAGE_TOO_LARGE',
+  'ERR_RECEIVE_FAILED',
+  'ERR_BAD_FRAME',
+  'ERR_AUTH',
+  'ERR_NONCE_EXHAUSTED',
+  'ERR_INVALID_NODE_INFO',
+  'ERR_INCOMPATIBLE_PEER',
+  'ERR_MESSAGE_REJECTED',
+  'ERR_BANNED',
 ]);
 const ANCHORS = 5;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -171,7 +181,10 @@ class NodeProc {
     this.expectingExit = false;
     this.stderr = '';
     const spec: NodeSpec = { index: this.index, home: this.home, port: this.port, persistentPeers: this.persistent };
-    const child = fork(NODE, [JSON.stringify(spec)], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child = fork(NODE, [JSON.stringify(spec)], {
+      execArgv: ['--expose-gc', '--import', 'tsx'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
     this.child = child;
     child.stderr!.on('data', (d) => (this.stderr = (this.stderr + d).slice(-4000)));
     return new Promise<boolean>((resolve) => {
@@ -216,7 +229,13 @@ class NodeProc {
     this.expectingExit = true;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill(signal);
-    if ((await orAfter(exited.then(() => true), 5000, false)) === false) {
+    if (
+      (await orAfter(
+        exited.then(() => true),
+        5000,
+        false,
+      )) === false
+    ) {
       child.kill('SIGKILL');
       await exited;
     }
@@ -290,12 +309,15 @@ async function churnPhase(a: Args): Promise<boolean> {
     /** IDs a node must be linked to: its persistent peers and the nodes that have it as one. */
     const links = (i: number) => [...new Set([(i + 1) % N, (i + 5) % N, (i - 1 + N) % N, (i - 5 + N) % N])].map((j) => keys[j]!.id);
 
-    log(`soak: churn, ${N} node processes, persistent links i→i+1 and i→i+5, one restart every ${a.restartEveryMs} ms for ${a.minutes} min (anchors 0-${ANCHORS - 1} never restarted)`);
+    log(
+      `soak: churn, ${N} node processes, persistent links i→i+1 and i→i+5, one restart every ${a.restartEveryMs} ms for ${a.minutes} min (anchors 0-${ANCHORS - 1} never restarted)`,
+    );
     const t0 = performance.now();
     await Promise.all(nodes.map((n) => n.start()));
     log(`  ${N} nodes listening after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const meshed = await Promise.all(nodes.map((n) => n.waitPeers(links(n.index), 60_000)));
-    if (!meshed.every(Boolean)) throw new Error(`the mesh did not form: nodes ${meshed.flatMap((ok, i) => (ok ? [] : [i])).join(', ')} lack persistent links`);
+    if (!meshed.every(Boolean))
+      throw new Error(`the mesh did not form: nodes ${meshed.flatMap((ok, i) => (ok ? [] : [i])).join(', ')} lack persistent links`);
     log(`  every persistent link up after ${((performance.now() - t0) / 1000).toFixed(1)} s; warming up 10 s`);
     await sleep(10_000);
 
@@ -312,7 +334,9 @@ async function churnPhase(a: Args): Promise<boolean> {
       };
     };
     const start = await measure();
-    log(`  start: anchors fds ${start.fds} (${start.peers} peers), heap ${start.heap.toFixed(1)} MB, rss ${start.rss.toFixed(0)} MB; all nodes fds ${start.allFds}`);
+    log(
+      `  start: anchors fds ${start.fds} (${start.peers} peers), heap ${start.heap.toFixed(1)} MB, rss ${start.rss.toFixed(0)} MB; all nodes fds ${start.allFds}`,
+    );
 
     let restarts = 0;
     let reconnects = 0;
@@ -341,10 +365,15 @@ async function churnPhase(a: Args): Promise<boolean> {
         const missing = want.filter((id) => !node.peers.has(id)).map((id) => nodes.find((n) => n.id === id)!);
         const detail = (
           await Promise.all(
-            missing.map(async (m) => `node ${m.index} (${m.peers.has(node.id) ? 'has' : 'lacks'} node ${k} in its peers; ${targets(m.index).includes(k) ? 'redials it' : `is dialed by it`}; its view: ${JSON.stringify(await m.debug(node.id))}; node ${k}'s view: ${JSON.stringify(await node.debug(m.id))})`),
+            missing.map(
+              async (m) =>
+                `node ${m.index} (${m.peers.has(node.id) ? 'has' : 'lacks'} node ${k} in its peers; ${targets(m.index).includes(k) ? 'redials it' : `is dialed by it`}; its view: ${JSON.stringify(await m.debug(node.id))}; node ${k}'s view: ${JSON.stringify(await node.debug(m.id))})`,
+            ),
           )
         ).join('; ');
-        failures.push(`restart ${restarts} (node ${k}, ${signal}): only ${back} of ${want.length} persistent links back after 20 s: missing ${detail}`);
+        failures.push(
+          `restart ${restarts} (node ${k}, ${signal}): only ${back} of ${want.length} persistent links back after 20 s: missing ${detail}`,
+        );
       }
       if (restarts % 20 === 0) {
         const left = Math.max(0, (deadline - performance.now()) / 1000);
@@ -357,19 +386,27 @@ async function churnPhase(a: Args): Promise<boolean> {
     await Promise.all(nodes.map((n) => n.waitPeers(links(n.index), 20_000)));
     await sleep(5_000);
     const end = await measure();
-    log(`  end:   anchors fds ${end.fds} (${end.peers} peers), heap ${end.heap.toFixed(1)} MB, rss ${end.rss.toFixed(0)} MB; all nodes fds ${end.allFds}`);
+    log(
+      `  end:   anchors fds ${end.fds} (${end.peers} peers), heap ${end.heap.toFixed(1)} MB, rss ${end.rss.toFixed(0)} MB; all nodes fds ${end.allFds}`,
+    );
 
     const unhandled = nodes.flatMap((n) => n.unhandled);
     const crashes = nodes.flatMap((n) => n.crashes);
     const codes = new Map<string, number>();
     for (const n of nodes) for (const [c, x] of n.removedCodes) codes.set(c, (codes.get(c) ?? 0) + x);
     reconnectMs.sort((x, y) => x - y);
-    const pct = (p: number) => (reconnectMs.length ? reconnectMs[Math.min(reconnectMs.length - 1, Math.floor(reconnectMs.length * p))]!.toFixed(0) : 'n/a');
+    const pct = (p: number) =>
+      reconnectMs.length ? reconnectMs[Math.min(reconnectMs.length - 1, Math.floor(reconnectMs.length * p))]!.toFixed(0) : 'n/a';
     for (const f of failures.slice(0, 10)) log(`  FAILURE ${f}`);
     for (const u of unhandled.slice(0, 10)) log(`  UNHANDLED ${u}`);
     for (const c of crashes.slice(0, 10)) log(`  CRASH ${c}`);
     log(`  all persistent links back after a restart in: median ${pct(0.5)} ms, p95 ${pct(0.95)} ms, max ${pct(1)} ms`);
-    log(`  peer removals by reason (all nodes): ${[...codes].sort((x, y) => y[1] - x[1]).map(([c, x]) => `${c} ${x}`).join(', ')}`);
+    log(
+      `  peer removals by reason (all nodes): ${[...codes]
+        .sort((x, y) => y[1] - x[1])
+        .map(([c, x]) => `${c} ${x}`)
+        .join(', ')}`,
+    );
     // between honest nodes, churn explains closed connections and duplicates — never a protocol violation
     const violations = [...codes].filter(([c]) => PROTOCOL_VIOLATIONS.has(c));
     for (const [c, x] of violations) log(`  VIOLATION ${x} peers removed with ${c} between honest nodes`);
@@ -381,8 +418,18 @@ async function churnPhase(a: Args): Promise<boolean> {
     if (!fdsFlat) log(`  FDS GREW: ${start.fds} → ${end.fds} (slack ${fdSlack})`);
     if (!heapFlat) log(`  HEAP GREW: ${start.heap.toFixed(1)} → ${end.heap.toFixed(1)} MB`);
     const totalUnhandled = unhandled.length + parentUnhandled;
-    log(`soak: ${restarts} restarts, ${reconnects} reconnects, ${totalUnhandled} unhandled, fds ${start.fds}→${end.fds}, heap ${start.heap.toFixed(1)}→${end.heap.toFixed(1)} MB`);
-    return failures.length === 0 && totalUnhandled === 0 && crashes.length === 0 && violations.length === 0 && fdsFlat && heapFlat && restarts > 0;
+    log(
+      `soak: ${restarts} restarts, ${reconnects} reconnects, ${totalUnhandled} unhandled, fds ${start.fds}→${end.fds}, heap ${start.heap.toFixed(1)}→${end.heap.toFixed(1)} MB`,
+    );
+    return (
+      failures.length === 0 &&
+      totalUnhandled === 0 &&
+      crashes.length === 0 &&
+      violations.length === 0 &&
+      fdsFlat &&
+      heapFlat &&
+      restarts > 0
+    );
   } finally {
     process.off('unhandledRejection', onParentUnhandled);
     await Promise.all(nodes.map((n) => n.stop('SIGTERM')));

@@ -24,7 +24,9 @@ function resolveSpecifier(from: string, spec: string): string | undefined {
   if (!spec.startsWith('.')) return undefined;
   const abs = resolve(ROOT, dirname(from), spec);
   const ts = abs.replace(/\.js$/, '.ts');
-  return relative(ROOT, existsSync(ts) ? ts : abs).split(sep).join('/');
+  return relative(ROOT, existsSync(ts) ? ts : abs)
+    .split(sep)
+    .join('/');
 }
 
 /** The first import cycle of `graph` (file → files it imports) as a path `a → b → … → a`, or undefined. DFS, three colours. */
@@ -84,10 +86,49 @@ t.test('the import scanner sees every kind of import, type-only ones included', 
 });
 
 t.test('the cycle finder finds a cycle and only a cycle', async (t) => {
-  t.same(findCycle(new Map([['a', ['b']], ['b', ['c']], ['c', []]])), undefined, 'a chain is no cycle');
-  t.same(findCycle(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]])), undefined, 'a diamond is no cycle');
-  t.same(findCycle(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']]])), ['a', 'b', 'c', 'a']);
-  t.same(findCycle(new Map([['x', ['a']], ['a', ['b']], ['b', ['a']]])), ['a', 'b', 'a'], 'the path starts where the cycle does');
+  t.same(
+    findCycle(
+      new Map([
+        ['a', ['b']],
+        ['b', ['c']],
+        ['c', []],
+      ]),
+    ),
+    undefined,
+    'a chain is no cycle',
+  );
+  t.same(
+    findCycle(
+      new Map([
+        ['a', ['b', 'c']],
+        ['b', ['c']],
+        ['c', []],
+      ]),
+    ),
+    undefined,
+    'a diamond is no cycle',
+  );
+  t.same(
+    findCycle(
+      new Map([
+        ['a', ['b']],
+        ['b', ['c']],
+        ['c', ['a']],
+      ]),
+    ),
+    ['a', 'b', 'c', 'a'],
+  );
+  t.same(
+    findCycle(
+      new Map([
+        ['x', ['a']],
+        ['a', ['b']],
+        ['b', ['a']],
+      ]),
+    ),
+    ['a', 'b', 'a'],
+    'the path starts where the cycle does',
+  );
   t.same(findCycle(new Map([['a', ['a']]])), ['a', 'a'], 'a file importing itself');
 });
 
@@ -105,7 +146,11 @@ t.test('lib/ imports nothing from reactors/ or cli/', async (t) => {
 
 t.test('no import cycle among lib/ files (import type included)', async (t) => {
   const g = new Map<string, string[]>();
-  for (const [f, deps] of libGraph()) g.set(f, deps.flatMap((d) => (d.target?.startsWith('lib/') ? [d.target] : [])));
+  for (const [f, deps] of libGraph())
+    g.set(
+      f,
+      deps.flatMap((d) => (d.target?.startsWith('lib/') ? [d.target] : [])),
+    );
   t.ok(
     [...g.values()].some((d) => d.length > 0),
     'the graph has edges',

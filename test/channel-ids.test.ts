@@ -14,13 +14,29 @@ t.test('channelIdHex: 0x and two hex digits for 0..255, anything else as it is',
 });
 
 t.test('MConnection, descriptors, the Switch and UnknownChannelError all print 0x05', async (t) => {
-  const conn = new MConnection(new PassThrough(), [{ id: 0x40 }], () => {}, () => {});
+  const conn = new MConnection(
+    new PassThrough(),
+    [{ id: 0x40 }],
+    () => {},
+    () => {},
+  );
   t.teardown(() => conn.stop());
   await t.rejects(conn.send(5, Buffer.from('x')), { code: 'ERR_INVALID_ARGUMENT', message: 'unknown channel 0x05' });
   t.throws(() => conn.trySend(5, Buffer.from('x')), { message: 'unknown channel 0x05' });
   t.throws(() => fillChannelDescriptor({ id: 5, priority: 0 }), { message: 'channel 0x05: priority must be > 0, got 0' });
-  t.throws(() => fillChannelDescriptor({ id: 5, sendQueueCapacity: 0 }), { message: 'channel 0x05: sendQueueCapacity must be a positive integer, got 0' });
-  t.throws(() => new MConnection(new PassThrough(), [{ id: 5 }, { id: 5 }], () => {}, () => {}), { message: 'duplicate channel id 0x05' });
+  t.throws(() => fillChannelDescriptor({ id: 5, sendQueueCapacity: 0 }), {
+    message: 'channel 0x05: sendQueueCapacity must be a positive integer, got 0',
+  });
+  t.throws(
+    () =>
+      new MConnection(
+        new PassThrough(),
+        [{ id: 5 }, { id: 5 }],
+        () => {},
+        () => {},
+      ),
+    { message: 'duplicate channel id 0x05' },
+  );
   const sw = new Switch({ nodeKey: NodeKey.generate() });
   sw.addReactor('one', new RecordingReactor([{ id: 5 }]));
   t.throws(() => sw.addReactor('two', new RecordingReactor([{ id: 5 }])), { message: 'channel 0x05 of reactor two is already taken' });

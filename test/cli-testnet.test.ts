@@ -30,7 +30,11 @@ t.test('a node whose port is taken stops the testnet: it names the node and the 
     if (p < 65000 && (await listen(blocker, p + 1))) base = p;
   }
   t.not(base, 0, 'found a free port with its neighbour held');
-  const err = await run(process.execPath, ['--import', 'tsx', cli, 'testnet', '--nodes', '3', '--base-port', String(base), '--home', t.testdir()], { env: childEnv() }).then(
+  const err = await run(
+    process.execPath,
+    ['--import', 'tsx', cli, 'testnet', '--nodes', '3', '--base-port', String(base), '--home', t.testdir()],
+    { env: childEnv() },
+  ).then(
     () => undefined,
     (e: { code: number; stdout: string; stderr: string }) => e,
   );

@@ -23,11 +23,16 @@ t.test('a valid config gets every default', async (t) => {
 });
 
 t.test('one typo: its key, and the key it was meant to be', async (t) => {
-  t.equal(messageOf(() => parseP2PConfig({ maxNumInboundPeer: 5 })), 'invalid p2p config: maxNumInboundPeer: unknown key (did you mean maxNumInboundPeers?)');
+  t.equal(
+    messageOf(() => parseP2PConfig({ maxNumInboundPeer: 5 })),
+    'invalid p2p config: maxNumInboundPeer: unknown key (did you mean maxNumInboundPeers?)',
+  );
 });
 
 t.test('every problem of every nesting level in one message, each at its full path', async (t) => {
-  const msg = messageOf(() => parseP2PConfig({ listenAdress: '0.0.0.0:1', dialTimeoutMs: -5, persistentPeers: [7], mconn: { sendRat: 1, pongTimeoutMs: 'soon' } }));
+  const msg = messageOf(() =>
+    parseP2PConfig({ listenAdress: '0.0.0.0:1', dialTimeoutMs: -5, persistentPeers: [7], mconn: { sendRat: 1, pongTimeoutMs: 'soon' } }),
+  );
   t.match(msg, /^invalid p2p config: /);
   const problems = msg.slice('invalid p2p config: '.length).split('; ').sort();
   t.same(problems, [
@@ -41,19 +46,37 @@ t.test('every problem of every nesting level in one message, each at its full pa
 });
 
 t.test('the suggestion ignores case, _ and - (CometBFT names), and swapped letters count as one edit', async (t) => {
-  t.match(messageOf(() => parseP2PConfig({ max_num_inbound_peers: 5 })), 'max_num_inbound_peers: unknown key (did you mean maxNumInboundPeers?)');
-  t.match(messageOf(() => parseP2PConfig({ PLAINTEXT: true })), 'PLAINTEXT: unknown key (did you mean plaintext?)');
-  t.match(messageOf(() => parseP2PConfig({ mconn: { sendRaet: 1 } })), 'mconn.sendRaet: unknown key (did you mean sendRate?)');
+  t.match(
+    messageOf(() => parseP2PConfig({ max_num_inbound_peers: 5 })),
+    'max_num_inbound_peers: unknown key (did you mean maxNumInboundPeers?)',
+  );
+  t.match(
+    messageOf(() => parseP2PConfig({ PLAINTEXT: true })),
+    'PLAINTEXT: unknown key (did you mean plaintext?)',
+  );
+  t.match(
+    messageOf(() => parseP2PConfig({ mconn: { sendRaet: 1 } })),
+    'mconn.sendRaet: unknown key (did you mean sendRate?)',
+  );
 });
 
 t.test('a key near no known key gets no suggestion', async (t) => {
-  t.equal(messageOf(() => parseP2PConfig({ colour: 'blue' })), 'invalid p2p config: colour: unknown key');
-  t.equal(messageOf(() => parseP2PConfig({ px: true })), 'invalid p2p config: px: unknown key', 'too short to guess');
+  t.equal(
+    messageOf(() => parseP2PConfig({ colour: 'blue' })),
+    'invalid p2p config: colour: unknown key',
+  );
+  t.equal(
+    messageOf(() => parseP2PConfig({ px: true })),
+    'invalid p2p config: px: unknown key',
+    'too short to guess',
+  );
 });
 
 t.test('inside a larger schema (a config file), a p2p typo is reported at p2p.<key>, with the other levels', async (t) => {
   const file = z.object({ moniker: z.string().optional(), p2p: P2PConfigSchema.optional() }).strict();
-  const msg = messageOf(() => parseConfig(file, { monikr: 'x', p2p: { maxNumInboundPeer: 1, mconn: { sendRat: 1 } } }, 'invalid config file /x.json'));
+  const msg = messageOf(() =>
+    parseConfig(file, { monikr: 'x', p2p: { maxNumInboundPeer: 1, mconn: { sendRat: 1 } } }, 'invalid config file /x.json'),
+  );
   t.match(msg, /^invalid config file \/x\.json: /);
   t.match(msg, 'p2p.maxNumInboundPeer: unknown key (did you mean maxNumInboundPeers?)');
   t.match(msg, 'p2p.mconn.sendRat: unknown key (did you mean sendRate?)');
@@ -62,7 +85,10 @@ t.test('inside a larger schema (a config file), a p2p typo is reported at p2p.<k
 });
 
 t.test('a config that is not an object says so at the top level', async (t) => {
-  t.equal(messageOf(() => parseP2PConfig(5)), 'invalid p2p config: (top level): expected object, received number');
+  t.equal(
+    messageOf(() => parseP2PConfig(5)),
+    'invalid p2p config: (top level): expected object, received number',
+  );
 });
 
 t.test('hostile keys: quoted and shortened, the message stays one line; at most 20 problems are listed', async (t) => {

@@ -22,7 +22,10 @@ t.test('id@unix:///path parses, prints back, and is local and never routable', a
 t.test('bad Unix socket paths are refused with ERR_INVALID_ADDRESS', async (t) => {
   t.throws(() => NetAddress.parse(`${ID}@unix://relative.sock`), { code: 'ERR_INVALID_ADDRESS', message: /absolute/ });
   t.throws(() => NetAddress.parse(`${ID}@unix:///a\0b`), { code: 'ERR_INVALID_ADDRESS', message: /NUL/ });
-  t.throws(() => NetAddress.parse(`${ID}@unix:///${'x'.repeat(MAX_UNIX_PATH_LENGTH)}`), { code: 'ERR_INVALID_ADDRESS', message: /at most/ });
+  t.throws(() => NetAddress.parse(`${ID}@unix:///${'x'.repeat(MAX_UNIX_PATH_LENGTH)}`), {
+    code: 'ERR_INVALID_ADDRESS',
+    message: /at most/,
+  });
   t.doesNotThrow(() => NetAddress.parse(`${ID}@unix:///${'x'.repeat(MAX_UNIX_PATH_LENGTH - 1)}`));
   t.throws(() => new NetAddress(ID, '/a.sock', 1, 'unix'), { code: 'ERR_INVALID_ADDRESS', message: /no port/ });
   t.throws(() => new NetAddress(ID, 'h', 1, 'udp' as never), { code: 'ERR_INVALID_ADDRESS', message: /unknown protocol/ });

@@ -41,7 +41,20 @@ t.test('routable and local follow the address classes', async (t) => {
   const l = (h: string) => new NetAddress(id, h, 1).local();
   t.equal(r('8.8.8.8'), true);
   t.equal(r('2001:4860:4860::8888'), true);
-  for (const h of ['127.0.0.1', '10.0.0.1', '192.168.1.1', '172.16.0.1', '169.254.1.1', '0.0.0.0', '::1', 'fc00::1', 'fe80::1', '224.0.0.1', '100.64.0.1', 'example.com']) {
+  for (const h of [
+    '127.0.0.1',
+    '10.0.0.1',
+    '192.168.1.1',
+    '172.16.0.1',
+    '169.254.1.1',
+    '0.0.0.0',
+    '::1',
+    'fc00::1',
+    'fe80::1',
+    '224.0.0.1',
+    '100.64.0.1',
+    'example.com',
+  ]) {
     t.equal(r(h), false, `${h} not routable`);
   }
   t.equal(l('127.0.0.1'), true);

@@ -50,7 +50,11 @@ t.test('a malformed key file is a clear error and is never replaced', async (t) 
     writeFileSync(path, content);
     t.throws(() => NodeKey.loadOrGen(path), { code: 'ERR_INVALID_KEY_FILE', message: why });
     t.throws(() => NodeKey.loadOrGen(path), { message: `invalid node key file ${path}: ` }, 'names the file');
-    t.throws(() => NodeKey.loadOrGen(path), { message: /\(restore it from a backup, or move it away to create a new key: a new node ID\)$/ }, 'and the fix');
+    t.throws(
+      () => NodeKey.loadOrGen(path),
+      { message: /\(restore it from a backup, or move it away to create a new key: a new node ID\)$/ },
+      'and the fix',
+    );
     t.equal(readFileSync(path, 'utf8'), content, 'file left as it was');
   }
 });

@@ -45,7 +45,17 @@ t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 
 // a copy of the checkout without build output and caches (docs/api stays when present: `files` must leave it out)
 const copy = join(tmp, 'switchboard');
-const skip = new Set(['node_modules', '.git', 'dist', '.tap', 'coverage', '.testnet', '.stryker-tmp', 'reports', join('benchmarks', 'results')]);
+const skip = new Set([
+  'node_modules',
+  '.git',
+  'dist',
+  '.tap',
+  'coverage',
+  '.testnet',
+  '.stryker-tmp',
+  'reports',
+  join('benchmarks', 'results'),
+]);
 cpSync(repo, copy, { recursive: true, filter: (src) => !skip.has(relative(repo, src)) });
 symlinkSync(join(repo, 'node_modules'), join(copy, 'node_modules'));
 
@@ -72,23 +82,56 @@ function completeFiles(markdown: string): { name: string; text: string }[] {
 }
 
 const TSCONFIG = {
-  compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, types: ['node'], skipLibCheck: true },
+  compilerOptions: {
+    target: 'ES2022',
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    strict: true,
+    noEmit: true,
+    types: ['node'],
+    skipLibCheck: true,
+  },
 };
 
 t.test('the tarball holds the build, the bin, the guides and the licence, and no sources, tests or benchmarks', async (t) => {
-  const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { exports: Record<string, string | Record<string, string>>; bin: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
+    exports: Record<string, string | Record<string, string>>;
+    bin: Record<string, string>;
+  };
   const targets = Object.values(pkg.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e)));
   targets.push(...Object.values(pkg.bin));
   for (const target of targets) t.ok(files.includes(target.replace(/^\.\//, '')), `exported ${target} is in the tarball`);
-  for (const f of ['LICENSE', 'README.md', 'dist/cli/index.js', 'dist/cli/ui/page.html', 'dist/cli/ui/page.css', 'dist/cli/ui/page.js', 'docs/writing-a-reactor.md', 'docs/operations.md', 'docs/PROTOCOL.md']) t.ok(files.includes(f), `${f} is in the tarball`);
+  for (const f of [
+    'LICENSE',
+    'README.md',
+    'dist/cli/index.js',
+    'dist/cli/ui/page.html',
+    'dist/cli/ui/page.css',
+    'dist/cli/ui/page.js',
+    'docs/writing-a-reactor.md',
+    'docs/operations.md',
+    'docs/PROTOCOL.md',
+  ])
+    t.ok(files.includes(f), `${f} is in the tarball`);
   t.same(
     files.filter((f) => !/^(dist|docs|bin)\//.test(f) && !['LICENSE', 'README.md', 'package.json'].includes(f)),
     [],
     'nothing outside dist/, docs/, bin/ and the three top-level files',
   );
-  t.same(files.filter((f) => f.startsWith('docs/api/')), [], 'no generated API reference');
-  t.same(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no TypeScript sources');
-  t.match(readFileSync(join(installed, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0, January 2004[\s\S]*END OF TERMS AND CONDITIONS/);
+  t.same(
+    files.filter((f) => f.startsWith('docs/api/')),
+    [],
+    'no generated API reference',
+  );
+  t.same(
+    files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')),
+    [],
+    'no TypeScript sources',
+  );
+  t.match(
+    readFileSync(join(installed, 'LICENSE'), 'utf8'),
+    /Apache License\s+Version 2\.0, January 2004[\s\S]*END OF TERMS AND CONDITIONS/,
+  );
   t.notOk(existsSync(join(app, 'node_modules', 'tsx')), 'tsx is not installed with the package');
 });
 
@@ -149,18 +192,30 @@ export async function main(): Promise<number> {
   t.pass('tsc --noEmit: no errors');
 });
 
-t.test("the README's minimal app runs: two Switches on 127.0.0.1 exchange a message through a custom reactor (plain JavaScript)", async (t) => {
-  const readme = readFileSync(join(installed, 'README.md'), 'utf8');
-  const blocks = completeFiles(readme);
-  t.same(blocks.map((b) => b.name), ['app.mjs'], 'the README shows one complete file');
-  writeFileSync(join(app, 'app.mjs'), blocks[0].text);
-  t.equal((await run(process.execPath, ['app.mjs'], app, 60_000)).trim(), 'bob answered HELLO', 'the answer arrives and the app exits by itself');
-});
+t.test(
+  "the README's minimal app runs: two Switches on 127.0.0.1 exchange a message through a custom reactor (plain JavaScript)",
+  async (t) => {
+    const readme = readFileSync(join(installed, 'README.md'), 'utf8');
+    const blocks = completeFiles(readme);
+    t.same(
+      blocks.map((b) => b.name),
+      ['app.mjs'],
+      'the README shows one complete file',
+    );
+    writeFileSync(join(app, 'app.mjs'), blocks[0].text);
+    t.equal(
+      (await run(process.execPath, ['app.mjs'], app, 60_000)).trim(),
+      'bob answered HELLO',
+      'the answer arrives and the app exits by itself',
+    );
+  },
+);
 
 t.test('the switchboard command runs from node_modules/.bin as plain JavaScript', async (t) => {
   const bin = join(app, 'node_modules', '.bin', 'switchboard');
   const help = await run(bin, ['--help'], app);
-  for (const cmd of ['node', 'testnet', 'keygen', 'show-node-id', 'example']) t.match(help, new RegExp(`^\\s+${cmd}\\b`, 'm'), `--help lists ${cmd}`);
+  for (const cmd of ['node', 'testnet', 'keygen', 'show-node-id', 'example'])
+    t.match(help, new RegExp(`^\\s+${cmd}\\b`, 'm'), `--help lists ${cmd}`);
   const home = join(tmp, 'home');
   const id = (await run(bin, ['keygen', '--home', home], app)).trim();
   t.match(id, /^[0-9a-f]{40}$/);
@@ -172,13 +227,21 @@ t.test("the guide's complete files type-check in the app against the installed p
   const guide = readFileSync(join(installed, 'docs', 'writing-a-reactor.md'), 'utf8');
   t.notMatch(guide, /test\/helpers|\.\.\/lib\//, 'the guide points at nothing a dependency user cannot import');
   const blocks = completeFiles(guide);
-  t.same(blocks.map((b) => b.name).sort(), ['echo-codec.ts', 'echo-reactor.ts', 'echo.test.ts', 'main.ts', 'tsconfig.json'], 'the complete files the guide shows');
+  t.same(
+    blocks.map((b) => b.name).sort(),
+    ['echo-codec.ts', 'echo-reactor.ts', 'echo.test.ts', 'main.ts', 'tsconfig.json'],
+    'the complete files the guide shows',
+  );
   const dir = join(app, 'guide');
   mkdirSync(dir);
   for (const b of blocks) {
     t.notOk(b.name.includes(sep) || b.name.includes('/'), `${b.name} is a plain file name`);
     for (const [, spec] of b.text.matchAll(/from '([^']+)'/g)) {
-      t.match(spec, /^(switchboard|switchboard\/testing|switchboard\/reactors\/pex|node:[a-z]+|\.\/[a-z-.]+\.js|@msgpack\/msgpack|tap)$/, `${b.name} imports ${spec}: the package, node, its own files or an npm package`);
+      t.match(
+        spec,
+        /^(switchboard|switchboard\/testing|switchboard\/reactors\/pex|node:[a-z]+|\.\/[a-z-.]+\.js|@msgpack\/msgpack|tap)$/,
+        `${b.name} imports ${spec}: the package, node, its own files or an npm package`,
+      );
     }
     writeFileSync(join(dir, b.name), b.text);
   }

@@ -9,7 +9,16 @@ import { startNodeProcess } from './helpers/processes.js';
 t.test('a persistent peer whose process is killed and restarted is reconnected; a non-persistent one is not', async (t) => {
   const home = t.testdir();
   const [pPort, qPort] = [await freePort(), await freePort()];
-  const nodeArgs = (name: string, port: number) => ['--home', join(home, name), '--listen', `127.0.0.1:${port}`, '--network', 'test', '--moniker', name];
+  const nodeArgs = (name: string, port: number) => [
+    '--home',
+    join(home, name),
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--network',
+    'test',
+    '--moniker',
+    name,
+  ];
   let p = await startNodeProcess(t, nodeArgs('persistent', pPort));
   let q = await startNodeProcess(t, nodeArgs('transient', qPort));
   const hub = await startSwitch(t, { config: { reconnectIntervalMs: 100 }, channels: [{ id: 0x20 }] });

@@ -41,7 +41,12 @@ t.test('redials wait the schedule’s delays, then give up with "giving up on pe
       },
     }),
   );
-  const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'test' }, config: { listenAddress: '127.0.0.1:0', ...schedule }, logger });
+  const sw = new Switch({
+    nodeKey: NodeKey.generate(),
+    nodeInfo: { network: 'test' },
+    config: { listenAddress: '127.0.0.1:0', ...schedule },
+    logger,
+  });
   await sw.start();
   t.teardown(() => sw.stop());
   const remote = `${NodeKey.generate().id}@127.0.0.1:${port}`;

@@ -85,5 +85,18 @@ t.test('the request/response vectors encode and decode byte for byte', async (t)
 
 t.test('every non-SecretConnection vector in the document is checked here', async (t) => {
   const ours = [...vectors.keys()].filter((k) => !k.startsWith('sc-'));
-  t.same(ours.sort(), [...Object.keys(packets), 'nodeinfo-alice', 'pex-request', 'pex-addrs', 'gossip-hi', 'request-get', 'response-block', 'request-error', 'request-cancel'].sort());
+  t.same(
+    ours.sort(),
+    [
+      ...Object.keys(packets),
+      'nodeinfo-alice',
+      'pex-request',
+      'pex-addrs',
+      'gossip-hi',
+      'request-get',
+      'response-block',
+      'request-error',
+      'request-cancel',
+    ].sort(),
+  );
 });

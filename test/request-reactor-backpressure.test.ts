@@ -35,8 +35,14 @@ function gate(rr: RequestReactor) {
 
 t.test('a full channel makes request wait, bounded by its timeout; nothing is dropped', async (t) => {
   const mk = (handler?: ConstructorParameters<typeof RequestReactor>[0]['handler']) => {
-    const sw = new Switch({ nodeKey: NodeKey.generate(), config: { listenAddress: '127.0.0.1:0', mconn: { recvWindowBytes: INITIAL_WINDOW } } });
-    const rr = sw.addReactor('req', new RequestReactor({ channelId: REQ, handler, sendQueueCapacity: 1, maxRequestBytes: 256 << 10, stallLimit: 0, timeoutMs: 60_000 }));
+    const sw = new Switch({
+      nodeKey: NodeKey.generate(),
+      config: { listenAddress: '127.0.0.1:0', mconn: { recvWindowBytes: INITIAL_WINDOW } },
+    });
+    const rr = sw.addReactor(
+      'req',
+      new RequestReactor({ channelId: REQ, handler, sendQueueCapacity: 1, maxRequestBytes: 256 << 10, stallLimit: 0, timeoutMs: 60_000 }),
+    );
     t.teardown(() => sw.stop());
     return { sw, rr };
   };

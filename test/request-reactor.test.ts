@@ -7,7 +7,15 @@ import { Switch } from '../lib/switch.js';
 import type { Peer } from '../lib/peer.js';
 import { encodeResponse } from '../lib/request-wire.js';
 import { peerRemoved } from './helpers/switches.js';
-import { OTHER_CHANNEL, OtherReactor, REQ_CHANNEL, scriptedHandler, startRequestPeer, type PeerConfig, type RequestPeerProcess } from './helpers/request-peer.js';
+import {
+  OTHER_CHANNEL,
+  OtherReactor,
+  REQ_CHANNEL,
+  scriptedHandler,
+  startRequestPeer,
+  type PeerConfig,
+  type RequestPeerProcess,
+} from './helpers/request-peer.js';
 import type { Teardown } from './helpers/teardown.js';
 import { sleep } from './helpers/time.js';
 
@@ -19,8 +27,15 @@ async function pair(
   opts: { here?: Omit<RequestReactorOptions, 'channelId' | 'handler'>; child?: PeerConfig; other?: boolean } = {},
 ): Promise<{ sw: Switch; rr: RequestReactor; peer: Peer; child: RequestPeerProcess; events: Ev[] }> {
   const events: Ev[] = [];
-  const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'req-test', moniker: 'here' }, config: { listenAddress: '127.0.0.1:0' } });
-  const rr = sw.addReactor('req', new RequestReactor({ channelId: REQ_CHANNEL, handler: scriptedHandler((e) => events.push(e)), ...opts.here }));
+  const sw = new Switch({
+    nodeKey: NodeKey.generate(),
+    nodeInfo: { network: 'req-test', moniker: 'here' },
+    config: { listenAddress: '127.0.0.1:0' },
+  });
+  const rr = sw.addReactor(
+    'req',
+    new RequestReactor({ channelId: REQ_CHANNEL, handler: scriptedHandler((e) => events.push(e)), ...opts.here }),
+  );
   if (opts.other) sw.addReactor('other', new OtherReactor((e) => events.push(e)));
   await sw.start();
   t.teardown(() => sw.stop());
@@ -42,7 +57,11 @@ t.test('requests are answered, both ways; a remote handler error keeps the peer;
   const { sw, rr, peer, child } = await pair(t, { here: { maxResponseBytes: 1000 }, child: { reactor: { maxResponseBytes: 1000 } } });
   t.equal(Buffer.from(await rr.request(peer, Buffer.from('echo:hello'))).toString(), 'hello');
   const many = await Promise.all(Array.from({ length: 10 }, (_, i) => rr.request(peer, Buffer.from(`echo:${i}`))));
-  t.same(many.map((b) => Buffer.from(b).toString()), Array.from({ length: 10 }, (_, i) => String(i)), 'concurrent requests are correlated');
+  t.same(
+    many.map((b) => Buffer.from(b).toString()),
+    Array.from({ length: 10 }, (_, i) => String(i)),
+    'concurrent requests are correlated',
+  );
   child.send({ cmd: 'request', tag: 'back', body: 'echo:from child' });
   t.match(await child.waitFor((e) => e.tag === 'back'), { ok: true, text: 'from child' }, 'the child asks us');
 
@@ -50,7 +69,11 @@ t.test('requests are answered, both ways; a remote handler error keeps the peer;
   t.match(remote, { code: 'ERR_REMOTE_ERROR', remoteCode: 'E_NOT_FOUND', remoteMessage: 'no such block' });
   t.match(await rejects(rr.request(peer, Buffer.from('big:5000'))), { code: 'ERR_RESPONSE_TOO_LARGE' });
   t.equal(Buffer.from(await rr.request(peer, Buffer.from('big:1000'))).length, 1000, 'exactly the limit passes');
-  t.match(await rejects(rr.request(peer, Buffer.alloc(2 << 20))), { code: 'ERR_MESSAGE_TOO_LARGE' }, 'a request over maxRequestBytes is refused locally');
+  t.match(
+    await rejects(rr.request(peer, Buffer.alloc(2 << 20))),
+    { code: 'ERR_MESSAGE_TOO_LARGE' },
+    'a request over maxRequestBytes is refused locally',
+  );
   t.equal(sw.peers.get(peer.id), peer, 'still connected after the errors');
   t.same(rr.inFlight(peer), { outgoing: 0, incoming: 0 });
 });
@@ -67,7 +90,11 @@ t.test('a request that times out, and an aborted one: the remote handler is abor
   await child.waitFor((e) => e.ev === 'handling' && child.count((x) => x.ev === 'handling') === 2);
   ac.abort();
   t.match(await p, { code: 'ERR_REQUEST_ABORTED' });
-  t.match(await child.waitFor((e) => e.ev === 'aborted' && child.count((x) => x.ev === 'aborted') === 2), { code: 'ERR_REQUEST_ABORTED' }, 'the cancel reached the handler');
+  t.match(
+    await child.waitFor((e) => e.ev === 'aborted' && child.count((x) => x.ev === 'aborted') === 2),
+    { code: 'ERR_REQUEST_ABORTED' },
+    'the cancel reached the handler',
+  );
   // the slots come back once the remote has answered the cancelled requests
   for (let i = 0; i < 200 && rr.inFlight(peer).outgoing > 0; i++) await sleep(10);
   t.same(rr.inFlight(peer), { outgoing: 0, incoming: 0 });
@@ -79,7 +106,11 @@ t.test('a handler past its deadline is aborted and answered with ERR_REQUEST_TIM
   // the child's reactor allows handlers 200 ms; we wait longer than that
   const { rr, peer, child } = await pair(t, { child: { reactor: { timeoutMs: 200 } } });
   const err = await rejects(rr.request(peer, Buffer.from('stall'), { timeoutMs: 30_000 }));
-  t.match(err, { code: 'ERR_REQUEST_TIMEOUT', message: /remote: handler ran past its deadline of 200 ms/ }, 'the responder\'s deadline is a timeout to the requester too');
+  t.match(
+    err,
+    { code: 'ERR_REQUEST_TIMEOUT', message: /remote: handler ran past its deadline of 200 ms/ },
+    "the responder's deadline is a timeout to the requester too",
+  );
   t.match(await child.waitFor((e) => e.ev === 'aborted'), { code: 'ERR_REQUEST_TIMEOUT' });
 });
 
@@ -104,7 +135,10 @@ t.test('a peer removed with requests pending: all reject at once, no timer left'
 
 t.test('the in-flight limit, both directions', async (t) => {
   // here: 2 at a time; the child allows itself 8
-  const { sw, rr, peer, child } = await pair(t, { here: { maxInFlightPerPeer: 2, stallLimit: 0 }, child: { reactor: { maxInFlightPerPeer: 8 } } });
+  const { sw, rr, peer, child } = await pair(t, {
+    here: { maxInFlightPerPeer: 2, stallLimit: 0 },
+    child: { reactor: { maxInFlightPerPeer: 8 } },
+  });
   const a = rejects(rr.request(peer, Buffer.from('stall'), { timeoutMs: 60_000 }));
   const b = rejects(rr.request(peer, Buffer.from('stall'), { timeoutMs: 60_000 }));
   t.match(await rejects(rr.request(peer, Buffer.from('echo:x'))), { code: 'ERR_TOO_MANY_REQUESTS' }, 'local limit');
@@ -176,7 +210,10 @@ t.test('channel versions: [2] and [3] leave the channel inactive, the peer stays
   await child.waitFor((e) => e.ev === 'other');
   child.send({ cmd: 'other', text: 'and back' });
   for (let i = 0; i < 500 && !events.some((e) => e.ev === 'other'); i++) await sleep(10);
-  t.match(events.find((e) => e.ev === 'other'), { text: 'and back' });
+  t.match(
+    events.find((e) => e.ev === 'other'),
+    { text: 'and back' },
+  );
   t.equal(sw.peers.get(peer.id), peer, 'connected');
 });
 

@@ -4,7 +4,14 @@ import { renderPlot, renderTable } from '../cli/simulate.js';
 
 t.test('20 nodes from one seed over memory links: PEX converges and a greeting reaches every node', async (t) => {
   const phases: string[] = [];
-  const r = await runSimulation({ nodes: 20, seeds: 1, latencyMs: 20, jitterMs: 5, phaseTimeoutMs: 25_000, onProgress: (_f, p) => phases.push(p) });
+  const r = await runSimulation({
+    nodes: 20,
+    seeds: 1,
+    latencyMs: 20,
+    jitterMs: 5,
+    phaseTimeoutMs: 25_000,
+    onProgress: (_f, p) => phases.push(p),
+  });
   t.equal(r.outboundTarget, 10);
   t.ok(Number.isFinite(r.convergedMs), `converged (after ${Math.round(r.convergedMs)} ms)`);
   const last = r.samples.at(-1)!;
@@ -31,7 +38,7 @@ t.test('partition and heal by PEX alone: a greeting reaches its half during the 
   const r = await runSimulation({ nodes: 14, seeds: 1, latencyMs: 10, jitterMs: 2, phaseTimeoutMs: 25_000, scenario: 'partition' });
   const [greeting, partition, heal] = r.propagations;
   t.equal(greeting!.reached, greeting!.expected);
-  t.equal(partition!.expected, 6, 'the author\'s half, without the author');
+  t.equal(partition!.expected, 6, "the author's half, without the author");
   t.equal(partition!.reached, 6);
   t.equal(heal!.expected, 12);
   t.equal(heal!.reached, 12, 'after heal the greeting crossed the former cut: PEX reconnected the halves');

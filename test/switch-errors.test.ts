@@ -19,7 +19,10 @@ t.test('start() on a port in use rejects with ERR_LISTEN naming the address, the
   const err = (await sw.start().catch((e: unknown) => e)) as ListenError;
   t.type(err, ListenError);
   t.equal(err.code, 'ERR_LISTEN');
-  t.equal(err.message, `cannot listen on 127.0.0.1:${port}: the address is in use (another node running? pick another listen port, or port 0 for any free one)`);
+  t.equal(
+    err.message,
+    `cannot listen on 127.0.0.1:${port}: the address is in use (another node running? pick another listen port, or port 0 for any free one)`,
+  );
   t.equal((err.cause as NodeJS.ErrnoException).code, 'EADDRINUSE', 'the system error is the cause');
   t.same([err.host, err.port], ['127.0.0.1', port]);
   t.equal(sw.isRunning, false);
@@ -34,25 +37,28 @@ t.test('an address of no local interface is ERR_LISTEN with its own explanation'
   t.match(err.message, /^cannot listen on 192\.0\.2\.1:0: no interface of this host has that address/);
 });
 
-t.test('stopPeerForError with a plain Error: ERR_PEER_ERROR (original as cause) locally, ERR_CONNECTION_CLOSED at the remote', async (t) => {
-  const a = await startSwitch(t);
-  const b = await startSwitch(t);
-  await connect(a.sw, b.sw);
-  const removedAtA = peerRemoved(a.sw, b.sw.nodeKey.id);
-  const erroredAtA = once(a.sw, 'peer:error') as Promise<[Peer, SwitchboardError]>;
-  const removedAtB = peerRemoved(b.sw, a.sw.nodeKey.id);
-  const original = new Error('block 7 does not verify');
-  a.sw.stopPeerForError(a.sw.peers.get(b.sw.nodeKey.id)!, original);
-  const reason = await removedAtA;
-  t.type(reason, PeerError);
-  t.equal(reason.code, 'ERR_PEER_ERROR');
-  t.equal(reason.message, 'stopped for an error: block 7 does not verify');
-  t.equal(reason.cause, original, 'the original error is the cause');
-  t.equal((await erroredAtA)[1], reason, 'peer:error gets the same error');
-  t.same(a.reactor.removeReasons, [reason], 'the reactor gets it too');
-  t.equal((await removedAtB).code, 'ERR_CONNECTION_CLOSED', 'a remote close');
-  t.equal(b.reactor.removeReasons[0].code, 'ERR_CONNECTION_CLOSED');
-});
+t.test(
+  'stopPeerForError with a plain Error: ERR_PEER_ERROR (original as cause) locally, ERR_CONNECTION_CLOSED at the remote',
+  async (t) => {
+    const a = await startSwitch(t);
+    const b = await startSwitch(t);
+    await connect(a.sw, b.sw);
+    const removedAtA = peerRemoved(a.sw, b.sw.nodeKey.id);
+    const erroredAtA = once(a.sw, 'peer:error') as Promise<[Peer, SwitchboardError]>;
+    const removedAtB = peerRemoved(b.sw, a.sw.nodeKey.id);
+    const original = new Error('block 7 does not verify');
+    a.sw.stopPeerForError(a.sw.peers.get(b.sw.nodeKey.id)!, original);
+    const reason = await removedAtA;
+    t.type(reason, PeerError);
+    t.equal(reason.code, 'ERR_PEER_ERROR');
+    t.equal(reason.message, 'stopped for an error: block 7 does not verify');
+    t.equal(reason.cause, original, 'the original error is the cause');
+    t.equal((await erroredAtA)[1], reason, 'peer:error gets the same error');
+    t.same(a.reactor.removeReasons, [reason], 'the reactor gets it too');
+    t.equal((await removedAtB).code, 'ERR_CONNECTION_CLOSED', 'a remote close');
+    t.equal(b.reactor.removeReasons[0].code, 'ERR_CONNECTION_CLOSED');
+  },
+);
 
 t.test('a SwitchboardError given to stopPeerForError is passed on as it is', async (t) => {
   const a = await startSwitch(t);
@@ -73,7 +79,10 @@ t.test('stopPeerGracefully: ERR_PEER_STOPPED with reason graceful', async (t) =>
   await a.sw.stopPeerGracefully(a.sw.peers.get(b.sw.nodeKey.id)!);
   const reason = (await removed) as PeerStoppedError;
   t.type(reason, PeerStoppedError);
-  t.same([reason.code, reason.reason, reason.message], ['ERR_PEER_STOPPED', 'graceful', 'stopped gracefully: queued messages written, then closed']);
+  t.same(
+    [reason.code, reason.reason, reason.message],
+    ['ERR_PEER_STOPPED', 'graceful', 'stopped gracefully: queued messages written, then closed'],
+  );
   t.equal(a.reactor.removeReasons[0], reason);
   t.equal((await removedAtB).code, 'ERR_CONNECTION_CLOSED');
 });
@@ -87,7 +96,8 @@ t.test('Switch.stop: every peer is removed with ERR_PEER_STOPPED, reason switch-
   a.sw.on('peer:remove', (_p, r) => reasons.push(r));
   await a.sw.stop();
   t.equal(reasons.length, 2);
-  for (const r of [...reasons, ...a.reactor.removeReasons]) t.match(r, { code: 'ERR_PEER_STOPPED', reason: 'switch-stop', message: 'stopped: the Switch is stopping' });
+  for (const r of [...reasons, ...a.reactor.removeReasons])
+    t.match(r, { code: 'ERR_PEER_STOPPED', reason: 'switch-stop', message: 'stopped: the Switch is stopping' });
 });
 
 t.test('a duplicate connection that wins the tie-break replaces the old one: ERR_PEER_STOPPED, reason replaced', async (t) => {
@@ -99,7 +109,11 @@ t.test('a duplicate connection that wins the tie-break replaces the old one: ERR
   const old = a.sw.peers.get(low.id)!;
   const removed = peerRemoved(a.sw, low.id);
   // a second connection from b's identity, dialed by b: the lower ID's connection wins
-  const raw = new MultiplexTransport({ nodeKey: low, nodeInfo: () => b.sw.nodeInfo }, () => {}, () => {});
+  const raw = new MultiplexTransport(
+    { nodeKey: low, nodeInfo: () => b.sw.nodeInfo },
+    () => {},
+    () => {},
+  );
   t.teardown(() => raw.close());
   const replacement = new Promise<Peer>((resolve) => a.sw.on('peer:add', (p) => p.id === low.id && resolve(p)));
   const up = await raw.dial(a.sw.listenAddr);

@@ -30,7 +30,10 @@ t.test('max inbound 5: five accepted, the sixth refused, two unconditional beyon
   await clients[5].sw.dialPeerWithAddress(hub.sw.listenAddr).catch(() => {});
   await outcome.done;
   t.equal(outcome.added.length, 5);
-  t.same(outcome.refused.map((e) => e.code), ['ERR_TOO_MANY_PEERS']);
+  t.same(
+    outcome.refused.map((e) => e.code),
+    ['ERR_TOO_MANY_PEERS'],
+  );
   const vips = await Promise.all([startSwitch(t), startSwitch(t)]);
   hub.sw.addUnconditionalPeerIds(vips.map((v) => v.sw.nodeKey.id));
   for (const v of vips) await connect(v.sw, hub.sw);
@@ -45,7 +48,10 @@ t.test('twenty concurrent connections of the same peer end with exactly one', as
   await Promise.allSettled(twins.map((tw) => tw.sw.dialPeerWithAddress(hub.sw.listenAddr)));
   await outcome.done;
   t.equal(outcome.added.length, 1, 'one accepted');
-  t.ok(outcome.refused.every((e) => e.code === 'ERR_DUPLICATE_PEER'), 'the others refused as duplicates');
+  t.ok(
+    outcome.refused.every((e) => e.code === 'ERR_DUPLICATE_PEER'),
+    'the others refused as duplicates',
+  );
   t.equal(hub.sw.peers.size, 1);
 });
 
@@ -88,9 +94,11 @@ t.test('a filter that rejects and one that times out each refuse with their own 
     nodeKey: NodeKey.generate(),
     nodeInfo: { network: 'test' },
     config: { listenAddress: '127.0.0.1:0' },
-    connFilters: [({ host }) => {
-      if (host === '127.0.0.1') throw new Error('no loopback please');
-    }],
+    connFilters: [
+      ({ host }) => {
+        if (host === '127.0.0.1') throw new Error('no loopback please');
+      },
+    ],
   });
   const sw2 = new Switch({
     nodeKey: NodeKey.generate(),
@@ -99,7 +107,14 @@ t.test('a filter that rejects and one that times out each refuse with their own 
     peerFilters: [() => new Promise(() => {})],
   });
   for (const sw of [sw1, sw2]) {
-    sw.addReactor('r', new (class extends BaseReactor { getChannels() { return [{ id: 0x20 }]; } })('r'));
+    sw.addReactor(
+      'r',
+      new (class extends BaseReactor {
+        getChannels() {
+          return [{ id: 0x20 }];
+        }
+      })('r'),
+    );
     await sw.start();
     t.teardown(() => sw.stop());
   }
@@ -178,7 +193,10 @@ t.test('the outbound limit holds with persistent peers and manual dials racing',
   a.sw.addPersistentPeers(others.slice(0, 3).map((o) => o.sw.listenAddr));
   const manual = await Promise.allSettled(others.slice(3).map((o) => a.sw.dialPeerWithAddress(o.sw.listenAddr)));
   const refused = manual.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code);
-  t.ok(refused.every((c) => c === 'ERR_TOO_MANY_PEERS'), `refusals: ${refused.join(',')}`);
+  t.ok(
+    refused.every((c) => c === 'ERR_TOO_MANY_PEERS'),
+    `refusals: ${refused.join(',')}`,
+  );
   while (a.sw.peers.numOutbound() < 2) await once(a.sw, 'peer:add');
   t.equal(a.sw.peers.numOutbound(), 2);
   t.ok(maxSeen <= 2, `never more than 2 outbound (saw ${maxSeen})`);
@@ -245,7 +263,14 @@ t.test('a peer that reconnects while being removed gets initPeer only after remo
 t.test('metrics count peers by direction, bytes by channel, and dials by outcome', async (t) => {
   const metrics = new P2PMetrics();
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'test' }, config: { listenAddress: '127.0.0.1:0' }, metrics });
-  sw.addReactor('r', new (class extends BaseReactor { getChannels() { return [{ id: 0x20 }]; } })('r'));
+  sw.addReactor(
+    'r',
+    new (class extends BaseReactor {
+      getChannels() {
+        return [{ id: 0x20 }];
+      }
+    })('r'),
+  );
   await sw.start();
   t.teardown(() => sw.stop());
   const b = await startSwitch(t);

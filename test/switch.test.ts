@@ -16,7 +16,10 @@ t.test('two switches: reactors receive on their channels, in order, after addPee
   t.equal(a.sw.peers.get(b.sw.nodeKey.id)!.isOutbound(), true);
   for (let i = 0; i < 10; i++) t.equal(await a.sw.peers.get(b.sw.nodeKey.id)!.send(0x20, Buffer.from(`m${i}`)), true);
   await b.reactor.receivedCount(10);
-  t.same(b.reactor.received.map((r) => r.msg.toString()), Array.from({ length: 10 }, (_, i) => `m${i}`));
+  t.same(
+    b.reactor.received.map((r) => r.msg.toString()),
+    Array.from({ length: 10 }, (_, i) => `m${i}`),
+  );
   const aid = a.sw.nodeKey.id;
   t.same(b.reactor.calls.slice(0, 3), [`init:${aid}`, `add:${aid}`, `receive:${aid}`], 'initPeer → addPeer → receive');
 });

@@ -65,7 +65,9 @@ t.test('startSwitchPair: a failure stops what was started and passes the typed e
       stopped.push(this.who);
     }
   }
-  await t.rejects(startSwitchPair({ a: { ping: new Stopping('a') }, b: { ping: new Stopping('b') }, config: { maxNumOutboundPeers: 0 } }), { code: 'ERR_TOO_MANY_PEERS' });
+  await t.rejects(startSwitchPair({ a: { ping: new Stopping('a') }, b: { ping: new Stopping('b') }, config: { maxNumOutboundPeers: 0 } }), {
+    code: 'ERR_TOO_MANY_PEERS',
+  });
   t.same(stopped.sort(), ['a', 'b']);
 });
 
@@ -149,7 +151,10 @@ t.test('mconnectionPair: messages arrive in memory; an unknown channel stops the
   t.ok(p.a.trySend(1, Buffer.from('one')));
   t.ok(await p.a.send(1, Buffer.from('two')));
   await arrived;
-  t.same(got, [[1, 'one'], [1, 'two']]);
+  t.same(got, [
+    [1, 'one'],
+    [1, 'two'],
+  ]);
 
   t.ok(p.a.trySend(2, Buffer.from('nobody listens')));
   t.match(await p.errorB, { code: 'ERR_UNKNOWN_CHANNEL' });

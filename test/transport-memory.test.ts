@@ -9,8 +9,17 @@ import { peerAdded, peerRemoved, RecordingReactor } from './helpers/switches.js'
 
 type Teardown = { teardown(fn: () => unknown): void };
 
-async function memSwitch(t: Teardown, transport: MemoryTransport, config: P2PConfigInput = {}): Promise<{ sw: Switch; reactor: RecordingReactor }> {
-  const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'test' }, config: { listenAddress: `${transport.host}:26656`, ...config }, transport });
+async function memSwitch(
+  t: Teardown,
+  transport: MemoryTransport,
+  config: P2PConfigInput = {},
+): Promise<{ sw: Switch; reactor: RecordingReactor }> {
+  const sw = new Switch({
+    nodeKey: NodeKey.generate(),
+    nodeInfo: { network: 'test' },
+    config: { listenAddress: `${transport.host}:26656`, ...config },
+    transport,
+  });
   const reactor = sw.addReactor('recording', new RecordingReactor());
   await sw.start();
   t.teardown(() => sw.stop());
@@ -28,7 +37,10 @@ t.test('two Switches over the memory transport (SecretConnection) exchange messa
   t.equal(pa.remoteAddr.toString(), a.sw.listenAddr.toString(), 'inbound peer: dialer host + advertised port');
   for (let i = 0; i < 20; i++) t.equal(await pb.send(0x20, Buffer.from(`m${i}`)), true);
   await b.reactor.receivedCount(20);
-  t.same(b.reactor.received.map((r) => r.msg.toString()), Array.from({ length: 20 }, (_, i) => `m${i}`));
+  t.same(
+    b.reactor.received.map((r) => r.msg.toString()),
+    Array.from({ length: 20 }, (_, i) => `m${i}`),
+  );
   t.ok(net.stats.bytes > 0 && net.stats.connections === 1);
 });
 
@@ -47,7 +59,12 @@ t.test('one-way latency is applied to every message (plaintext)', async (t) => {
 });
 
 t.test('bandwidth: a write of n bytes is delivered no sooner than n / bandwidth; jitter keeps the order', async (t) => {
-  const ctx = (bandwidth: number, jitterMs: number) => ({ now: () => performance.now(), random: mulberry32(7), profile: () => ({ latencyMs: 5, jitterMs, bandwidth }), sendBufferBytes: 1 << 20 });
+  const ctx = (bandwidth: number, jitterMs: number) => ({
+    now: () => performance.now(),
+    random: mulberry32(7),
+    profile: () => ({ latencyMs: 5, jitterMs, bandwidth }),
+    sendBufferBytes: 1 << 20,
+  });
   const [x, y] = memoryLink(ctx(100_000, 0), ctx(100_000, 0));
   t.teardown(() => (x.destroy(), y.destroy()));
   const start = performance.now();
@@ -61,7 +78,11 @@ t.test('bandwidth: a write of n bytes is delivered no sooner than n / bandwidth;
   const all = new Promise<void>((resolve) => q.on('data', (d: Buffer) => (seen.push(...d), seen.length === 100 && resolve())));
   for (let i = 0; i < 100; i++) p.write(Buffer.from([i]));
   await all;
-  t.same(seen, Array.from({ length: 100 }, (_, i) => i), 'in order despite ±20 ms jitter');
+  t.same(
+    seen,
+    Array.from({ length: 100 }, (_, i) => i),
+    'in order despite ±20 ms jitter',
+  );
 });
 
 t.test('mulberry32: the same seed gives the same sequence, another seed another', async (t) => {
@@ -74,25 +95,32 @@ t.test('mulberry32: the same seed gives the same sequence, another seed another'
   t.ok(sa.every((v) => v >= 0 && v < 1));
 });
 
-t.test('a partition resets the connections across it and refuses dials; after heal the Switch reconnects its persistent peer', async (t) => {
-  const net = new MemoryNetwork({ link: { latencyMs: 2 } });
-  const tb = net.transport('10.2.0.2');
-  const b = await memSwitch(t, tb);
-  const a = await memSwitch(t, net.transport('10.2.0.1'), { persistentPeers: [b.sw.listenAddr.toString()], reconnectIntervalMs: 20, plaintext: false });
-  await peerAdded(a.sw, b.sw.nodeKey.id);
-  const removed = peerRemoved(a.sw, b.sw.nodeKey.id);
-  net.partition(['10.2.0.1'], ['10.2.0.2']);
-  const reason = await removed;
-  t.ok(reason, 'the peer was removed when the partition cut the link');
-  await t.rejects(a.sw.dialPeerWithAddress(b.sw.listenAddr), { code: 'ERR_DIAL', message: /partitioned/ });
-  t.equal(a.sw.peers.size, 0, 'no delivery across the partition');
-  const back = peerAdded(a.sw, b.sw.nodeKey.id);
-  net.heal();
-  const p = await back;
-  t.equal(await p.send(0x20, Buffer.from('after heal')), true);
-  await b.reactor.receivedCount(1);
-  t.equal(b.reactor.received.at(-1)!.msg.toString(), 'after heal');
-});
+t.test(
+  'a partition resets the connections across it and refuses dials; after heal the Switch reconnects its persistent peer',
+  async (t) => {
+    const net = new MemoryNetwork({ link: { latencyMs: 2 } });
+    const tb = net.transport('10.2.0.2');
+    const b = await memSwitch(t, tb);
+    const a = await memSwitch(t, net.transport('10.2.0.1'), {
+      persistentPeers: [b.sw.listenAddr.toString()],
+      reconnectIntervalMs: 20,
+      plaintext: false,
+    });
+    await peerAdded(a.sw, b.sw.nodeKey.id);
+    const removed = peerRemoved(a.sw, b.sw.nodeKey.id);
+    net.partition(['10.2.0.1'], ['10.2.0.2']);
+    const reason = await removed;
+    t.ok(reason, 'the peer was removed when the partition cut the link');
+    await t.rejects(a.sw.dialPeerWithAddress(b.sw.listenAddr), { code: 'ERR_DIAL', message: /partitioned/ });
+    t.equal(a.sw.peers.size, 0, 'no delivery across the partition');
+    const back = peerAdded(a.sw, b.sw.nodeKey.id);
+    net.heal();
+    const p = await back;
+    t.equal(await p.send(0x20, Buffer.from('after heal')), true);
+    await b.reactor.receivedCount(1);
+    t.equal(b.reactor.received.at(-1)!.msg.toString(), 'after heal');
+  },
+);
 
 t.test('bad input: non-IP hosts, a taken host, negative latency, listening on another host', async (t) => {
   const net = new MemoryNetwork();
@@ -112,7 +140,12 @@ t.test('on a bandwidth-limited link under bulk, a high-priority channel is not q
     { id: 0x31, priority: 10, sendQueueCapacity: 10 },
   ];
   const mk = async (transport: MemoryTransport) => {
-    const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'test' }, config: { listenAddress: `${transport.host}:26656`, plaintext: true }, transport });
+    const sw = new Switch({
+      nodeKey: NodeKey.generate(),
+      nodeInfo: { network: 'test' },
+      config: { listenAddress: `${transport.host}:26656`, plaintext: true },
+      transport,
+    });
     const reactor = sw.addReactor('recording', new RecordingReactor(channels));
     await sw.start();
     t.teardown(() => sw.stop());
@@ -133,5 +166,8 @@ t.test('on a bandwidth-limited link under bulk, a high-priority channel is not q
   const bulkBefore = b.reactor.received.findIndex((r) => r.ch === 0x31);
   t.ok(bulkBefore >= 0, 'the urgent message arrived');
   t.ok(bulkBefore < queued, `it overtook queued bulk (${queued - bulkBefore} bulk messages still behind it)`);
-  t.ok(took < 1000, `it took ${Math.round(took)} ms, well under the ${Math.round((queued * 32 * 1024) / 1000)} ms of bulk ahead of it (expected ≈ 100 ms; bound 10×)`);
+  t.ok(
+    took < 1000,
+    `it took ${Math.round(took)} ms, well under the ${Math.round((queued * 32 * 1024) / 1000)} ms of bulk ahead of it (expected ≈ 100 ms; bound 10×)`,
+  );
 });

@@ -15,7 +15,11 @@ function tempDir(t: { teardown(fn: () => unknown): void }): string {
   return dir;
 }
 
-async function unixSwitch(t: { teardown(fn: () => unknown): void }, path: string, plaintext = false): Promise<{ sw: Switch; reactor: RecordingReactor }> {
+async function unixSwitch(
+  t: { teardown(fn: () => unknown): void },
+  path: string,
+  plaintext = false,
+): Promise<{ sw: Switch; reactor: RecordingReactor }> {
   const sw = new Switch({
     nodeKey: NodeKey.generate(),
     nodeInfo: { network: 'test' },
@@ -64,11 +68,17 @@ t.test('a stale socket file of a crashed process is replaced; a live one is EADD
   const a = await unixSwitch(t, path);
   const sw = new Switch({ nodeKey: NodeKey.generate(), config: { listenAddress: `unix://${path}` }, transport: new UnixTransport() });
   t.teardown(() => sw.stop());
-  await t.rejects(sw.start(), { code: 'ERR_LISTEN', message: `cannot listen on unix://${path}: the address is in use (another node running? pick another listen port, or port 0 for any free one)` });
+  await t.rejects(sw.start(), {
+    code: 'ERR_LISTEN',
+    message: `cannot listen on unix://${path}: the address is in use (another node running? pick another listen port, or port 0 for any free one)`,
+  });
   t.ok(a.sw.isRunning, 'the live listener is untouched');
   // a crashed process leaves its socket file behind: a child that listens and is killed by SIGKILL
   const stale = join(dir, 'stale.sock');
-  const child = spawnSync(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+  const child = spawnSync(process.execPath, [
+    '-e',
+    `require('node:net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`,
+  ]);
   t.equal(child.signal, 'SIGKILL');
   t.ok(existsSync(stale), 'the killed process left its socket file');
   const b = await unixSwitch(t, stale);

@@ -153,7 +153,8 @@ function drawGraph(s) {
     if (R >= 18) {
       g.appendChild(el(SVGNS, 'text', { x: p.x, y: p.y + 4, 'text-anchor': 'middle' }, n.moniker));
       // peers and rates below the node while there is room (else the tooltip and the table have them)
-      if (s.nodes.length <= 10) g.appendChild(el(SVGNS, 'text', { x: p.x, y: p.y + R + 14, 'text-anchor': 'middle', class: 'sub' }, detail));
+      if (s.nodes.length <= 10)
+        g.appendChild(el(SVGNS, 'text', { x: p.x, y: p.y + R + 14, 'text-anchor': 'middle', class: 'sub' }, detail));
     } else {
       // crowded: the name outside the ring (the seed's below it), the rest in the tooltip
       const dx = p.x - SIZE / 2;
@@ -236,10 +237,14 @@ function drawStatus(s, connected) {
   const up = s.nodes.filter((n) => n.state === 'up').length;
   const open = s.edges.filter((e) => e.live).length;
   st.appendChild(
-    document.createTextNode(up + '/' + s.nodes.length + ' nodes up · ' + open + ' connections · outbound target ' + s.target + ' · ' + seconds(s.elapsed) + ' '),
+    document.createTextNode(
+      up + '/' + s.nodes.length + ' nodes up · ' + open + ' connections · outbound target ' + s.target + ' · ' + seconds(s.elapsed) + ' ',
+    ),
   );
-  if (s.milestones.targets !== undefined) st.appendChild(el(null, 'span', { class: 'ok' }, '✓ targets reached in ' + s.milestones.targets + ' ms '));
-  if (s.milestones.gossip !== undefined) st.appendChild(el(null, 'span', { class: 'ok' }, '✓ all greetings heard in ' + s.milestones.gossip + ' ms '));
+  if (s.milestones.targets !== undefined)
+    st.appendChild(el(null, 'span', { class: 'ok' }, '✓ targets reached in ' + s.milestones.targets + ' ms '));
+  if (s.milestones.gossip !== undefined)
+    st.appendChild(el(null, 'span', { class: 'ok' }, '✓ all greetings heard in ' + s.milestones.gossip + ' ms '));
   if (s.stopping) st.appendChild(el(null, 'span', { class: 'bad' }, 'testnet stopping'));
   else if (!connected) st.appendChild(el(null, 'span', { class: 'bad' }, 'disconnected, retrying…'));
 }

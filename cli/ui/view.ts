@@ -129,7 +129,21 @@ export class TestnetView extends EventEmitter<{ change: [] }> {
   ) {
     super();
     this.started = now();
-    this.nodes = nodes.map((n, index) => ({ index, id: n.id, moniker: n.moniker, seed: n.seed, state: 'starting', listen: '', peers: 0, outbound: 0, heard: 0, sendRate: 0, recvRate: 0, bytesSent: 0, bytesRecv: 0 }));
+    this.nodes = nodes.map((n, index) => ({
+      index,
+      id: n.id,
+      moniker: n.moniker,
+      seed: n.seed,
+      state: 'starting',
+      listen: '',
+      peers: 0,
+      outbound: 0,
+      heard: 0,
+      sendRate: 0,
+      recvRate: 0,
+      bytesSent: 0,
+      bytesRecv: 0,
+    }));
     nodes.forEach((n, i) => this.byId.set(n.id, i));
     this.peers = nodes.map(() => new Map());
     this.samples = nodes.map(() => new Map());
@@ -193,7 +207,10 @@ export class TestnetView extends EventEmitter<{ change: [] }> {
     const t = this.now() - this.started;
     for (const [k, e] of this.edges) if (e.closed !== undefined && t - e.closed > RECENTLY_CLOSED_MS) this.edges.delete(k);
     const nodes = this.nodes.map((n, i) => {
-      let sendRate = 0, recvRate = 0, bytesSent = 0, bytesRecv = 0;
+      let sendRate = 0,
+        recvRate = 0,
+        bytesSent = 0,
+        bytesRecv = 0;
       for (const s of this.samples[i]!.values()) {
         sendRate += s.sendRate;
         recvRate += s.recvRate;
@@ -221,10 +238,24 @@ export class TestnetView extends EventEmitter<{ change: [] }> {
         backBytes: mirrored ? c.bytesSent : c.bytesRecv,
       }));
       const rtt = s.rttMs ?? (mirrored ? undefined : toSide?.rttMs);
-      return { ...base, fwdRate: mirrored ? s.recvRate : s.sendRate, backRate: mirrored ? s.sendRate : s.recvRate, channels, ...(rtt ? { rttMs: rtt } : {}) };
+      return {
+        ...base,
+        fwdRate: mirrored ? s.recvRate : s.sendRate,
+        backRate: mirrored ? s.sendRate : s.recvRate,
+        channels,
+        ...(rtt ? { rttMs: rtt } : {}),
+      };
     });
     edges.sort((a, b) => a.from - b.from || a.to - b.to);
-    return { network: this.info.network, target: this.info.target, elapsed: t, milestones: { ...this.milestones }, stopping: this.stopping, nodes, edges };
+    return {
+      network: this.info.network,
+      target: this.info.target,
+      elapsed: t,
+      milestones: { ...this.milestones },
+      stopping: this.stopping,
+      nodes,
+      edges,
+    };
   }
 
   /** Live edges = every node's peers, each as dialer → listener; vanished ones are marked closed. */
@@ -256,10 +287,25 @@ export class TestnetView extends EventEmitter<{ change: [] }> {
       for (const c of p.channels) {
         const o = old?.channels.get(c.id);
         // a reconnect restarts the totals: no rate until the next sample
-        const rate = (now: number, before: number | undefined) => (dt > 0 && before !== undefined && now >= before ? (now - before) / dt : 0);
-        channels.set(c.id, { name: c.name, bytesSent: c.bytesSent, bytesRecv: c.bytesRecv, sendRate: rate(c.bytesSent, o?.bytesSent), recvRate: rate(c.bytesRecv, o?.bytesRecv) });
+        const rate = (now: number, before: number | undefined) =>
+          dt > 0 && before !== undefined && now >= before ? (now - before) / dt : 0;
+        channels.set(c.id, {
+          name: c.name,
+          bytesSent: c.bytesSent,
+          bytesRecv: c.bytesRecv,
+          sendRate: rate(c.bytesSent, o?.bytesSent),
+          recvRate: rate(c.bytesRecv, o?.bytesRecv),
+        });
       }
-      next.set(p.peer, { at, sendRate: p.sendRate, recvRate: p.recvRate, bytesSent: p.bytesSent, bytesRecv: p.bytesRecv, channels, ...(p.rttMs ? { rttMs: p.rttMs } : {}) });
+      next.set(p.peer, {
+        at,
+        sendRate: p.sendRate,
+        recvRate: p.recvRate,
+        bytesSent: p.bytesSent,
+        bytesRecv: p.bytesRecv,
+        channels,
+        ...(p.rttMs ? { rttMs: p.rttMs } : {}),
+      });
     }
     this.samples[i] = next;
   }

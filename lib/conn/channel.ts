@@ -91,7 +91,8 @@ export function fillChannelDescriptor(d: ChannelDescriptor): FullChannelDescript
     throw new InvalidArgumentError(`channel ${channelIdHex(full.id)}: priority must be > 0, got ${d.priority}`);
   }
   for (const k of ['sendQueueCapacity', 'recvBufferCapacity', 'recvMessageCapacity'] as const) {
-    if (!Number.isInteger(full[k]) || full[k] < 1) throw new InvalidArgumentError(`channel ${channelIdHex(full.id)}: ${k} must be a positive integer, got ${d[k]}`);
+    if (!Number.isInteger(full[k]) || full[k] < 1)
+      throw new InvalidArgumentError(`channel ${channelIdHex(full.id)}: ${k} must be a positive integer, got ${d[k]}`);
   }
   return full;
 }
@@ -372,7 +373,9 @@ export class Channel {
   chargeRecv(cost: number): void {
     this.recvCredit -= cost;
     if (this.recvCredit < 0) {
-      throw new FlowControlError(`peer sent ${-this.recvCredit} bytes beyond the ${this.recvWindow}-byte window of channel ${channelIdHex(this.desc.id)}`);
+      throw new FlowControlError(
+        `peer sent ${-this.recvCredit} bytes beyond the ${this.recvWindow}-byte window of channel ${channelIdHex(this.desc.id)}`,
+      );
     }
   }
 
@@ -437,7 +440,9 @@ export class Channel {
   receive(eof: boolean, data: Buffer): Buffer | null {
     const total = this.recvLen + data.length;
     if (total > this.desc.recvMessageCapacity) {
-      throw new MessageTooLargeError(`message on channel ${channelIdHex(this.desc.id)} exceeds recvMessageCapacity ${this.desc.recvMessageCapacity} bytes`);
+      throw new MessageTooLargeError(
+        `message on channel ${channelIdHex(this.desc.id)} exceeds recvMessageCapacity ${this.desc.recvMessageCapacity} bytes`,
+      );
     }
     this.bytesRecv += data.length;
     if (this.recvLen === 0 && eof) return data;

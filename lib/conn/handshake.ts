@@ -13,11 +13,27 @@
  *
  * @module
  */
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { AuthError, HandshakeError, InvalidArgumentError, SwitchboardError } from '../errors.js';
 import { verifySignature, type NodeKey } from '../node-key.js';
-import { checkCounter, checkMaxPayload, DEFAULT_MAX_FRAME_PAYLOAD, FRAME_HEADER_SIZE, FRAME_TAG_SIZE, FrameOpener, FrameSealer } from './frame.js';
+import {
+  checkCounter,
+  checkMaxPayload,
+  DEFAULT_MAX_FRAME_PAYLOAD,
+  FRAME_HEADER_SIZE,
+  FRAME_TAG_SIZE,
+  FrameOpener,
+  FrameSealer,
+} from './frame.js';
 
 /** Size of an X25519 public or secret key, bytes. */
 export const EPHEMERAL_KEY_SIZE = 32;
@@ -202,7 +218,6 @@ export function verifyAuthMessage(msg: Uint8Array, challenge: Uint8Array): Uint8
   return pubKey;
 }
 
-
 // ---------------------------------------------------------------------------
 // Handshake reader
 
@@ -293,7 +308,6 @@ class HandshakeReader {
   }
 }
 
-
 /** Options of {@link SecretConnection.make}. */
 export interface SecretConnectionOptions {
   /**
@@ -358,10 +372,7 @@ export async function handshake(conn: Duplex, localKey: NodeKey, opts: SecretCon
     const eph = ephemeralKeyPair(o.ephemeralSecretKey);
 
     const r = (reader = new HandshakeReader(conn, maxFramePayload + 4096));
-    timer = setTimeout(
-      () => r.fail(new HandshakeError(`handshake not completed within ${timeoutMs} ms`, { timeout: true })),
-      timeoutMs,
-    );
+    timer = setTimeout(() => r.fail(new HandshakeError(`handshake not completed within ${timeoutMs} ms`, { timeout: true })), timeoutMs);
 
     // 1. Exchange ephemeral keys.
     conn.write(eph.publicKey);

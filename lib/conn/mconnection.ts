@@ -807,7 +807,8 @@ export class MConnection {
   private onControl(type: number): void {
     if (type === PACKET_PING) {
       // one pong answers any number of pings; an honest peer waits for it before pinging again
-      if (++this.pingsSincePong > MAX_PINGS_PER_PONG) throw new KeepaliveError('ERR_PING_FLOOD', `peer sent ${this.pingsSincePong} pings without waiting for our pong`);
+      if (++this.pingsSincePong > MAX_PINGS_PER_PONG)
+        throw new KeepaliveError('ERR_PING_FLOOD', `peer sent ${this.pingsSincePong} pings without waiting for our pong`);
       if (this.pongPending < 1) this.pongPending++;
       this.scheduleFlush();
     } else {
@@ -832,7 +833,10 @@ export class MConnection {
     if (ch === undefined) return; // a channel only the peer has: it opens its window to us, we never send on it
     ch.sendCredit += increment;
     this.sendStalledSince = 0;
-    if (ch.sendCredit > MAX_WINDOW) throw new FlowControlError(`peer grew our send window on channel ${channelIdHex(channelId)} to ${ch.sendCredit} bytes, over ${MAX_WINDOW}`);
+    if (ch.sendCredit > MAX_WINDOW)
+      throw new FlowControlError(
+        `peer grew our send window on channel ${channelIdHex(channelId)} to ${ch.sendCredit} bytes, over ${MAX_WINDOW}`,
+      );
     if (this.started && !this.flushScheduled && ch.hasPending) this.scheduleFlush();
   }
 
@@ -932,7 +936,13 @@ export class MConnection {
   /** Return consumed bytes of `ch` to the peer (see `Channel.release`), growing the window by auto-tuning. */
   private returnCredit(ch: Channel, cost: number): void {
     const before = ch.recvWindow;
-    const inc = ch.release(cost, this.lastRecvAt, this.minRtt, this.config.maxRecvWindowBytes, this.config.maxRecvWindowBytes - this.recvWindowTotal);
+    const inc = ch.release(
+      cost,
+      this.lastRecvAt,
+      this.minRtt,
+      this.config.maxRecvWindowBytes,
+      this.config.maxRecvWindowBytes - this.recvWindowTotal,
+    );
     if (inc === 0 || this.writeEnded) return;
     this.recvWindowTotal += ch.recvWindow - before;
     this.queueGrant(ch, inc);
@@ -987,7 +997,9 @@ export class MConnection {
 
   private readonly onStreamError = (err: Error): void => {
     if (this.stopped) return;
-    this.fail(err instanceof SwitchboardError ? err : new ConnectionClosedError(`stream error: ${err.message}`, { cause: err, code: 'ERR_SOCKET' }));
+    this.fail(
+      err instanceof SwitchboardError ? err : new ConnectionClosedError(`stream error: ${err.message}`, { cause: err, code: 'ERR_SOCKET' }),
+    );
   };
 
   /** Checks the isolation deadlines (module doc); runs every quarter of the shortest one. */
@@ -996,7 +1008,9 @@ export class MConnection {
     const c = this.config;
     const now = performance.now();
     if (c.sendStallTimeoutMs > 0 && this.sendStalledSince > 0 && now - this.sendStalledSince > c.sendStallTimeoutMs) {
-      return this.fail(new StallError('ERR_SEND_STALL', `peer let us send nothing for ${c.sendStallTimeoutMs} ms while we had data for it`));
+      return this.fail(
+        new StallError('ERR_SEND_STALL', `peer let us send nothing for ${c.sendStallTimeoutMs} ms while we had data for it`),
+      );
     }
     if (this.readPaused) return;
     if (c.idleTimeoutMs > 0 && now - this.lastRecvAt > c.idleTimeoutMs) {
@@ -1008,7 +1022,12 @@ export class MConnection {
     if (c.messageTimeoutMs > 0) {
       for (const ch of this.channels) {
         if (!ch.blocked && ch.recvStartedAt > 0 && now - ch.recvStartedAt > c.messageTimeoutMs) {
-          return this.fail(new StallError('ERR_RECV_STALL', `a message on channel 0x${ch.desc.id.toString(16)} stayed incomplete for ${c.messageTimeoutMs} ms`));
+          return this.fail(
+            new StallError(
+              'ERR_RECV_STALL',
+              `a message on channel 0x${ch.desc.id.toString(16)} stayed incomplete for ${c.messageTimeoutMs} ms`,
+            ),
+          );
         }
       }
     }
@@ -1034,19 +1053,33 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 function validateConfig(c: MConnConfig): MConnConfig {
-  const nonNeg = ['sendRate', 'recvRate', 'flushThrottleMs', 'sendStallTimeoutMs', 'idleTimeoutMs', 'packetTimeoutMs', 'messageTimeoutMs'] as const;
+  const nonNeg = [
+    'sendRate',
+    'recvRate',
+    'flushThrottleMs',
+    'sendStallTimeoutMs',
+    'idleTimeoutMs',
+    'packetTimeoutMs',
+    'messageTimeoutMs',
+  ] as const;
   const pos = ['maxBatchBytes', 'pingIntervalMs', 'pongTimeoutMs', 'flushStopTimeoutMs', 'maxSendWaiters', 'maxSendBufferBytes'] as const;
-  for (const k of nonNeg) if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new InvalidArgumentError(`MConnConfig.${k} must be ≥ 0, got ${c[k]}`);
-  for (const k of pos) if (!(Number.isFinite(c[k]) && c[k] > 0)) throw new InvalidArgumentError(`MConnConfig.${k} must be > 0, got ${c[k]}`);
+  for (const k of nonNeg)
+    if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new InvalidArgumentError(`MConnConfig.${k} must be ≥ 0, got ${c[k]}`);
+  for (const k of pos)
+    if (!(Number.isFinite(c[k]) && c[k] > 0)) throw new InvalidArgumentError(`MConnConfig.${k} must be > 0, got ${c[k]}`);
   if (c.idleTimeoutMs > 0 && !(c.idleTimeoutMs > c.pingIntervalMs)) {
-    throw new InvalidArgumentError(`MConnConfig.idleTimeoutMs (${c.idleTimeoutMs}) must exceed pingIntervalMs (${c.pingIntervalMs}), or be 0`);
+    throw new InvalidArgumentError(
+      `MConnConfig.idleTimeoutMs (${c.idleTimeoutMs}) must exceed pingIntervalMs (${c.pingIntervalMs}), or be 0`,
+    );
   }
   if (!(c.sendTimeoutMs >= 0)) throw new InvalidArgumentError(`MConnConfig.sendTimeoutMs must be ≥ 0, got ${c.sendTimeoutMs}`);
   if (!Number.isInteger(c.recvWindowBytes) || c.recvWindowBytes < INITIAL_WINDOW || c.recvWindowBytes > MAX_WINDOW) {
     throw new InvalidArgumentError(`MConnConfig.recvWindowBytes must be ${INITIAL_WINDOW}..${MAX_WINDOW}, got ${c.recvWindowBytes}`);
   }
   if (!Number.isInteger(c.maxRecvWindowBytes) || c.maxRecvWindowBytes < c.recvWindowBytes || c.maxRecvWindowBytes > MAX_WINDOW) {
-    throw new InvalidArgumentError(`MConnConfig.maxRecvWindowBytes must be recvWindowBytes (${c.recvWindowBytes})..${MAX_WINDOW}, got ${c.maxRecvWindowBytes}`);
+    throw new InvalidArgumentError(
+      `MConnConfig.maxRecvWindowBytes must be recvWindowBytes (${c.recvWindowBytes})..${MAX_WINDOW}, got ${c.maxRecvWindowBytes}`,
+    );
   }
   const m = c.maxPacketMsgPayloadSize;
   if (!Number.isInteger(m) || m < 1 || m > MAX_PACKET_PAYLOAD_LIMIT) {

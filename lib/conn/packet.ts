@@ -261,7 +261,8 @@ export class PacketDecoder {
     const flags = buf[off + 2];
     if (flags > 1) throw new MalformedPacketError(`invalid msg flags 0x${flags.toString(16)}`);
     const len = buf.readUInt32BE(off + 3);
-    if (len > this.maxPayload) throw new MalformedPacketError(`msg packet of ${len} bytes exceeds maxPacketMsgPayloadSize ${this.maxPayload}`);
+    if (len > this.maxPayload)
+      throw new MalformedPacketError(`msg packet of ${len} bytes exceeds maxPacketMsgPayloadSize ${this.maxPayload}`);
     return len;
   }
 }
@@ -298,7 +299,8 @@ export function decodePacket(buf: Uint8Array, maxPayload = MAX_PACKET_PAYLOAD_LI
     maxPayload,
   );
   dec.push(Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
-  if (count === 0 || dec.bufferedBytes > 0) throw new MalformedPacketError(count === 0 ? 'truncated packet' : 'trailing bytes after packet');
+  if (count === 0 || dec.bufferedBytes > 0)
+    throw new MalformedPacketError(count === 0 ? 'truncated packet' : 'trailing bytes after packet');
   if (count > 1) throw new MalformedPacketError('more than one packet');
   return out!;
 }

@@ -188,7 +188,11 @@ export class SecretConnection extends Duplex {
    * Coalesce writes made within one tick: cork on the first write of a
    * tick and uncork on the next, so they reach `_writev` together.
    */
-  override write(chunk: unknown, encoding?: BufferEncoding | ((error: Error | null | undefined) => void), cb?: (error: Error | null | undefined) => void): boolean {
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | ((error: Error | null | undefined) => void),
+    cb?: (error: Error | null | undefined) => void,
+  ): boolean {
     if (!this.corkScheduled && !this.writableEnded && !this.destroyed) {
       this.corkScheduled = true;
       this.cork();

@@ -192,7 +192,10 @@ export class AddrBookFile {
         `address book: ${path} is unusable (${reason}); moved it to ${target} and continuing without it`,
       );
     } catch (err) {
-      this.#logger.warn({ file: path, reason, err }, `address book: ${path} is unusable (${reason}) and could not be moved aside; ignoring it`);
+      this.#logger.warn(
+        { file: path, reason, err },
+        `address book: ${path} is unusable (${reason}) and could not be moved aside; ignoring it`,
+      );
     }
   }
 }
@@ -214,7 +217,8 @@ function readBookFile(path: string): ReadResult {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) return { kind: 'corrupt', reason: 'not a regular file' };
-    if (st.size > MAX_ADDR_BOOK_FILE_BYTES) return { kind: 'corrupt', reason: `larger than ${MAX_ADDR_BOOK_FILE_BYTES} bytes (${st.size})` };
+    if (st.size > MAX_ADDR_BOOK_FILE_BYTES)
+      return { kind: 'corrupt', reason: `larger than ${MAX_ADDR_BOOK_FILE_BYTES} bytes (${st.size})` };
     const read = readBounded(fd, MAX_ADDR_BOOK_FILE_BYTES);
     if (read === undefined) return { kind: 'corrupt', reason: `larger than ${MAX_ADDR_BOOK_FILE_BYTES} bytes` };
     raw = read;
@@ -234,14 +238,16 @@ function readBookFile(path: string): ReadResult {
   } catch (err) {
     return { kind: 'corrupt', reason: `not valid JSON (truncated?): ${(err as Error).message}` };
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { kind: 'corrupt', reason: 'top level is not an object' };
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { kind: 'corrupt', reason: 'top level is not an object' };
   const obj = parsed as Record<string, unknown>;
   if (typeof obj.version !== 'number') return { kind: 'corrupt', reason: 'no format version' };
   if (obj.version > ADDR_BOOK_FILE_VERSION) {
     return { kind: 'corrupt', reason: `format version ${obj.version} is newer than this program's (${ADDR_BOOK_FILE_VERSION})` };
   }
   if (obj.version !== ADDR_BOOK_FILE_VERSION) return { kind: 'corrupt', reason: `unsupported format version ${obj.version}` };
-  if (typeof obj.key !== 'string' || !KEY_HEX_RE.test(obj.key)) return { kind: 'corrupt', reason: 'key is not 16..64 bytes of lower-case hex' };
+  if (typeof obj.key !== 'string' || !KEY_HEX_RE.test(obj.key))
+    return { kind: 'corrupt', reason: 'key is not 16..64 bytes of lower-case hex' };
   if (!Array.isArray(obj.addrs)) return { kind: 'corrupt', reason: 'addrs is not an array' };
   if (obj.bans !== undefined && !Array.isArray(obj.bans)) return { kind: 'corrupt', reason: 'bans is not an array' };
   return { kind: 'ok', text, file: { key: obj.key, addrs: obj.addrs, bans: (obj.bans as unknown[] | undefined) ?? [] } };

@@ -125,7 +125,8 @@ export class AddrBook {
    *   `now` that is not a function.
    */
   constructor(filePath: string, opts: AddrBookOptions = {}) {
-    if (typeof filePath !== 'string' || filePath.length === 0) throw new InvalidArgumentError('address book file path must be a non-empty string');
+    if (typeof filePath !== 'string' || filePath.length === 0)
+      throw new InvalidArgumentError('address book file path must be a non-empty string');
     if (opts.key !== undefined && (!(opts.key instanceof Uint8Array) || opts.key.length < 16 || opts.key.length > 64)) {
       throw new InvalidArgumentError('address book key must be a Uint8Array of 16..64 bytes');
     }
@@ -203,9 +204,7 @@ export class AddrBook {
    */
   ourAddress(addr: NetAddress): boolean {
     return (
-      this.#ourAddrs.has(addr.toString()) ||
-      (addr.id !== '' && this.#ourIds.has(addr.id)) ||
-      this.#ourDialStrings.has(addr.dialString())
+      this.#ourAddrs.has(addr.toString()) || (addr.id !== '' && this.#ourIds.has(addr.id)) || this.#ourDialStrings.has(addr.dialString())
     );
   }
 
@@ -337,7 +336,8 @@ export class AddrBook {
    */
   markBad(addr: NetAddress, banMs: number): void {
     assertNetAddress(addr, 'addr');
-    if (typeof banMs !== 'number' || !Number.isFinite(banMs) || banMs < 0) throw new InvalidArgumentError('banMs must be a finite number of ms >= 0');
+    if (typeof banMs !== 'number' || !Number.isFinite(banMs) || banMs < 0)
+      throw new InvalidArgumentError('banMs must be a finite number of ms >= 0');
     if (addr.id === '') throw new InvalidArgumentError(`cannot ban ${addr}: it has no node ID`, 'ERR_INVALID_ADDRESS');
     const now = this.#now();
     const inBook = this.#tables.get(addr.id);
@@ -504,7 +504,10 @@ export class AddrBook {
     if (!entries) return;
     this.#apply(entries);
     if (entries.fromBackup) {
-      this.#logger.warn({ file: this.filePath, backup: entries.path, size: this.size() }, 'address book: restored from the previous good save');
+      this.#logger.warn(
+        { file: this.filePath, backup: entries.path, size: this.size() },
+        'address book: restored from the previous good save',
+      );
     }
   }
 

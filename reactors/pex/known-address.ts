@@ -224,7 +224,8 @@ export class KnownAddress {
     }
     if (new Set(buckets).size !== buckets.length) throw bad('duplicate bucket index');
     const attempts = value.attempts;
-    if (!Number.isInteger(attempts) || (attempts as number) < 0 || (attempts as number) > MAX_ATTEMPTS) throw bad('attempts is not a non-negative integer');
+    if (!Number.isInteger(attempts) || (attempts as number) < 0 || (attempts as number) > MAX_ATTEMPTS)
+      throw bad('attempts is not a non-negative integer');
     const lastAttempt = parseTime(value.lastAttempt, 'lastAttempt');
     const lastSuccess = parseTime(value.lastSuccess, 'lastSuccess');
     const bannedUntil = value.bannedUntil === undefined ? 0 : parseTime(value.bannedUntil, 'bannedUntil');

@@ -76,7 +76,8 @@ export function encodePexRequest(): Uint8Array {
  *   an IP, port 0, a host longer than {@link MAX_PEX_HOST_LENGTH}).
  */
 export function encodePexAddrs(addrs: readonly NetAddress[]): Uint8Array {
-  if (addrs.length > MAX_PEX_ADDRS) throw new InvalidArgumentError(`a PexAddrs carries at most ${MAX_PEX_ADDRS} addresses, got ${addrs.length}`);
+  if (addrs.length > MAX_PEX_ADDRS)
+    throw new InvalidArgumentError(`a PexAddrs carries at most ${MAX_PEX_ADDRS} addresses, got ${addrs.length}`);
   const wire = addrs.map((a) => {
     const why = wireAddressProblem(a.id, a.host, a.port);
     if (why) throw new InvalidArgumentError(`cannot send ${a} in a PexAddrs: ${why}`, 'ERR_INVALID_ADDRESS');
@@ -166,7 +167,9 @@ function wireAddressProblem(id: unknown, host: unknown, port: unknown): string |
 }
 
 function isPlainMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && Object.getPrototypeOf(v) === Object.prototype;
+  return (
+    typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && Object.getPrototypeOf(v) === Object.prototype
+  );
 }
 
 function describe(v: unknown): string {

@@ -157,7 +157,10 @@ export class PexDialRefusedError extends RejectedError {
   /** Why the dial was refused. */
   readonly reason: PexDialRefusal;
   constructor(reason: PexDialRefusal, message: string) {
-    super(reason === 'dialing-or-connected' ? 'ERR_DUPLICATE_PEER' : reason === 'too-many-peers' ? 'ERR_TOO_MANY_PEERS' : 'ERR_REJECTED', message);
+    super(
+      reason === 'dialing-or-connected' ? 'ERR_DUPLICATE_PEER' : reason === 'too-many-peers' ? 'ERR_TOO_MANY_PEERS' : 'ERR_REJECTED',
+      message,
+    );
     this.reason = reason;
   }
 }
@@ -346,7 +349,14 @@ export class PEXReactor extends BaseReactor {
    *   it (CometBFT trusts inbound peers less; `ensurePeers` may ask it later).
    */
   override addPeer(peer: Peer): void {
-    const st: PeerState = { requestPending: false, requestsSeen: 0, lastRequestAt: 0, addedAt: this.#now(), crawled: false, stoppedByUs: false };
+    const st: PeerState = {
+      requestPending: false,
+      requestsSeen: 0,
+      lastRequestAt: 0,
+      addedAt: this.#now(),
+      crawled: false,
+      stoppedByUs: false,
+    };
     this.#peers.set(peer, st);
     const sw = this.switch;
     if (!peer.isPersistent() && !sw.isUnconditionalPeer(peer.id) && this.book.isBanned(peer.remoteAddr)) {
@@ -515,9 +525,13 @@ export class PEXReactor extends BaseReactor {
       throw new PexDialRefusedError('max-attempts', `${addr} failed ${hist.failures} dials: banned`);
     }
     if (hist && this.#now() < hist.notBefore) {
-      throw new PexDialRefusedError('backoff', `${addr} failed ${hist.failures} dials: not before ${new Date(hist.notBefore).toISOString()}`);
+      throw new PexDialRefusedError(
+        'backoff',
+        `${addr} failed ${hist.failures} dials: not before ${new Date(hist.notBefore).toISOString()}`,
+      );
     }
-    if (this.#dialingOrConnected(addr.id)) throw new PexDialRefusedError('dialing-or-connected', `already dialing or connected to ${addr.id}`);
+    if (this.#dialingOrConnected(addr.id))
+      throw new PexDialRefusedError('dialing-or-connected', `already dialing or connected to ${addr.id}`);
     if (!sw.isUnconditionalPeer(addr.id) && this.#outboundAndDials() >= sw.config.maxNumOutboundPeers) {
       throw new PexDialRefusedError('too-many-peers', `outbound limit ${sw.config.maxNumOutboundPeers} reached`);
     }
@@ -715,7 +729,9 @@ export class PEXReactor extends BaseReactor {
   /** An answer for `peer`: no private address, not its own, wire-valid, at most `maxAddrsPerResponse`. */
   #answer(peer: Peer, selection: NetAddress[]): NetAddress[] {
     const sw = this.switch;
-    return selection.filter((a) => a.id !== peer.id && !sw.isPrivatePeer(a.id) && isPexWireAddress(a)).slice(0, this.settings.maxAddrsPerResponse);
+    return selection
+      .filter((a) => a.id !== peer.id && !sw.isPrivatePeer(a.id) && isPexWireAddress(a))
+      .slice(0, this.settings.maxAddrsPerResponse);
   }
 
   /** Disconnect `peer` for `err` and ban it (CometBFT: `StopPeerForError` + `MarkBad(SocketAddr, defaultBanTime)`). */
@@ -849,14 +865,16 @@ function shuffle<T>(a: T[]): void {
 /** A timer period: a finite number 1..2^31−1 (ms). */
 function period(v: number | undefined, dflt: number, name: string): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > MAX_TIMER_MS) throw new InvalidArgumentError(`${name} must be a number of ms in 1..${MAX_TIMER_MS}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > MAX_TIMER_MS)
+    throw new InvalidArgumentError(`${name} must be a number of ms in 1..${MAX_TIMER_MS}`);
   return v;
 }
 
 /** A duration: a finite number ≥ min (ms). */
 function duration(v: number | undefined, dflt: number, name: string, min: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new InvalidArgumentError(`${name} must be a finite number of ms >= ${min}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min)
+    throw new InvalidArgumentError(`${name} must be a finite number of ms >= ${min}`);
   return v;
 }
 

@@ -74,7 +74,8 @@ export function mergeStats(a: FuzzStats, b: FuzzStats): FuzzStats {
 }
 
 export function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.name}${(err as { code?: unknown }).code ? ` ${String((err as { code?: unknown }).code)}` : ''}: ${err.message}\n${err.stack?.split('\n').slice(1, 6).join('\n') ?? ''}`;
+  if (err instanceof Error)
+    return `${err.name}${(err as { code?: unknown }).code ? ` ${String((err as { code?: unknown }).code)}` : ''}: ${err.message}\n${err.stack?.split('\n').slice(1, 6).join('\n') ?? ''}`;
   return `non-Error thrown: ${String(err)}`;
 }
 
@@ -173,7 +174,8 @@ export class Fuzzer {
     stats.crashes++;
     const ts = (stats.perTarget[target] ??= { cases: 0, accepted: 0, rejected: {}, crashes: 0 });
     ts.crashes++;
-    if (stats.crashList.length < 20) stats.crashList.push({ id, target, error, input: input.subarray(0, 512).toString('hex'), inputLength: input.length });
+    if (stats.crashList.length < 20)
+      stats.crashList.push({ id, target, error, input: input.subarray(0, 512).toString('hex'), inputLength: input.length });
   }
 
   /**

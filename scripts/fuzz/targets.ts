@@ -70,9 +70,30 @@ function invariant(cond: unknown, why: string): asserts cond {
 // Random MessagePack values (structure-aware generation)
 
 const INTERESTING_STRINGS = [
-  '', 'a', 'a'.repeat(40), '0'.repeat(40), 'A'.repeat(40), '127.0.0.1', '::1', '1.2.3.4', '::ffff:1.2.3.4', 'fe80::1%eth0',
-  '1.2.3.4:26656', '[::1]:0', 'localhost:1', ':1', 'x'.repeat(65), 'x'.repeat(129), 'x'.repeat(1025), '\u0000', '\u202e', 'req', 'addrs',
-  '__proto__', 'constructor', 'toString',
+  '',
+  'a',
+  'a'.repeat(40),
+  '0'.repeat(40),
+  'A'.repeat(40),
+  '127.0.0.1',
+  '::1',
+  '1.2.3.4',
+  '::ffff:1.2.3.4',
+  'fe80::1%eth0',
+  '1.2.3.4:26656',
+  '[::1]:0',
+  'localhost:1',
+  ':1',
+  'x'.repeat(65),
+  'x'.repeat(129),
+  'x'.repeat(1025),
+  '\u0000',
+  '\u202e',
+  'req',
+  'addrs',
+  '__proto__',
+  'constructor',
+  'toString',
 ];
 const INTERESTING_NUMBERS = [0, 1, -1, 255, 256, 65535, 65536, 0xffffffff, 2 ** 32, -(2 ** 31), 2 ** 53, 1.5, -0, NaN, Infinity];
 
@@ -98,7 +119,8 @@ export function randomValue(rng: Rng, depth = 0): unknown {
     default: {
       const o: Record<string, unknown> = {};
       const n = rng.int(6);
-      for (let i = 0; i < n; i++) setKey(o, rng.chance(0.5) ? rng.pick(INTERESTING_STRINGS) : rng.bytes(rng.int(6)).toString('hex'), randomValue(rng, depth + 1));
+      for (let i = 0; i < n; i++)
+        setKey(o, rng.chance(0.5) ? rng.pick(INTERESTING_STRINGS) : rng.bytes(rng.int(6)).toString('hex'), randomValue(rng, depth + 1));
       return o;
     }
   }
@@ -169,8 +191,15 @@ const packetTarget = (): FuzzTarget => {
   const v = protocolVectors();
   const corpus = [...v.entries()].filter(([k]) => k.startsWith('packet-')).map(([, b]) => b);
   corpus.push(
-    Buffer.concat([encodePacket({ type: 'ping' }), encodePacket({ type: 'msg', channelId: 0x20, eof: false, data: Buffer.alloc(300, 7) }), encodePacket({ type: 'pong' })]),
-    Buffer.concat([encodePacket({ type: 'window', channelId: 0x20, increment: 983040 }), encodePacket({ type: 'msg', channelId: 0x20, eof: true, data: Buffer.alloc(9, 1) })]),
+    Buffer.concat([
+      encodePacket({ type: 'ping' }),
+      encodePacket({ type: 'msg', channelId: 0x20, eof: false, data: Buffer.alloc(300, 7) }),
+      encodePacket({ type: 'pong' }),
+    ]),
+    Buffer.concat([
+      encodePacket({ type: 'window', channelId: 0x20, increment: 983040 }),
+      encodePacket({ type: 'msg', channelId: 0x20, eof: true, data: Buffer.alloc(9, 1) }),
+    ]),
     encodePacket({ type: 'msg', channelId: 0, eof: true, data: Buffer.alloc(16384, 1) }),
   );
   return {
@@ -194,7 +223,11 @@ const packetTarget = (): FuzzTarget => {
       }
       const exactlyOne = whole.code === undefined && whole.packets.length === 1 && whole.buffered === 0;
       invariant(exactlyOne === (single !== undefined), 'decodePacket disagrees with PacketDecoder');
-      if (single) invariant(isDeepStrictEqual(single.type === 'msg' ? { ...single, data: Buffer.from(single.data) } : single, whole.packets[0]), 'decodePacket decoded differently');
+      if (single)
+        invariant(
+          isDeepStrictEqual(single.type === 'msg' ? { ...single, data: Buffer.from(single.data) } : single, whole.packets[0]),
+          'decodePacket decoded differently',
+        );
       if (whole.code) throw new SwitchboardError(whole.code as SwitchboardError['code'], 'refused');
       if (singleCode) throw new SwitchboardError(singleCode as SwitchboardError['code'], 'refused');
     },
@@ -220,7 +253,11 @@ const frameTarget = (): FuzzTarget => {
   const v = protocolVectors();
   const okm = v.get('sc-okm')!;
   const key = okm.subarray(32, 64); // A's send key: sc-frame, sc-auth-frame-a and sc-frame-1 are sealed with it
-  const corpus: Uint8Array[] = [v.get('sc-frame')!, v.get('sc-auth-frame-a')!, Buffer.concat([v.get('sc-auth-frame-a')!, v.get('sc-frame-1')!])];
+  const corpus: Uint8Array[] = [
+    v.get('sc-frame')!,
+    v.get('sc-auth-frame-a')!,
+    Buffer.concat([v.get('sc-auth-frame-a')!, v.get('sc-frame-1')!]),
+  ];
   const sealer = () => new FrameSealer(key);
   corpus.push(Buffer.concat([sealer().seal(Buffer.from([1])), Buffer.alloc(0)]));
   {
@@ -266,7 +303,13 @@ export function handshakeTranscript(): { transcript: Buffer; localKey: NodeKey; 
   const bEph = ephemeralKeyPair(fx.bEphSecret);
   const keys = deriveSessionKeys(x25519SharedSecret(bEph, aEph.publicKey), bEph.publicKey, aEph.publicKey);
   const sealer = new FrameSealer(keys.sendKey);
-  const info = NodeInfo.create({ id: bKey.id, listenAddr: '127.0.0.1:26656', network: 'fuzz', channels: Uint8Array.from([0x20]), moniker: 'bob' }).encode();
+  const info = NodeInfo.create({
+    id: bKey.id,
+    listenAddr: '127.0.0.1:26656',
+    network: 'fuzz',
+    channels: Uint8Array.from([0x20]),
+    moniker: 'bob',
+  }).encode();
   const infoFrame = Buffer.allocUnsafe(4 + info.length);
   infoFrame.writeUInt32BE(info.length, 0);
   infoFrame.set(info, 4);
@@ -274,7 +317,12 @@ export function handshakeTranscript(): { transcript: Buffer; localKey: NodeKey; 
     bEph.publicKey,
     sealer.seal(encodeAuthMessage(bKey, keys.challenge)),
     sealer.seal(infoFrame),
-    sealer.seal(Buffer.concat([encodePacket({ type: 'ping' }), encodePacket({ type: 'msg', channelId: 0x20, eof: true, data: Buffer.from('hello') })])),
+    sealer.seal(
+      Buffer.concat([
+        encodePacket({ type: 'ping' }),
+        encodePacket({ type: 'msg', channelId: 0x20, eof: true, data: Buffer.from('hello') }),
+      ]),
+    ),
   ]);
   return { transcript, localKey: aKey, opts: { ephemeralSecretKey: fx.aEphSecret, handshakeTimeoutMs: 5000 } };
 }
@@ -317,7 +365,12 @@ export async function replayHandshake(parts: readonly Buffer[], localKey: NodeKe
 const handshakeTarget = (): FuzzTarget => {
   const { transcript, localKey, opts } = handshakeTranscript();
   const v = protocolVectors();
-  const corpus: Uint8Array[] = [transcript, transcript.subarray(0, 32), transcript.subarray(0, 32 + 116), Buffer.concat([v.get('sc-eph-pub-b')!, v.get('sc-auth-frame-a')!])];
+  const corpus: Uint8Array[] = [
+    transcript,
+    transcript.subarray(0, 32),
+    transcript.subarray(0, 32 + 116),
+    Buffer.concat([v.get('sc-eph-pub-b')!, v.get('sc-auth-frame-a')!]),
+  ];
   return {
     name: 'handshake',
     weight: 4,
@@ -337,9 +390,16 @@ const MCONN_CHANNELS = [
 
 const mconnTarget = (): FuzzTarget => {
   const corpus: Uint8Array[] = [
-    Buffer.concat([encodePacket({ type: 'msg', channelId: 0x20, eof: false, data: Buffer.alloc(200, 1) }), encodePacket({ type: 'msg', channelId: 0x20, eof: true, data: Buffer.alloc(200, 2) })]),
+    Buffer.concat([
+      encodePacket({ type: 'msg', channelId: 0x20, eof: false, data: Buffer.alloc(200, 1) }),
+      encodePacket({ type: 'msg', channelId: 0x20, eof: true, data: Buffer.alloc(200, 2) }),
+    ]),
     Buffer.concat([encodePacket({ type: 'msg', channelId: 0x00, eof: true, data: Buffer.alloc(64, 3) }), encodePacket({ type: 'ping' })]),
-    Buffer.concat([encodePacket({ type: 'msg', channelId: 0x01, eof: false, data: Buffer.alloc(10, 3) }), encodePacket({ type: 'msg', channelId: 0x20, eof: true, data: Buffer.alloc(0) }), encodePacket({ type: 'msg', channelId: 0x01, eof: true, data: Buffer.alloc(5, 4) })]),
+    Buffer.concat([
+      encodePacket({ type: 'msg', channelId: 0x01, eof: false, data: Buffer.alloc(10, 3) }),
+      encodePacket({ type: 'msg', channelId: 0x20, eof: true, data: Buffer.alloc(0) }),
+      encodePacket({ type: 'msg', channelId: 0x01, eof: true, data: Buffer.alloc(5, 4) }),
+    ]),
     Buffer.concat(Array.from({ length: 6 }, () => encodePacket({ type: 'msg', channelId: 0x20, eof: false, data: Buffer.alloc(200, 5) }))),
   ];
   return {
@@ -387,7 +447,13 @@ const mconnTarget = (): FuzzTarget => {
 
 const nodeInfoTarget = (): FuzzTarget => {
   const v = protocolVectors();
-  const ref = NodeInfo.create({ id: 'b'.repeat(40), listenAddr: '127.0.0.1:1', network: 'testnet', channels: Uint8Array.from([0x00, 0x20]), moniker: 'ref' });
+  const ref = NodeInfo.create({
+    id: 'b'.repeat(40),
+    listenAddr: '127.0.0.1:1',
+    network: 'testnet',
+    channels: Uint8Array.from([0x00, 0x20]),
+    moniker: 'ref',
+  });
   const corpus: Uint8Array[] = [
     v.get('nodeinfo-alice')!,
     NodeInfo.create({
@@ -433,7 +499,13 @@ const nodeInfoTarget = (): FuzzTarget => {
 const pexTarget = (): FuzzTarget => {
   const rng = new Rng(7);
   const addrs = (n: number) => Array.from({ length: n }, () => new NetAddress(hexId(rng), randomIp(rng), rng.range(1, 65535)));
-  const corpus: Uint8Array[] = [encodePexRequest(), encodePexAddrs([]), encodePexAddrs(addrs(1)), encodePexAddrs(addrs(5)), encodePexAddrs(addrs(250))];
+  const corpus: Uint8Array[] = [
+    encodePexRequest(),
+    encodePexAddrs([]),
+    encodePexAddrs(addrs(1)),
+    encodePexAddrs(addrs(5)),
+    encodePexAddrs(addrs(250)),
+  ];
   return {
     name: 'pex',
     weight: 15,
@@ -446,7 +518,15 @@ const pexTarget = (): FuzzTarget => {
             addrs: () =>
               Array.from({ length: r.chance(0.9) ? r.int(6) : r.pick([250, 251, 256]) }, () =>
                 r.chance(0.9)
-                  ? JSON.parse(JSON.stringify(Object.fromEntries(Object.entries({ id: hexId(r), host: randomIp(r), port: r.pick([0, 1, 26656, 65535, 65536, -1, 1.5]) }).filter(() => !r.chance(0.03)))))
+                  ? JSON.parse(
+                      JSON.stringify(
+                        Object.fromEntries(
+                          Object.entries({ id: hexId(r), host: randomIp(r), port: r.pick([0, 1, 26656, 65535, 65536, -1, 1.5]) }).filter(
+                            () => !r.chance(0.03),
+                          ),
+                        ),
+                      ),
+                    )
                   : randomValue(r),
               ),
           }),
@@ -454,7 +534,8 @@ const pexTarget = (): FuzzTarget => {
       const msg = decodePexMessage(input);
       const again = decodePexMessage(encodePexMessage(msg));
       invariant(
-        isDeepStrictEqual(again.type === 'addrs' ? again.addrs.map(String) : [], msg.type === 'addrs' ? msg.addrs.map(String) : []) && again.type === msg.type,
+        isDeepStrictEqual(again.type === 'addrs' ? again.addrs.map(String) : [], msg.type === 'addrs' ? msg.addrs.map(String) : []) &&
+          again.type === msg.type,
         'PEX message does not survive re-encoding',
       );
     },
@@ -463,8 +544,13 @@ const pexTarget = (): FuzzTarget => {
 
 const gossipTarget = (): FuzzTarget => {
   const origin = 'd'.repeat(40);
-  const msg = (m: Partial<GossipMessage>): Uint8Array => encode({ id: `${origin}:1`, origin, moniker: 'dave', text: 'hello', hops: 0, ...m });
-  const corpus: Uint8Array[] = [msg({}), msg({ text: 't'.repeat(1024), hops: 64, moniker: 'm'.repeat(128) }), msg({ id: `${origin}:${'9'.repeat(23)}`, text: '' })];
+  const msg = (m: Partial<GossipMessage>): Uint8Array =>
+    encode({ id: `${origin}:1`, origin, moniker: 'dave', text: 'hello', hops: 0, ...m });
+  const corpus: Uint8Array[] = [
+    msg({}),
+    msg({ text: 't'.repeat(1024), hops: 64, moniker: 'm'.repeat(128) }),
+    msg({ id: `${origin}:${'9'.repeat(23)}`, text: '' }),
+  ];
   return {
     name: 'gossip',
     weight: 15,

@@ -31,7 +31,15 @@ export type SoakReport =
   | { type: 'unhandled'; kind: string; error: string }
   | { type: 'stats'; heapUsedMb: number; rssMb: number; peers: string[]; heard: number; handshaking: number }
   | { type: 'fatal'; error: string }
-  | { type: 'debug'; about: string; reconnecting: boolean; dialing: boolean; connected: boolean; dialFailures: string[]; persistent: boolean };
+  | {
+      type: 'debug';
+      about: string;
+      reconnecting: boolean;
+      dialing: boolean;
+      connected: boolean;
+      dialFailures: string[];
+      persistent: boolean;
+    };
 
 const spec = JSON.parse(process.argv[2]!) as NodeSpec;
 const report = (r: SoakReport): void => {
@@ -61,7 +69,13 @@ async function main(): Promise<void> {
     },
   });
   const quiet = { warn() {}, info() {}, debug() {} };
-  sw.addReactor('pex', new PEXReactor(new AddrBook(join(spec.home, 'data', 'addrbook.json'), { routabilityStrict: false, logger: quiet }), { ensurePeersPeriodMs: 1000, dialBackoffBaseMs: 200 }));
+  sw.addReactor(
+    'pex',
+    new PEXReactor(new AddrBook(join(spec.home, 'data', 'addrbook.json'), { routabilityStrict: false, logger: quiet }), {
+      ensurePeersPeriodMs: 1000,
+      dialBackoffBaseMs: 200,
+    }),
+  );
   const gossip = sw.addReactor('gossip', new GossipReactor());
   let heard = 0;
   gossip.events.on('message', (_m, from) => void (from && heard++));
@@ -74,7 +88,9 @@ async function main(): Promise<void> {
     dialFailures.set(id, l);
   });
   sw.on('peer:add', (p) => report({ type: 'peer', peer: p.id, up: true }));
-  sw.on('peer:remove', (p, reason) => report({ type: 'peer', peer: p.id, up: false, code: (reason as SwitchboardError | undefined)?.code }));
+  sw.on('peer:remove', (p, reason) =>
+    report({ type: 'peer', peer: p.id, up: false, code: (reason as SwitchboardError | undefined)?.code }),
+  );
   await sw.start();
   report({ type: 'ready', id: key.id });
   let n = 0;
@@ -85,11 +101,26 @@ async function main(): Promise<void> {
     if (m.type === 'stats') {
       (globalThis as { gc?: () => void }).gc?.();
       const mu = process.memoryUsage();
-      report({ type: 'stats', heapUsedMb: mu.heapUsed / 1048576, rssMb: mu.rss / 1048576, peers: sw.peers.list().map((p) => p.id), heard, handshaking: sw.handshakingCount });
+      report({
+        type: 'stats',
+        heapUsedMb: mu.heapUsed / 1048576,
+        rssMb: mu.rss / 1048576,
+        peers: sw.peers.list().map((p) => p.id),
+        heard,
+        handshaking: sw.handshakingCount,
+      });
     } else if (m.type === 'debug') {
       const about = (m as unknown as { about: string }).about;
       const internals = sw as unknown as { reconnecting: Map<string, unknown> };
-      report({ type: 'debug', about, reconnecting: internals.reconnecting.has(about), dialing: sw.isDialing(about), connected: sw.peers.has(about), dialFailures: dialFailures.get(about) ?? [], persistent: sw.isPersistentPeer(about) });
+      report({
+        type: 'debug',
+        about,
+        reconnecting: internals.reconnecting.has(about),
+        dialing: sw.isDialing(about),
+        connected: sw.peers.has(about),
+        dialFailures: dialFailures.get(about) ?? [],
+        persistent: sw.isPersistentPeer(about),
+      });
     } else if (m.type === 'stop') {
       clearInterval(talk);
       void sw.stop().then(() => process.exit(0));

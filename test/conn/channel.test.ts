@@ -64,12 +64,19 @@ t.test('writePacketTo cuts a message into packets within the credit and the room
   t.equal(budget.held, 0, 'its bytes are released');
   t.equal(ch.bytesSent, 40_000);
   const packets = [];
-  for (let p = 0; p < off; ) {
+  for (let p = 0; p < off;) {
     const len = buf.readUInt32BE(p + 3);
     packets.push(decodePacket(buf.subarray(p, p + MSG_HEADER_SIZE + len)));
     p += MSG_HEADER_SIZE + len;
   }
-  t.same(packets.map((p) => p.type === 'msg' && [p.channelId, p.eof, p.data.length]), [[7, false, 16384], [7, false, 16384], [7, true, 40_000 - 32768]]);
+  t.same(
+    packets.map((p) => p.type === 'msg' && [p.channelId, p.eof, p.data.length]),
+    [
+      [7, false, 16384],
+      [7, false, 16384],
+      [7, true, 40_000 - 32768],
+    ],
+  );
 });
 
 t.test('without credit a channel is not ready; a grant makes it ready again', async (t) => {
@@ -130,10 +137,13 @@ t.test('release returns credit per quarter window and grows the window only whil
   c2.openWindow(1 << 20, 0);
   for (let i = 0; i < 8; i++) c2.release(q, 0, 10, 16 << 20, 100 - (c2.recvWindow - (1 << 20))); // as the MConnection passes its budget left
   t.equal(c2.recvWindow, (1 << 20) + 100, 'growth capped by growRoom');
-  t.throws(() => {
-    const c3 = new Channel({ id: 3 });
-    c3.chargeRecv(INITIAL_WINDOW + 1);
-  }, { code: 'ERR_FLOW_CONTROL' });
+  t.throws(
+    () => {
+      const c3 = new Channel({ id: 3 });
+      c3.chargeRecv(INITIAL_WINDOW + 1);
+    },
+    { code: 'ERR_FLOW_CONTROL' },
+  );
 });
 
 t.test('a channel whose queue fills the send budget does not lock the other channels out: each keeps its share', async (t) => {

@@ -18,10 +18,16 @@ t.test('a sender that uses exactly its receive window is not disconnected', asyn
   const [raw, sb] = await socketPair(t);
   const errors: SwitchboardError[] = [];
   const got = deferred<Buffer | SwitchboardError>();
-  const b = new MConnection(sb, [{ id: 1 }], (_ch, msg) => got.resolve(Buffer.from(msg)), (e) => (errors.push(e), got.resolve(e)), {
-    recvWindowBytes: INITIAL_WINDOW,
-    maxPacketMsgPayloadSize: 1 << 20,
-  });
+  const b = new MConnection(
+    sb,
+    [{ id: 1 }],
+    (_ch, msg) => got.resolve(Buffer.from(msg)),
+    (e) => (errors.push(e), got.resolve(e)),
+    {
+      recvWindowBytes: INITIAL_WINDOW,
+      maxPacketMsgPayloadSize: 1 << 20,
+    },
+  );
   b.start();
   t.teardown(() => b.stop());
   // one packet whose header and data together are the whole 64 KiB window
@@ -42,7 +48,12 @@ t.test('a sender that uses exactly its receive window is not disconnected', asyn
 
 t.test('canSend follows the channel’s own sendQueueCapacity (3), not the default (1)', async (t) => {
   const [sa] = await socketPair(t);
-  const a = new MConnection(sa, [{ id: 1, sendQueueCapacity: 3 }, { id: 2 }], () => {}, () => {});
+  const a = new MConnection(
+    sa,
+    [{ id: 1, sendQueueCapacity: 3 }, { id: 2 }],
+    () => {},
+    () => {},
+  );
   t.teardown(() => a.stop());
   // not started: nothing leaves the queues
   t.equal(a.canSend(1), true);
@@ -58,112 +69,148 @@ t.test('canSend follows the channel’s own sendQueueCapacity (3), not the defau
   t.equal(a.canSend(2), false, 'the default capacity is 1');
 });
 
-t.test('a paused channel costs the others nothing: they and keepalive flow, its sender stops after its window, nothing is lost', async (t) => {
-  const [sa, sb] = await socketPair(t);
-  const window = 256 * 1024;
-  const release = deferred();
-  const got1: number[] = [];
-  const got2: number[] = [];
-  const all2 = deferred();
-  const all1 = deferred();
-  const errors: SwitchboardError[] = [];
-  const a = new MConnection(sa, [{ id: 1, sendQueueCapacity: 1000 }, { id: 2, sendQueueCapacity: 1000 }], () => {}, (e) => errors.push(e));
-  const b = new MConnection(
-    sb,
-    [{ id: 1 }, { id: 2 }],
-    (ch, msg) => {
-      if (ch === 2) {
-        got2.push(msg[0]!);
-        if (got2.length === 200) all2.resolve();
-        return;
-      }
-      got1.push(msg[0]!);
-      if (got1.length === 100) all1.resolve();
-      if (got1.length === 1) return release.promise; // channel 1's reader pauses on its first message
-    },
-    (e) => errors.push(e),
-    { recvWindowBytes: window, pingIntervalMs: 20 },
-  );
-  a.start();
-  b.start();
-  t.teardown(() => (a.stop(), b.stop()));
-  for (let i = 0; i < 100; i++) t.ok(a.trySend(1, numbered(16 * 1024, i)), 'channel 1 queued');
-  for (let i = 0; i < 200; i++) t.ok(await a.send(2, numbered(1000, i)), 'channel 2 queued');
-  await all2.promise;
-  t.same(got2, Array.from({ length: 200 }, (_, i) => i & 0xff), 'every channel-2 message arrives, in order, while channel 1 is paused');
-  const sent1 = a.status().channels.find((c) => c.id === 1)!.bytesSent;
-  t.ok(sent1 <= window + 16 * 1024, `channel 1's sender stopped after its window (${sent1} bytes sent of 1.6 MB queued)`);
-  t.equal(a.status().channels.find((c) => c.id === 1)!.sendQueueSize > 50, true, 'the rest waits in the sender’s queue');
-  const rtt0 = b.status().rttMs?.latest;
-  // keepalive keeps going through the pause (pings every 20 ms)
-  await new Promise<void>((resolve) => {
-    const started = Date.now();
-    const poll = () => (b.status().rttMs?.latest !== rtt0 || Date.now() - started > 10_000 ? resolve() : setTimeout(poll, 10));
-    poll();
-  });
-  t.not(b.status().rttMs?.latest, rtt0, 'a fresh round trip was measured during the pause');
-  release.resolve();
-  await all1.promise;
-  t.same(got1, Array.from({ length: 100 }, (_, i) => i & 0xff), 'after the pause channel 1 delivers everything, in order');
-  t.same(errors, []);
-});
+t.test(
+  'a paused channel costs the others nothing: they and keepalive flow, its sender stops after its window, nothing is lost',
+  async (t) => {
+    const [sa, sb] = await socketPair(t);
+    const window = 256 * 1024;
+    const release = deferred();
+    const got1: number[] = [];
+    const got2: number[] = [];
+    const all2 = deferred();
+    const all1 = deferred();
+    const errors: SwitchboardError[] = [];
+    const a = new MConnection(
+      sa,
+      [
+        { id: 1, sendQueueCapacity: 1000 },
+        { id: 2, sendQueueCapacity: 1000 },
+      ],
+      () => {},
+      (e) => errors.push(e),
+    );
+    const b = new MConnection(
+      sb,
+      [{ id: 1 }, { id: 2 }],
+      (ch, msg) => {
+        if (ch === 2) {
+          got2.push(msg[0]!);
+          if (got2.length === 200) all2.resolve();
+          return;
+        }
+        got1.push(msg[0]!);
+        if (got1.length === 100) all1.resolve();
+        if (got1.length === 1) return release.promise; // channel 1's reader pauses on its first message
+      },
+      (e) => errors.push(e),
+      { recvWindowBytes: window, pingIntervalMs: 20 },
+    );
+    a.start();
+    b.start();
+    t.teardown(() => (a.stop(), b.stop()));
+    for (let i = 0; i < 100; i++) t.ok(a.trySend(1, numbered(16 * 1024, i)), 'channel 1 queued');
+    for (let i = 0; i < 200; i++) t.ok(await a.send(2, numbered(1000, i)), 'channel 2 queued');
+    await all2.promise;
+    t.same(
+      got2,
+      Array.from({ length: 200 }, (_, i) => i & 0xff),
+      'every channel-2 message arrives, in order, while channel 1 is paused',
+    );
+    const sent1 = a.status().channels.find((c) => c.id === 1)!.bytesSent;
+    t.ok(sent1 <= window + 16 * 1024, `channel 1's sender stopped after its window (${sent1} bytes sent of 1.6 MB queued)`);
+    t.equal(a.status().channels.find((c) => c.id === 1)!.sendQueueSize > 50, true, 'the rest waits in the sender’s queue');
+    const rtt0 = b.status().rttMs?.latest;
+    // keepalive keeps going through the pause (pings every 20 ms)
+    await new Promise<void>((resolve) => {
+      const started = Date.now();
+      const poll = () => (b.status().rttMs?.latest !== rtt0 || Date.now() - started > 10_000 ? resolve() : setTimeout(poll, 10));
+      poll();
+    });
+    t.not(b.status().rttMs?.latest, rtt0, 'a fresh round trip was measured during the pause');
+    release.resolve();
+    await all1.promise;
+    t.same(
+      got1,
+      Array.from({ length: 100 }, (_, i) => i & 0xff),
+      'after the pause channel 1 delivers everything, in order',
+    );
+    t.same(errors, []);
+  },
+);
 
-t.test('windows are per channel: a paused channel may be filled exactly, another still flows, and one byte beyond is ERR_FLOW_CONTROL', async (t) => {
-  const [raw, sb] = await socketPair(t);
-  const got: number[] = [];
-  const first = deferred();
-  const other = deferred();
-  const err = deferred<SwitchboardError>();
-  const b = new MConnection(
-    sb,
-    [{ id: 1 }, { id: 2 }],
-    (ch) => {
-      got.push(ch);
-      if (ch === 2) return void other.resolve();
-      first.resolve();
-      return new Promise(() => {}); // channel 1's reader never resumes: no credit comes back on it
-    },
-    err.resolve,
-    { recvWindowBytes: INITIAL_WINDOW, maxPacketMsgPayloadSize: 1 << 20 },
-  );
-  b.start();
-  t.teardown(() => b.stop());
-  raw.write(encodePacket({ type: 'msg', channelId: 1, eof: true, data: Buffer.from([1]) }));
-  await first.promise;
-  // the rest of channel 1's window, exactly: held for the paused reader, no error
-  raw.write(encodePacket({ type: 'msg', channelId: 1, eof: true, data: pattern(INITIAL_WINDOW - 2 * MSG_HEADER_SIZE - 1, 2) }));
-  raw.write(encodePacket({ type: 'msg', channelId: 2, eof: true, data: pattern(INITIAL_WINDOW - MSG_HEADER_SIZE, 3) }));
-  await other.promise;
-  t.same(got, [1, 2], 'channel 2 delivers a whole window of its own while channel 1 is paused and full');
-  raw.write(encodePacket({ type: 'msg', channelId: 1, eof: true, data: Buffer.alloc(0) }));
-  const e = await err.promise;
-  t.equal(e.code, 'ERR_FLOW_CONTROL');
-  t.match(e.message, /channel 0x01/);
-});
+t.test(
+  'windows are per channel: a paused channel may be filled exactly, another still flows, and one byte beyond is ERR_FLOW_CONTROL',
+  async (t) => {
+    const [raw, sb] = await socketPair(t);
+    const got: number[] = [];
+    const first = deferred();
+    const other = deferred();
+    const err = deferred<SwitchboardError>();
+    const b = new MConnection(
+      sb,
+      [{ id: 1 }, { id: 2 }],
+      (ch) => {
+        got.push(ch);
+        if (ch === 2) return void other.resolve();
+        first.resolve();
+        return new Promise(() => {}); // channel 1's reader never resumes: no credit comes back on it
+      },
+      err.resolve,
+      { recvWindowBytes: INITIAL_WINDOW, maxPacketMsgPayloadSize: 1 << 20 },
+    );
+    b.start();
+    t.teardown(() => b.stop());
+    raw.write(encodePacket({ type: 'msg', channelId: 1, eof: true, data: Buffer.from([1]) }));
+    await first.promise;
+    // the rest of channel 1's window, exactly: held for the paused reader, no error
+    raw.write(encodePacket({ type: 'msg', channelId: 1, eof: true, data: pattern(INITIAL_WINDOW - 2 * MSG_HEADER_SIZE - 1, 2) }));
+    raw.write(encodePacket({ type: 'msg', channelId: 2, eof: true, data: pattern(INITIAL_WINDOW - MSG_HEADER_SIZE, 3) }));
+    await other.promise;
+    t.same(got, [1, 2], 'channel 2 delivers a whole window of its own while channel 1 is paused and full');
+    raw.write(encodePacket({ type: 'msg', channelId: 1, eof: true, data: Buffer.alloc(0) }));
+    const e = await err.promise;
+    t.equal(e.code, 'ERR_FLOW_CONTROL');
+    t.match(e.message, /channel 0x01/);
+  },
+);
 
-t.test('a window update for a channel we do not have is ignored (the peer opens its own channels), a msg on it is ERR_UNKNOWN_CHANNEL', async (t) => {
-  const [raw, sb] = await socketPair(t);
-  const err = deferred<SwitchboardError>();
-  const got = deferred<number>();
-  const b = new MConnection(sb, [{ id: 1 }], (ch) => got.resolve(ch), err.resolve);
-  b.start();
-  t.teardown(() => b.stop());
-  raw.write(encodePacket({ type: 'window', channelId: 9, increment: 100 }));
-  raw.write(encodePacket({ type: 'msg', channelId: 1, eof: true, data: Buffer.from('x') }));
-  t.equal(await got.promise, 1, 'the connection carries on');
-  raw.write(encodePacket({ type: 'msg', channelId: 9, eof: true, data: Buffer.from('x') }));
-  t.equal((await err.promise).code, 'ERR_UNKNOWN_CHANNEL');
-});
+t.test(
+  'a window update for a channel we do not have is ignored (the peer opens its own channels), a msg on it is ERR_UNKNOWN_CHANNEL',
+  async (t) => {
+    const [raw, sb] = await socketPair(t);
+    const err = deferred<SwitchboardError>();
+    const got = deferred<number>();
+    const b = new MConnection(sb, [{ id: 1 }], (ch) => got.resolve(ch), err.resolve);
+    b.start();
+    t.teardown(() => b.stop());
+    raw.write(encodePacket({ type: 'window', channelId: 9, increment: 100 }));
+    raw.write(encodePacket({ type: 'msg', channelId: 1, eof: true, data: Buffer.from('x') }));
+    t.equal(await got.promise, 1, 'the connection carries on');
+    raw.write(encodePacket({ type: 'msg', channelId: 9, eof: true, data: Buffer.from('x') }));
+    t.equal((await err.promise).code, 'ERR_UNKNOWN_CHANNEL');
+  },
+);
 
 t.test('a send waits for room in the send buffer (maxSendBufferBytes) instead of failing, and the buffer stays bounded', async (t) => {
   const [sa, sb] = await socketPair(t);
   let received = 0;
   const all = deferred();
-  const a = new MConnection(sa, [{ id: 1, sendQueueCapacity: 4096 }], () => {}, () => {}, { maxSendBufferBytes: 1 << 20 });
-  const b = new MConnection(sb, [{ id: 1 }], (_ch, m) => {
-    received += m.length;
-    if (received === 64 * 256 * 1024) all.resolve();
-  }, () => {});
+  const a = new MConnection(
+    sa,
+    [{ id: 1, sendQueueCapacity: 4096 }],
+    () => {},
+    () => {},
+    { maxSendBufferBytes: 1 << 20 },
+  );
+  const b = new MConnection(
+    sb,
+    [{ id: 1 }],
+    (_ch, m) => {
+      received += m.length;
+      if (received === 64 * 256 * 1024) all.resolve();
+    },
+    () => {},
+  );
   a.start();
   b.start();
   t.teardown(() => (a.stop(), b.stop()));

@@ -40,7 +40,13 @@ async function settlesSoon(p: Promise<unknown>): Promise<boolean> {
 
 t.test('flushStop resolves when the connection is stopped while it waits for the peer to close', async (t) => {
   const { d, ended } = endpoint(t);
-  const c = new MConnection(d, [{ id: 1 }], () => {}, () => {}, { flushStopTimeoutMs: LONG });
+  const c = new MConnection(
+    d,
+    [{ id: 1 }],
+    () => {},
+    () => {},
+    { flushStopTimeoutMs: LONG },
+  );
   c.start();
   t.teardown(() => c.stop());
   const done = c.flushStop();
@@ -57,7 +63,13 @@ t.test('flushStop resolves at once when the peer had already finished', async (t
   const release = deferred();
   const got = deferred();
   // the handler holds the connection (so the peer's end does not stop it) throughout
-  const c = new MConnection(d, [{ id: 1 }], () => (got.resolve(), release.promise), () => {}, { flushStopTimeoutMs: LONG });
+  const c = new MConnection(
+    d,
+    [{ id: 1 }],
+    () => (got.resolve(), release.promise),
+    () => {},
+    { flushStopTimeoutMs: LONG },
+  );
   c.start();
   t.teardown(() => c.stop());
   d.push(encodePacket({ type: 'msg', channelId: 1, eof: true, data: Buffer.from('last') }));

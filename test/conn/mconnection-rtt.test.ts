@@ -8,7 +8,11 @@ import { RecordingReactor, connect } from '../helpers/switches.js';
 t.test('each pong updates rttMs (latest and smoothed with alpha 1/8) and the RTT histogram', async (t) => {
   const metrics = new P2PMetrics();
   const mk = (m?: P2PMetrics) => {
-    const sw = new Switch({ nodeKey: NodeKey.generate(), metrics: m, config: { listenAddress: '127.0.0.1:0', mconn: { pingIntervalMs: 20 } } });
+    const sw = new Switch({
+      nodeKey: NodeKey.generate(),
+      metrics: m,
+      config: { listenAddress: '127.0.0.1:0', mconn: { pingIntervalMs: 20 } },
+    });
     sw.addReactor('r', new RecordingReactor());
     t.teardown(() => sw.stop());
     return sw;
@@ -40,7 +44,10 @@ t.test('each pong updates rttMs (latest and smoothed with alpha 1/8) and the RTT
   let srtt = samples[0];
   for (const r of samples.slice(1)) srtt = srtt + (r - srtt) / 8;
   t.ok(Math.abs(s.smoothed - srtt) < 1e-9, `smoothed ${s.smoothed} = SRTT ${srtt}`);
-  t.ok(samples.every((r) => r > 0 && r < 10_000), 'samples are plausible round trips');
+  t.ok(
+    samples.every((r) => r > 0 && r < 10_000),
+    'samples are plausible round trips',
+  );
   const text = await metrics.registry.metrics();
   const count = Number(/switchboard_p2p_peer_rtt_seconds_count (\d+)/.exec(text)?.[1]);
   t.ok(count >= samples.length, `histogram observed every sample (${count})`);

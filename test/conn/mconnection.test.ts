@@ -25,8 +25,17 @@ async function pair(
   const gotB: Got[] = [];
   const errorB = deferred<SwitchboardError>();
   const errorA = deferred<SwitchboardError>();
-  const chs = [{ id: 1, sendQueueCapacity: 100 }, { id: 2, sendQueueCapacity: 100 }];
-  const a = new MConnection(sa, opts.chA ?? chs, () => {}, (e) => (errA.push(e), errorA.resolve(e)), opts.cfgA);
+  const chs = [
+    { id: 1, sendQueueCapacity: 100 },
+    { id: 2, sendQueueCapacity: 100 },
+  ];
+  const a = new MConnection(
+    sa,
+    opts.chA ?? chs,
+    () => {},
+    (e) => (errA.push(e), errorA.resolve(e)),
+    opts.cfgA,
+  );
   const b = new MConnection(
     sb,
     opts.chB ?? chs,
@@ -139,7 +148,12 @@ t.test('malformed bytes stop the connection with ERR_MALFORMED_PACKET, once', as
   const [raw, sb] = await socketPair(t);
   const errs: SwitchboardError[] = [];
   const done = deferred();
-  const b = new MConnection(sb, [{ id: 1 }], () => {}, (e) => (errs.push(e), done.resolve()));
+  const b = new MConnection(
+    sb,
+    [{ id: 1 }],
+    () => {},
+    (e) => (errs.push(e), done.resolve()),
+  );
   b.start();
   raw.write(Buffer.from([0xff, 0x00, 0x01]));
   raw.write(Buffer.from([0x03, 0x01, 0x07, 0, 0, 0, 0]));
@@ -161,13 +175,25 @@ t.test('a missing pong stops the connection with ERR_PONG_TIMEOUT', async (t) =>
 
 t.test('pings are answered with pongs', async (t) => {
   const [raw, sb] = await socketPair(t);
-  const b = new MConnection(sb, [{ id: 1 }], () => {}, () => {});
+  const b = new MConnection(
+    sb,
+    [{ id: 1 }],
+    () => {},
+    () => {},
+  );
   b.start();
   t.teardown(() => b.stop());
   raw.write(encodePacket({ type: 'ping' }));
   const seen: number[] = [];
   const pong = deferred();
-  const dec = new PacketDecoder({ onControl: (type) => (seen.push(type), type === 0x02 && pong.resolve()), onWindowUpdate: () => void seen.push(0x04), onMsg: () => {} }, 1 << 20);
+  const dec = new PacketDecoder(
+    {
+      onControl: (type) => (seen.push(type), type === 0x02 && pong.resolve()),
+      onWindowUpdate: () => void seen.push(0x04),
+      onMsg: () => {},
+    },
+    1 << 20,
+  );
   raw.on('data', (c: Buffer) => dec.push(c));
   await pong.promise;
   t.same(seen, [0x01, 0x04, 0x02], 'our first ping and opening window update, then the pong');
@@ -265,7 +291,8 @@ function recorder(opts: { credit?: boolean; channels?: number[] } = {}) {
   });
   // the peer a recorder stands for grants all the credit flow control allows
   if (opts.credit !== false) {
-    for (const channelId of opts.channels ?? [1, 2]) d.push(encodePacket({ type: 'window', channelId, increment: MAX_WINDOW - INITIAL_WINDOW }));
+    for (const channelId of opts.channels ?? [1, 2])
+      d.push(encodePacket({ type: 'window', channelId, increment: MAX_WINDOW - INITIAL_WINDOW }));
   }
   const written = (n: number) =>
     new Promise<void>((resolve) => {
@@ -277,7 +304,13 @@ function recorder(opts: { credit?: boolean; channels?: number[] } = {}) {
         }
       };
     });
-  return { d, chunks, written, total: () => total, grant: (n: number, channelId = 1) => d.push(encodePacket({ type: 'window', channelId, increment: n })) };
+  return {
+    d,
+    chunks,
+    written,
+    total: () => total,
+    grant: (n: number, channelId = 1) => d.push(encodePacket({ type: 'window', channelId, increment: n })),
+  };
 }
 
 /** Decode recorded bytes into [channelId, length] per msg packet. */
@@ -294,7 +327,12 @@ t.test('a high-priority channel that sent a big message earlier is not starved a
     { id: 1, priority: 1, sendQueueCapacity: 64 },
     { id: 2, priority: 10, sendQueueCapacity: 4 },
   ];
-  const a = new MConnection(rec.d, chs, () => {}, () => {});
+  const a = new MConnection(
+    rec.d,
+    chs,
+    () => {},
+    () => {},
+  );
   t.teardown(() => a.stop());
   a.start();
   // 20 MiB on the priority-10 channel: its recentlySent/priority is now 2 MiB.
@@ -320,7 +358,12 @@ t.test('the scheduler shares the link by priority, packet by packet', async (t) 
     { id: 1, priority: 1, sendQueueCapacity: 200 },
     { id: 2, priority: 5, sendQueueCapacity: 200 },
   ];
-  const a = new MConnection(rec.d, chs, () => {}, () => {});
+  const a = new MConnection(
+    rec.d,
+    chs,
+    () => {},
+    () => {},
+  );
   t.teardown(() => a.stop());
   for (let i = 0; i < 200; i++) {
     a.trySend(1, pattern(16 * 1024, i + 1));
@@ -382,17 +425,78 @@ t.test('status reports queues, priorities and bytes', async (t) => {
 
 t.test('invalid configuration and descriptors are typed errors', async (t) => {
   const [s] = await socketPair(t);
-  t.throws(() => new MConnection(s, [], () => {}, () => {}), { code: 'ERR_INVALID_ARGUMENT' });
-  t.throws(() => new MConnection(s, [{ id: 1 }, { id: 1 }], () => {}, () => {}), { code: 'ERR_INVALID_ARGUMENT' });
-  t.throws(() => new MConnection(s, [{ id: 256 }], () => {}, () => {}), { code: 'ERR_INVALID_ARGUMENT' });
-  t.throws(() => new MConnection(s, [{ id: 1, priority: 0 }], () => {}, () => {}), { code: 'ERR_INVALID_ARGUMENT' });
-  t.throws(() => new MConnection(s, [{ id: 1 }], () => {}, () => {}, { maxPacketMsgPayloadSize: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
-  t.throws(() => new MConnection(s, [{ id: 1 }], () => {}, () => {}, { pingIntervalMs: -1 }), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(
+    () =>
+      new MConnection(
+        s,
+        [],
+        () => {},
+        () => {},
+      ),
+    { code: 'ERR_INVALID_ARGUMENT' },
+  );
+  t.throws(
+    () =>
+      new MConnection(
+        s,
+        [{ id: 1 }, { id: 1 }],
+        () => {},
+        () => {},
+      ),
+    { code: 'ERR_INVALID_ARGUMENT' },
+  );
+  t.throws(
+    () =>
+      new MConnection(
+        s,
+        [{ id: 256 }],
+        () => {},
+        () => {},
+      ),
+    { code: 'ERR_INVALID_ARGUMENT' },
+  );
+  t.throws(
+    () =>
+      new MConnection(
+        s,
+        [{ id: 1, priority: 0 }],
+        () => {},
+        () => {},
+      ),
+    { code: 'ERR_INVALID_ARGUMENT' },
+  );
+  t.throws(
+    () =>
+      new MConnection(
+        s,
+        [{ id: 1 }],
+        () => {},
+        () => {},
+        { maxPacketMsgPayloadSize: 0 },
+      ),
+    { code: 'ERR_INVALID_ARGUMENT' },
+  );
+  t.throws(
+    () =>
+      new MConnection(
+        s,
+        [{ id: 1 }],
+        () => {},
+        () => {},
+        { pingIntervalMs: -1 },
+      ),
+    { code: 'ERR_INVALID_ARGUMENT' },
+  );
 });
 
 t.test('flow control: a sender writes no more than the window the receiver granted', async (t) => {
   const rec = recorder({ credit: false });
-  const a = new MConnection(rec.d, [{ id: 1, sendQueueCapacity: 100 }], () => {}, () => {});
+  const a = new MConnection(
+    rec.d,
+    [{ id: 1, sendQueueCapacity: 100 }],
+    () => {},
+    () => {},
+  );
   t.teardown(() => a.stop());
   a.start();
   for (let i = 0; i < 100; i++) a.trySend(1, pattern(16 * 1024, i + 1));
@@ -408,23 +512,29 @@ t.test('flow control: a sender writes no more than the window the receiver grant
   t.ok(rec.total() <= opening + INITIAL_WINDOW + 32 * 1024, `and goes on by no more than what was granted (${rec.total() - first} bytes)`);
 });
 
-t.test('flow control: a packet beyond the granted window, or a window over 2^31-1, stops the connection with ERR_FLOW_CONTROL', async (t) => {
-  const [raw, sb] = await socketPair(t);
-  const done = deferred<SwitchboardError>();
-  const b = new MConnection(sb, [{ id: 1 }], () => {}, done.resolve, { recvWindowBytes: INITIAL_WINDOW, maxPacketMsgPayloadSize: 1 << 20 });
-  b.start();
-  t.teardown(() => b.stop());
-  raw.write(encodePacket({ type: 'msg', channelId: 1, eof: true, data: Buffer.alloc(INITIAL_WINDOW) }));
-  t.equal((await done.promise).code, 'ERR_FLOW_CONTROL', 'a 64 KiB + 7 B packet against a 64 KiB window');
+t.test(
+  'flow control: a packet beyond the granted window, or a window over 2^31-1, stops the connection with ERR_FLOW_CONTROL',
+  async (t) => {
+    const [raw, sb] = await socketPair(t);
+    const done = deferred<SwitchboardError>();
+    const b = new MConnection(sb, [{ id: 1 }], () => {}, done.resolve, {
+      recvWindowBytes: INITIAL_WINDOW,
+      maxPacketMsgPayloadSize: 1 << 20,
+    });
+    b.start();
+    t.teardown(() => b.stop());
+    raw.write(encodePacket({ type: 'msg', channelId: 1, eof: true, data: Buffer.alloc(INITIAL_WINDOW) }));
+    t.equal((await done.promise).code, 'ERR_FLOW_CONTROL', 'a 64 KiB + 7 B packet against a 64 KiB window');
 
-  const [raw2, sc] = await socketPair(t);
-  const done2 = deferred<SwitchboardError>();
-  const c = new MConnection(sc, [{ id: 1 }], () => {}, done2.resolve);
-  c.start();
-  t.teardown(() => c.stop());
-  raw2.write(encodePacket({ type: 'window', channelId: 1, increment: MAX_WINDOW }));
-  t.equal((await done2.promise).code, 'ERR_FLOW_CONTROL', 'a grant past 2^31-1');
-});
+    const [raw2, sc] = await socketPair(t);
+    const done2 = deferred<SwitchboardError>();
+    const c = new MConnection(sc, [{ id: 1 }], () => {}, done2.resolve);
+    c.start();
+    t.teardown(() => c.stop());
+    raw2.write(encodePacket({ type: 'window', channelId: 1, increment: MAX_WINDOW }));
+    t.equal((await done2.promise).code, 'ERR_FLOW_CONTROL', 'a grant past 2^31-1');
+  },
+);
 
 t.test('flow control: a receiver paused by its handler stops the sender after the window', async (t) => {
   const release = deferred();

@@ -5,7 +5,11 @@ import { decodePacket, encodePacket, PacketDecoder, type Packet } from '../../li
 const packetArb: fc.Arbitrary<Packet> = fc.oneof(
   fc.constant<Packet>({ type: 'ping' }),
   fc.constant<Packet>({ type: 'pong' }),
-  fc.record({ type: fc.constant('window' as const), channelId: fc.integer({ min: 0, max: 255 }), increment: fc.integer({ min: 1, max: 0x7fffffff }) }),
+  fc.record({
+    type: fc.constant('window' as const),
+    channelId: fc.integer({ min: 0, max: 255 }),
+    increment: fc.integer({ min: 1, max: 0x7fffffff }),
+  }),
   fc.record({
     type: fc.constant('msg' as const),
     channelId: fc.integer({ min: 0, max: 255 }),
@@ -36,18 +40,22 @@ function decodeStream(chunks: Buffer[], max = 4096): Packet[] {
 
 t.test('packets round-trip, however the stream is split', async () => {
   fc.assert(
-    fc.property(fc.array(packetArb, { maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 500 }), { minLength: 1, maxLength: 50 }), (packets, cuts) => {
-      const stream = Buffer.concat(packets.map(encodePacket));
-      const chunks: Buffer[] = [];
-      let off = 0;
-      for (let i = 0; off < stream.length; i++) {
-        const n = cuts[i % cuts.length];
-        chunks.push(stream.subarray(off, off + n));
-        off += n;
-      }
-      const got = decodeStream(chunks, 4096);
-      return JSON.stringify(got.map(norm)) === JSON.stringify(packets.map(norm));
-    }),
+    fc.property(
+      fc.array(packetArb, { maxLength: 20 }),
+      fc.array(fc.integer({ min: 1, max: 500 }), { minLength: 1, maxLength: 50 }),
+      (packets, cuts) => {
+        const stream = Buffer.concat(packets.map(encodePacket));
+        const chunks: Buffer[] = [];
+        let off = 0;
+        for (let i = 0; off < stream.length; i++) {
+          const n = cuts[i % cuts.length];
+          chunks.push(stream.subarray(off, off + n));
+          off += n;
+        }
+        const got = decodeStream(chunks, 4096);
+        return JSON.stringify(got.map(norm)) === JSON.stringify(packets.map(norm));
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -63,8 +71,16 @@ t.test('garbage and truncated input give typed errors, never a crash', async (t)
   t.throws(() => decodePacket(Buffer.from([0x04, 0x01, 0, 0, 0, 0])), { code: 'ERR_MALFORMED_PACKET' }, 'window increment 0');
   t.throws(() => decodePacket(Buffer.from([0x04, 0x01, 0x80, 0, 0, 0])), { code: 'ERR_MALFORMED_PACKET' }, 'window increment over 2^31-1');
   t.throws(() => decodePacket(Buffer.from([0x04, 0x01, 0, 0, 1])), { code: 'ERR_MALFORMED_PACKET' }, 'truncated window update');
-  t.same(decodePacket(Buffer.from([0x04, 0x20, 0, 0, 1, 0])), { type: 'window', channelId: 0x20, increment: 256 }, 'a window update names its channel');
-  t.throws(() => decodePacket(Buffer.from([0x03, 0x01, 0x01, 0xff, 0xff, 0xff, 0xff]), 16384), { code: 'ERR_MALFORMED_PACKET' }, 'length over the bound');
+  t.same(
+    decodePacket(Buffer.from([0x04, 0x20, 0, 0, 1, 0])),
+    { type: 'window', channelId: 0x20, increment: 256 },
+    'a window update names its channel',
+  );
+  t.throws(
+    () => decodePacket(Buffer.from([0x03, 0x01, 0x01, 0xff, 0xff, 0xff, 0xff]), 16384),
+    { code: 'ERR_MALFORMED_PACKET' },
+    'length over the bound',
+  );
 });
 
 t.test('an oversize length is refused before any data arrives (nothing allocated for it)', async (t) => {

@@ -10,15 +10,32 @@ import { deferred, pattern, socketPair } from '../helpers/net.js';
 const MSG = 16 * 1024;
 
 /** Sends `total` bytes from A to B with the given configs; resolves with the ms until B has them all. */
-async function transfer(t: { teardown(fn: () => unknown): void }, total: number, cfgA: Partial<MConnConfig>, cfgB: Partial<MConnConfig>): Promise<number> {
+async function transfer(
+  t: { teardown(fn: () => unknown): void },
+  total: number,
+  cfgA: Partial<MConnConfig>,
+  cfgB: Partial<MConnConfig>,
+): Promise<number> {
   const [sa, sb] = await socketPair(t);
   let got = 0;
   const done = deferred();
   const n = total / MSG;
-  const a = new MConnection(sa, [{ id: 1, sendQueueCapacity: n }], () => {}, () => {}, cfgA);
-  const b = new MConnection(sb, [{ id: 1, recvMessageCapacity: MSG }], (_c, m) => {
-    if ((got += m.length) >= total) done.resolve();
-  }, () => {}, cfgB);
+  const a = new MConnection(
+    sa,
+    [{ id: 1, sendQueueCapacity: n }],
+    () => {},
+    () => {},
+    cfgA,
+  );
+  const b = new MConnection(
+    sb,
+    [{ id: 1, recvMessageCapacity: MSG }],
+    (_c, m) => {
+      if ((got += m.length) >= total) done.resolve();
+    },
+    () => {},
+    cfgB,
+  );
   t.teardown(() => (a.stop(), b.stop()));
   a.start();
   b.start();

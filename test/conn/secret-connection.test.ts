@@ -7,7 +7,17 @@ import t from 'tap';
 import fc from 'fast-check';
 import { once } from 'node:events';
 import net from 'node:net';
-import { AUTH_MESSAGE_SIZE, LOW_ORDER_POINTS, deriveSessionKeys, encodeAuthMessage, ephemeralKeyPair, isLowOrderPoint, verifyAuthMessage, x25519SharedSecret, type SessionKeys } from '../../lib/conn/handshake.js';
+import {
+  AUTH_MESSAGE_SIZE,
+  LOW_ORDER_POINTS,
+  deriveSessionKeys,
+  encodeAuthMessage,
+  ephemeralKeyPair,
+  isLowOrderPoint,
+  verifyAuthMessage,
+  x25519SharedSecret,
+  type SessionKeys,
+} from '../../lib/conn/handshake.js';
 import { FRAME_OVERHEAD, FRAME_TAG_SIZE, FrameOpener, FrameSealer, MAX_NONCE_COUNTER } from '../../lib/conn/frame.js';
 import { SecretConnection, type SecretConnectionOptions, type SecretConnectionTestOptions } from '../../lib/conn/secret-connection.js';
 import { SwitchboardError } from '../../lib/errors.js';
@@ -127,7 +137,9 @@ class RawReader {
 }
 
 /** A hand-rolled client that completes the key exchange and reads (and checks) the server's auth frame. */
-async function evilKeys(port: number): Promise<{ sock: net.Socket; reader: RawReader; keys: SessionKeys; sealer: FrameSealer; opener: FrameOpener; serverPub: Uint8Array }> {
+async function evilKeys(
+  port: number,
+): Promise<{ sock: net.Socket; reader: RawReader; keys: SessionKeys; sealer: FrameSealer; opener: FrameOpener; serverPub: Uint8Array }> {
   const sock = await connect(port);
   const reader = new RawReader(sock);
   const eph = ephemeralKeyPair();
@@ -220,7 +232,6 @@ function bytes(len: number, seed: number): Buffer {
   }
   return b;
 }
-
 
 // ---------------------------------------------------------------------------
 // Handshake and data
@@ -364,7 +375,13 @@ t.test('data pipelined right behind the auth frame is delivered', async (t) => {
   const key = NodeKey.generate();
   const e = await evilKeys(server.port);
   // auth frame and two data frames in a single TCP write
-  e.sock.write(Buffer.concat([e.sealer.seal(encodeAuthMessage(key, e.keys.challenge)), e.sealer.seal(Buffer.from('early ')), e.sealer.seal(Buffer.from('bird'))]));
+  e.sock.write(
+    Buffer.concat([
+      e.sealer.seal(encodeAuthMessage(key, e.keys.challenge)),
+      e.sealer.seal(Buffer.from('early ')),
+      e.sealer.seal(Buffer.from('bird')),
+    ]),
+  );
   const o = await server.next();
   t.ok(o.ok);
   if (!o.ok) return;

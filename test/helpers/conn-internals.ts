@@ -7,7 +7,13 @@ import type { PacketDecoder } from '../../lib/conn/packet.js';
 import type { Peer } from '../../lib/peer.js';
 
 /** Internals of a peer's connection, for bounding buffers: the MConnection's stream and the socket under it. */
-export function connInternals(peer: Peer): { mconn: MConnection; stream: Duplex; socket: Socket | undefined; pongPending: number; decoderBuffered: number } {
+export function connInternals(peer: Peer): {
+  mconn: MConnection;
+  stream: Duplex;
+  socket: Socket | undefined;
+  pongPending: number;
+  decoderBuffered: number;
+} {
   const mconn = (peer as unknown as { mconn: MConnection }).mconn; // private to the Peer: this test helper reaches in
   const m = mconn as unknown as { conn: Duplex; pongPending: number; decoder: PacketDecoder };
   const stream = m.conn;

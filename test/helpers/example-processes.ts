@@ -55,7 +55,8 @@ export class ExampleProcess {
       if (m) return Promise.resolve(m);
     }
     return new Promise((resolve, reject) => {
-      const fail = (why: string) => reject(new Error(`${this.name}: ${why} waiting for ${re}\nstdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`));
+      const fail = (why: string) =>
+        reject(new Error(`${this.name}: ${why} waiting for ${re}\nstdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`));
       const timer = setTimeout(() => fail(`no line within ${deadlineMs} ms`), deadlineMs);
       this.waiters.push({
         re,
@@ -95,9 +96,21 @@ export class ExampleProcess {
  * 127.0.0.1:0` (no fixed port shared with other test runs) unless `args`
  * has `--listen` or `opts.listen` is false.
  */
-export async function startExample(t: Teardown, name: string, example: string, args: string[], opts: { moniker?: boolean; listen?: boolean } = {}): Promise<ExampleProcess> {
-  const extra = [...(opts.moniker === false ? [] : ['--moniker', name]), ...(opts.listen === false || args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'])];
-  const child = spawn(process.execPath, [...tsImport(), cli, 'example', example, ...extra, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
+export async function startExample(
+  t: Teardown,
+  name: string,
+  example: string,
+  args: string[],
+  opts: { moniker?: boolean; listen?: boolean } = {},
+): Promise<ExampleProcess> {
+  const extra = [
+    ...(opts.moniker === false ? [] : ['--moniker', name]),
+    ...(opts.listen === false || args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0']),
+  ];
+  const child = spawn(process.execPath, [...tsImport(), cli, 'example', example, ...extra, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: childEnv(),
+  });
   t.teardown(() => {
     child.kill('SIGKILL');
   });

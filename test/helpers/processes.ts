@@ -15,7 +15,10 @@ export async function startNodeProcess(
   t: Teardown,
   args: string[],
 ): Promise<{ child: ChildProcess; id: string; addr: string; lines: string[]; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [...tsImport(COVERED), cli, 'node', '--log-level', 'silent', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(COVERED) });
+  const child = spawn(process.execPath, [...tsImport(COVERED), cli, 'node', '--log-level', 'silent', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: childEnv(COVERED),
+  });
   t.teardown(() => child.kill('SIGKILL'));
   const lines: string[] = [];
   let stderr = '';

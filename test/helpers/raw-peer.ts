@@ -131,7 +131,14 @@ export class RawPeer {
 
   /** Our NodeInfo (valid and compatible unless overridden). */
   nodeInfo(over: Partial<Parameters<typeof NodeInfo.create>[0]> = {}): NodeInfo {
-    return NodeInfo.create({ id: this.key.id, listenAddr: '127.0.0.1:1', network: NETWORK, channels: Uint8Array.from([0x00, 0x20, ECHO_CHANNEL]), moniker: 'raw', ...over });
+    return NodeInfo.create({
+      id: this.key.id,
+      listenAddr: '127.0.0.1:1',
+      network: NETWORK,
+      channels: Uint8Array.from([0x00, 0x20, ECHO_CHANNEL]),
+      moniker: 'raw',
+      ...over,
+    });
   }
 
   /** Send `u32 length ‖ body` sealed (the NodeInfo message); `length` may lie. */

@@ -18,7 +18,15 @@ export class RefusalLog {
   readonly all: Refusal[] = [];
   private waiters: { match: (r: Refusal) => boolean; resolve: (r: Refusal) => void }[] = [];
   constructor(sw: Switch) {
-    sw.on('peer:error', (peer, err) => this.add({ kind: 'peer', who: peer.id, code: (err as SwitchboardError)?.code ?? 'NO_CODE', err: err as SwitchboardError, at: performance.now() }));
+    sw.on('peer:error', (peer, err) =>
+      this.add({
+        kind: 'peer',
+        who: peer.id,
+        code: (err as SwitchboardError)?.code ?? 'NO_CODE',
+        err: err as SwitchboardError,
+        at: performance.now(),
+      }),
+    );
     sw.on('peer:dial-failed', (who, err) => this.add({ kind: 'inbound', who, code: err?.code ?? 'NO_CODE', err, at: performance.now() }));
   }
   private add(r: Refusal): void {
@@ -44,6 +52,10 @@ export class RefusalLog {
   /** The refusal of the raw client on `sock`: an inbound refusal naming its port, or a peer error naming its ID. */
   forRaw(raw: { key: { id: string }; localPort: number }, timeoutMs = 5000): Promise<Refusal> {
     const port = raw.localPort;
-    return this.wait((r) => (r.kind === 'peer' && r.who === raw.key.id) || (r.kind === 'inbound' && r.who.endsWith(`:${port}`)), timeoutMs, `refusal of the raw peer on port ${port}`);
+    return this.wait(
+      (r) => (r.kind === 'peer' && r.who === raw.key.id) || (r.kind === 'inbound' && r.who.endsWith(`:${port}`)),
+      timeoutMs,
+      `refusal of the raw peer on port ${port}`,
+    );
   }
 }

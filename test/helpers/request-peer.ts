@@ -24,7 +24,9 @@ export function scriptedHandler(report: (ev: Record<string, unknown>) => void): 
   return ({ request, signal, version }) => {
     const body = Buffer.from(request).toString();
     report({ ev: 'handling', body });
-    signal.addEventListener('abort', () => report({ ev: 'aborted', body, code: (signal.reason as { code?: string })?.code }), { once: true });
+    signal.addEventListener('abort', () => report({ ev: 'aborted', body, code: (signal.reason as { code?: string })?.code }), {
+      once: true,
+    });
     if (body.startsWith('echo:')) return Buffer.from(body.slice(5));
     if (body === 'version') return Buffer.from(String(version));
     if (body.startsWith('big:')) return Buffer.alloc(Number(body.slice(4)), 7);
@@ -32,7 +34,8 @@ export function scriptedHandler(report: (ev: Record<string, unknown>) => void): 
       const [, code, message] = body.split(':');
       throw Object.assign(new Error(message), { code });
     }
-    if (body === 'stall') return new Promise<Uint8Array>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    if (body === 'stall')
+      return new Promise<Uint8Array>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
     throw new Error(`unknown request ${body}`);
   };
 }
@@ -108,7 +111,10 @@ export class RequestPeerProcess {
 /** Spawn the child; resolves once it listens. Killed at teardown. */
 export async function startRequestPeer(t: Teardown, cfg: PeerConfig): Promise<RequestPeerProcess> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', self, JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
+  const child = spawn(process.execPath, ['--import', 'tsx', self, JSON.stringify(cfg)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: childEnv(),
+  });
   t.teardown(() => child.kill('SIGKILL'));
   const p = new RequestPeerProcess(child);
   p.addr = (await p.waitFor((e) => e.ev === 'listening')).addr as string;
@@ -117,11 +123,18 @@ export async function startRequestPeer(t: Teardown, cfg: PeerConfig): Promise<Re
 
 async function main(cfg: PeerConfig): Promise<void> {
   const out = (ev: Record<string, unknown>) => process.stdout.write(JSON.stringify(ev) + '\n');
-  const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'req-test', moniker: 'child' }, config: { listenAddress: '127.0.0.1:0' } });
+  const sw = new Switch({
+    nodeKey: NodeKey.generate(),
+    nodeInfo: { network: 'req-test', moniker: 'child' },
+    config: { listenAddress: '127.0.0.1:0' },
+  });
   const rr =
     cfg.mode === 'raw'
       ? undefined
-      : sw.addReactor('req', new RequestReactor({ channelId: REQ_CHANNEL, handler: scriptedHandler(out), versions: cfg.versions, ...cfg.reactor }));
+      : sw.addReactor(
+          'req',
+          new RequestReactor({ channelId: REQ_CHANNEL, handler: scriptedHandler(out), versions: cfg.versions, ...cfg.reactor }),
+        );
   if (cfg.mode === 'raw') sw.addReactor('raw', new RawReactor(cfg.versions));
   if (cfg.other) sw.addReactor('other', new OtherReactor(out));
   sw.on('peer:add', (p) => out({ ev: 'peer', id: p.id, version: p.channelVersion(REQ_CHANNEL) ?? null }));
@@ -131,7 +144,8 @@ async function main(cfg: PeerConfig): Promise<void> {
   const peer = (): Peer => sw.peers.list()[0];
   createInterface({ input: process.stdin }).on('line', (l) => {
     const c = JSON.parse(l) as { cmd: string; tag?: string; body?: string; hex?: string; timeoutMs?: number; addr?: string; text?: string };
-    if (c.cmd === 'dial') void sw.dialPeerWithAddress(c.addr!).catch((err: Error & { code?: string }) => out({ ev: 'dial-failed', code: err.code }));
+    if (c.cmd === 'dial')
+      void sw.dialPeerWithAddress(c.addr!).catch((err: Error & { code?: string }) => out({ ev: 'dial-failed', code: err.code }));
     if (c.cmd === 'raw') void peer().send(REQ_CHANNEL, Buffer.from(c.hex!, 'hex'));
     if (c.cmd === 'other') void peer().send(OTHER_CHANNEL, Buffer.from(c.text!));
     if (c.cmd === 'request') {
@@ -144,4 +158,5 @@ async function main(cfg: PeerConfig): Promise<void> {
   process.stdin.on('end', () => void sw.stop().then(() => process.exit(0)));
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main(JSON.parse(process.argv[2] ?? '{}') as PeerConfig);
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  void main(JSON.parse(process.argv[2] ?? '{}') as PeerConfig);

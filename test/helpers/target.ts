@@ -33,7 +33,11 @@ export interface Target {
  * Start a target node on 127.0.0.1 (stopped at teardown). With `pex`, a PEXReactor with a book in a temp dir;
  * `metrics` and `logger` are passed to its Switch.
  */
-export async function startTarget(t: Teardown, config: P2PConfigInput = {}, opts: { pex?: boolean; metrics?: P2PMetrics; logger?: Logger } = {}): Promise<Target> {
+export async function startTarget(
+  t: Teardown,
+  config: P2PConfigInput = {},
+  opts: { pex?: boolean; metrics?: P2PMetrics; logger?: Logger } = {},
+): Promise<Target> {
   const sw = new Switch({
     nodeKey: NodeKey.generate(),
     nodeInfo: { network: NETWORK, moniker: 'target' },
@@ -45,7 +49,11 @@ export async function startTarget(t: Teardown, config: P2PConfigInput = {}, opts
   const gossip = sw.addReactor('gossip', new GossipReactor());
   // the book saves on stop: its directory goes only after the Switch has stopped
   const dir = opts.pex ? mkdtempSync(join(tmpdir(), 'switchboard-target-')) : undefined;
-  if (dir) sw.addReactor('pex', new PEXReactor(new AddrBook(join(dir, 'addrbook.json'), { routabilityStrict: true }), { ensurePeersPeriodMs: 60_000 }));
+  if (dir)
+    sw.addReactor(
+      'pex',
+      new PEXReactor(new AddrBook(join(dir, 'addrbook.json'), { routabilityStrict: true }), { ensurePeersPeriodMs: 60_000 }),
+    );
   const log = new RefusalLog(sw);
   t.teardown(async () => {
     await sw.stop();
@@ -78,8 +86,16 @@ export class GoodPeer {
     private readonly timeoutMs: number,
   ) {}
 
-  static async start(t: Teardown, target: Target, opts: { config?: P2PConfigInput; intervalMs?: number; timeoutMs?: number } = {}): Promise<GoodPeer> {
-    const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker: 'good' }, config: { listenAddress: '127.0.0.1:0', ...opts.config } });
+  static async start(
+    t: Teardown,
+    target: Target,
+    opts: { config?: P2PConfigInput; intervalMs?: number; timeoutMs?: number } = {},
+  ): Promise<GoodPeer> {
+    const sw = new Switch({
+      nodeKey: NodeKey.generate(),
+      nodeInfo: { network: NETWORK, moniker: 'good' },
+      config: { listenAddress: '127.0.0.1:0', ...opts.config },
+    });
     const echo = sw.addReactor('echo', new EchoReactor());
     await sw.start();
     t.teardown(() => sw.stop());

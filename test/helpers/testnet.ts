@@ -31,10 +31,14 @@ const SPREAD_MS = 3_000;
  * node connected to in the quiet window.
  */
 export async function runTestnet(t: Test, nodes: number, quietMs: number) {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'testnet', '--nodes', String(nodes), '--base-port', '0', '--home', t.testdir()], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: childEnv(),
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', cli, 'testnet', '--nodes', String(nodes), '--base-port', '0', '--home', t.testdir()],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnv(),
+    },
+  );
   t.teardown(() => child.kill('SIGKILL'));
   let stderr = '';
   child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
@@ -92,11 +96,14 @@ export function checkQuiet(t: Test, r: Awaited<ReturnType<typeof runTestnet>>, n
   for (let i = 1; i < nodes; i++) {
     const name = `node${i}`;
     const made = r.cycles.get(name) ?? [];
-    t.ok(made.length <= bound, `${name}: ${made.length} connection(s) in ${quietMs / 1000} s after convergence (≤ ${bound})`, { diag: { peers: made } });
+    t.ok(made.length <= bound, `${name}: ${made.length} connection(s) in ${quietMs / 1000} s after convergence (≤ ${bound})`, {
+      diag: { peers: made },
+    });
   }
   // the seed crawls each node at most once per 2 minutes (minTimeBetweenCrawls)
   const seed = r.cycles.get('seed') ?? [];
-  t.ok(seed.length <= (nodes - 1) * Math.ceil(quietMs / 120_000), `seed: ${seed.length} connection(s), at most one crawl per node`, { diag: { peers: seed } });
+  t.ok(seed.length <= (nodes - 1) * Math.ceil(quietMs / 120_000), `seed: ${seed.length} connection(s), at most one crawl per node`, {
+    diag: { peers: seed },
+  });
   t.equal(r.code, 0, 'Ctrl-C stops the testnet cleanly');
 }
-

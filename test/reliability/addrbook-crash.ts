@@ -22,7 +22,15 @@ export async function writerCommand(outDir: string): Promise<{ args: string[]; b
   try {
     const esbuild = await import('esbuild');
     const out = join(outDir, 'addrbook-writer.cjs');
-    await esbuild.build({ entryPoints: [WRITER], bundle: true, platform: 'node', format: 'cjs', target: 'node20', outfile: out, logLevel: 'silent' });
+    await esbuild.build({
+      entryPoints: [WRITER],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      outfile: out,
+      logLevel: 'silent',
+    });
     return { args: [out], bundled: true };
   } catch {
     return { args: [...tsImport(), WRITER], bundled: false };
@@ -89,8 +97,7 @@ export async function addrBookKillLoop(opts: {
         } else if (word === 'add') {
           lastAdd = Math.max(lastAdd, Number(n));
           firstAdd();
-        }
-        else if (word === 'saved') {
+        } else if (word === 'saved') {
           saved = Math.max(saved, Number(n));
           r.saves++;
         }
@@ -121,7 +128,10 @@ export async function addrBookKillLoop(opts: {
 
     // reload and check
     const warnings: string[] = [];
-    const book = new AddrBook(file, { routabilityStrict: true, logger: { warn: (o, m) => void warnings.push(`${m ?? ''} ${JSON.stringify(o)}`), info() {}, debug() {} } });
+    const book = new AddrBook(file, {
+      routabilityStrict: true,
+      logger: { warn: (o, m) => void warnings.push(`${m ?? ''} ${JSON.stringify(o)}`), info() {}, debug() {} },
+    });
     try {
       book.load();
     } catch (err) {
@@ -136,7 +146,9 @@ export async function addrBookKillLoop(opts: {
     if (book.size() > lastAdd) r.problems.push(`round ${i}: the book holds ${book.size()} addresses but only ${lastAdd} were ever added`);
     opts.onRound?.(i, r);
   }
-  r.tempFilesLeft = readdirSync(opts.dir).filter((f) => f.startsWith('addrbook.json.') && f !== 'addrbook.json.bak' && !f.includes('.corrupt-')).length;
+  r.tempFilesLeft = readdirSync(opts.dir).filter(
+    (f) => f.startsWith('addrbook.json.') && f !== 'addrbook.json.bak' && !f.includes('.corrupt-'),
+  ).length;
   const corrupt = readdirSync(opts.dir).filter((f) => f.includes('.corrupt-'));
   if (corrupt.length) r.problems.push(`files moved aside as corrupt: ${corrupt.join(', ')}`);
   r.ms = performance.now() - started;

@@ -21,7 +21,11 @@ const HONEST = 40;
 t.test('a flood does not crowd honest messages out of a slow peer’s queue', async (t) => {
   const target = await startTarget(t);
   const mk = async (moniker: string) => {
-    const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker }, config: { listenAddress: '127.0.0.1:0' } });
+    const sw = new Switch({
+      nodeKey: NodeKey.generate(),
+      nodeInfo: { network: NETWORK, moniker },
+      config: { listenAddress: '127.0.0.1:0' },
+    });
     const g = sw.addReactor('gossip', new GossipReactor());
     await sw.start();
     t.teardown(() => sw.stop());

@@ -87,12 +87,16 @@ t.test(`${WANT} connection attempts in a burst`, async (t) => {
   // every flood socket ends up closed: by itself, by the target at accept (over the cap), or at the handshake deadline
   await within(Promise.all(closed), 20_000, 'all flood sockets closed').catch((err) => {
     const open = sockets.map((s, i) => [i % 4, s.connecting, s.destroyed, s.readyState, s.localPort] as const).filter(([, , d]) => !d);
-    t.comment(`open: ${JSON.stringify(open.slice(0, 20))} (${open.length}); accepted ${accepted}, connected ${connected}, hs ${target.sw.handshakingCount}`);
+    t.comment(
+      `open: ${JSON.stringify(open.slice(0, 20))} (${open.length}); accepted ${accepted}, connected ${connected}, hs ${target.sw.handshakingCount}`,
+    );
     throw err;
   });
   const floodMs = performance.now() - started;
   clearInterval(sampler);
-  t.comment(`${burst} attempts: ${connected} connected, ${accepted} accepted by the server, ${errors} socket errors, all closed after ${floodMs.toFixed(0)} ms`);
+  t.comment(
+    `${burst} attempts: ${connected} connected, ${accepted} accepted by the server, ${errors} socket errors, all closed after ${floodMs.toFixed(0)} ms`,
+  );
   t.ok(maxHandshaking <= MAX_HANDSHAKING, `handshakingCount never exceeded maxHandshaking (max ${maxHandshaking} of ${MAX_HANDSHAKING})`);
   t.ok(maxHandshaking > 0, 'the flood did reach the handshake');
   t.ok(good.ok > before, `the existing peer kept exchanging messages during the flood (${good.ok - before} round trips)`);
@@ -103,9 +107,16 @@ t.test(`${WANT} connection attempts in a burst`, async (t) => {
   // server-side sockets are destroyed by now; their 'close' events may still be a tick away
   const goodSocket = connInternals(target.sw.peers.get(good.sw.nodeKey.id)!).socket;
   const tracked = [...(target.sw as unknown as { transport: { transport: { sockets: Set<Socket> } } }).transport.transport.sockets];
-  t.ok(tracked.every((s) => s === goodSocket || s.destroyed), `every flood socket was destroyed by the target (${tracked.length} tracked)`);
+  t.ok(
+    tracked.every((s) => s === goodSocket || s.destroyed),
+    `every flood socket was destroyed by the target (${tracked.length} tracked)`,
+  );
   await within(Promise.all(serverClosed), 3000, 'server-side flood sockets closed');
-  t.equal((target.sw as unknown as { transport: { transport: { sockets: Set<Socket> } } }).transport.transport.sockets.size, 1, 'the transport tracks only the good peer’s socket again');
+  t.equal(
+    (target.sw as unknown as { transport: { transport: { sockets: Set<Socket> } } }).transport.transport.sockets.size,
+    1,
+    'the transport tracks only the good peer’s socket again',
+  );
   t.equal(target.sw.peers.size, 1, 'only the good peer is connected');
 
   // and the node still accepts a newcomer

@@ -50,7 +50,9 @@ function split(buf: Buffer, cuts: number[]): Buffer[] {
 const packetArb: fc.Arbitrary<Packet> = fc.oneof(
   fc.constant<Packet>({ type: 'ping' }),
   fc.constant<Packet>({ type: 'pong' }),
-  fc.record({ channelId: fc.integer({ min: 0, max: 255 }), eof: fc.boolean(), data: fc.uint8Array({ maxLength: 300 }) }).map((m): Packet => ({ type: 'msg', ...m, data: Buffer.from(m.data) })),
+  fc
+    .record({ channelId: fc.integer({ min: 0, max: 255 }), eof: fc.boolean(), data: fc.uint8Array({ maxLength: 300 }) })
+    .map((m): Packet => ({ type: 'msg', ...m, data: Buffer.from(m.data) })),
 );
 
 t.test('packet decoder', async (t) => {
@@ -106,14 +108,18 @@ t.test('frame decoder (SecretConnection FrameOpener)', async (t) => {
 
   t.test('sealed frames open back through any chunking', async (t) => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 12 }), (msgs, cuts) => {
-        const sealer = new FrameSealer(key, 1024);
-        const wire = Buffer.concat(msgs.map((m) => sealer.seal(m)));
-        const opener = new FrameOpener(key, 1024);
-        const got: Buffer[] = [];
-        for (const c of split(wire, cuts)) opener.feed(c, (p) => void got.push(Buffer.from(p)));
-        return !opener.midFrame && Buffer.concat(got).equals(Buffer.concat(msgs.map((m) => Buffer.from(m))));
-      }),
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        (msgs, cuts) => {
+          const sealer = new FrameSealer(key, 1024);
+          const wire = Buffer.concat(msgs.map((m) => sealer.seal(m)));
+          const opener = new FrameOpener(key, 1024);
+          const got: Buffer[] = [];
+          for (const c of split(wire, cuts)) opener.feed(c, (p) => void got.push(Buffer.from(p)));
+          return !opener.midFrame && Buffer.concat(got).equals(Buffer.concat(msgs.map((m) => Buffer.from(m))));
+        },
+      ),
       { numRuns: 300 },
     );
     t.pass('property holds');
@@ -121,25 +127,30 @@ t.test('frame decoder (SecretConnection FrameOpener)', async (t) => {
 
   t.test('a modified byte never yields modified plaintext: only a typed refusal, or a wait for more bytes', async (t) => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 500 }), { minLength: 1, maxLength: 4 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (msgs, at, x) => {
-        const sealer = new FrameSealer(key);
-        const wire = Buffer.concat(msgs.map((m) => sealer.seal(m)));
-        const plain = Buffer.concat(msgs.map((m) => Buffer.from(m)));
-        const i = at % wire.length;
-        wire[i] ^= x;
-        const opener = new FrameOpener(key);
-        const got: Buffer[] = [];
-        let code: string | undefined;
-        try {
-          opener.feed(wire, (p) => void got.push(Buffer.from(p)));
-        } catch (err) {
-          if (!isTypedRefusal(err)) throw err;
-          code = err.code;
-        }
-        const out = Buffer.concat(got);
-        const isPrefix = out.equals(plain.subarray(0, out.length)) && out.length < plain.length;
-        return isPrefix && (code === 'ERR_BAD_FRAME' || code === 'ERR_MESSAGE_TOO_LARGE' || (code === undefined && opener.midFrame));
-      }),
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 500 }), { minLength: 1, maxLength: 4 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        (msgs, at, x) => {
+          const sealer = new FrameSealer(key);
+          const wire = Buffer.concat(msgs.map((m) => sealer.seal(m)));
+          const plain = Buffer.concat(msgs.map((m) => Buffer.from(m)));
+          const i = at % wire.length;
+          wire[i] ^= x;
+          const opener = new FrameOpener(key);
+          const got: Buffer[] = [];
+          let code: string | undefined;
+          try {
+            opener.feed(wire, (p) => void got.push(Buffer.from(p)));
+          } catch (err) {
+            if (!isTypedRefusal(err)) throw err;
+            code = err.code;
+          }
+          const out = Buffer.concat(got);
+          const isPrefix = out.equals(plain.subarray(0, out.length)) && out.length < plain.length;
+          return isPrefix && (code === 'ERR_BAD_FRAME' || code === 'ERR_MESSAGE_TOO_LARGE' || (code === undefined && opener.midFrame));
+        },
+      ),
       { numRuns: 500 },
     );
     t.pass('property holds');
@@ -230,10 +241,17 @@ t.test('NodeInfo.decode', async (t) => {
 
   t.test('anything else: ERR_INVALID_NODE_INFO, never another error', async (t) => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.anything().map((v) => encode(v)), fc.uint8Array({ maxLength: 600 })), fc.integer(), async (bytes, seed) => {
-        const code = await outcome(target('nodeinfo'), bytes, seed);
-        return code === 'accepted' || code === 'ERR_INVALID_NODE_INFO';
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.anything().map((v) => encode(v)),
+          fc.uint8Array({ maxLength: 600 }),
+        ),
+        fc.integer(),
+        async (bytes, seed) => {
+          const code = await outcome(target('nodeinfo'), bytes, seed);
+          return code === 'accepted' || code === 'ERR_INVALID_NODE_INFO';
+        },
+      ),
       { numRuns: 1500 },
     );
     t.pass('property holds');
@@ -259,7 +277,9 @@ t.test('PEX messages', async (t) => {
       fc.asyncProperty(
         fc.oneof(
           fc.anything().map((v) => encode(v)),
-          fc.record({ t: fc.constant('addrs'), addrs: fc.array(fc.oneof(fc.anything(), addrArb), { maxLength: 300 }) }).map((v) => encode(v)),
+          fc
+            .record({ t: fc.constant('addrs'), addrs: fc.array(fc.oneof(fc.anything(), addrArb), { maxLength: 300 }) })
+            .map((v) => encode(v)),
           fc.uint8Array({ maxLength: 600 }),
         ),
         fc.integer(),
@@ -277,12 +297,19 @@ t.test('PEX messages', async (t) => {
 t.test('gossip messages', async (t) => {
   t.test('valid messages round-trip', async (t) => {
     fc.assert(
-      fc.property(hexId, fc.nat(), fc.string({ maxLength: 128 }), fc.string({ maxLength: 1024 }), fc.integer({ min: 0, max: 64 }), (origin, seq, moniker, text, hops) => {
-        const m = { id: `${origin}:${seq}`, origin, moniker, text, hops };
-        const bytes = encode(m);
-        if (bytes.length > MAX_GOSSIP_MESSAGE_SIZE) return true;
-        return JSON.stringify(decodeGossip(bytes)) === JSON.stringify(m);
-      }),
+      fc.property(
+        hexId,
+        fc.nat(),
+        fc.string({ maxLength: 128 }),
+        fc.string({ maxLength: 1024 }),
+        fc.integer({ min: 0, max: 64 }),
+        (origin, seq, moniker, text, hops) => {
+          const m = { id: `${origin}:${seq}`, origin, moniker, text, hops };
+          const bytes = encode(m);
+          if (bytes.length > MAX_GOSSIP_MESSAGE_SIZE) return true;
+          return JSON.stringify(decodeGossip(bytes)) === JSON.stringify(m);
+        },
+      ),
       { numRuns: 300 },
     );
     t.pass('property holds');
@@ -290,10 +317,17 @@ t.test('gossip messages', async (t) => {
 
   t.test('anything else: ERR_MALFORMED_PACKET, never another error', async (t) => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.anything().map((v) => encode(v)), fc.uint8Array({ maxLength: 600 })), fc.integer(), async (bytes, seed) => {
-        const code = await outcome(target('gossip'), bytes, seed);
-        return code === 'accepted' || code === 'ERR_MALFORMED_PACKET';
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.anything().map((v) => encode(v)),
+          fc.uint8Array({ maxLength: 600 }),
+        ),
+        fc.integer(),
+        async (bytes, seed) => {
+          const code = await outcome(target('gossip'), bytes, seed);
+          return code === 'accepted' || code === 'ERR_MALFORMED_PACKET';
+        },
+      ),
       { numRuns: 1500 },
     );
     t.pass('property holds');

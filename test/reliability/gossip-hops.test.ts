@@ -40,7 +40,15 @@ t.test('a late joiner is not sent messages past MAX_HOPS, and stays connected', 
   await added;
   a.gossip.publish('marker'); // same channel, after the history: once B has it, B has had everything A sent before
   await within(marker, 3000, 'B hears the marker');
-  t.same(b.gossip.history().map((m) => m.text), ['nearby', 'marker'], 'B caught up on the message that may still travel, not the one at MAX_HOPS');
-  t.same(b.log.all.map((r) => r.code), [], 'B refused nothing from A');
+  t.same(
+    b.gossip.history().map((m) => m.text),
+    ['nearby', 'marker'],
+    'B caught up on the message that may still travel, not the one at MAX_HOPS',
+  );
+  t.same(
+    b.log.all.map((r) => r.code),
+    [],
+    'B refused nothing from A',
+  );
   t.ok(b.sw.peers.has(a.sw.nodeKey.id), 'and is still connected to it');
 });

@@ -62,7 +62,11 @@ t.test(`${MAX_HANDSHAKING} silent connections re-opened as fast as they are clos
     },
   });
   const metrics = new P2PMetrics();
-  const target = await startTarget(t, { maxHandshaking: MAX_HANDSHAKING, refusalLogIntervalMs: LOG_INTERVAL_MS }, { metrics, logger: pino({ level: 'info' }, sink) });
+  const target = await startTarget(
+    t,
+    { maxHandshaking: MAX_HANDSHAKING, refusalLogIntervalMs: LOG_INTERVAL_MS },
+    { metrics, logger: pino({ level: 'info' }, sink) },
+  );
   const flood = silentFlood(target.port, MAX_HANDSHAKING);
   t.teardown(() => flood.stop());
   // the flood has filled the handshake table before the first honest peer comes
@@ -98,7 +102,10 @@ t.test(`${MAX_HANDSHAKING} silent connections re-opened as fast as they are clos
   const intervals = Math.ceil((performance.now() - started) / LOG_INTERVAL_MS) + 2;
   const reasons = new Set(refusalLines.map((l) => l.reason)).size;
   t.ok(refusalLines.length > 0, 'refusals are logged at info');
-  t.ok(refusalLines.length <= reasons * intervals, `rate-limited: ${refusalLines.length} lines for ${evicted} evictions over ${intervals} intervals`);
+  t.ok(
+    refusalLines.length <= reasons * intervals,
+    `rate-limited: ${refusalLines.length} lines for ${evicted} evictions over ${intervals} intervals`,
+  );
   const counted = refusalLines.reduce((n, l) => n + (l.count ?? 1), 0);
   t.ok(counted >= evicted, `the logged counts add up to every refusal (${counted} ≥ ${evicted})`);
 });

@@ -55,7 +55,11 @@ const scenarios: Scenario[] = [
       await raw.secretHandshake().catch(() => {});
     },
   },
-  { name: 'a close in the middle of the handshake', code: 'ERR_HANDSHAKE', act: async (raw) => void (raw.write(Buffer.alloc(20, 9)), raw.sock.end()) },
+  {
+    name: 'a close in the middle of the handshake',
+    code: 'ERR_HANDSHAKE',
+    act: async (raw) => void (raw.write(Buffer.alloc(20, 9)), raw.sock.end()),
+  },
   // ---- NodeInfo exchange
   {
     name: 'a NodeInfo length prefix of 4 GiB',
@@ -67,16 +71,32 @@ const scenarios: Scenario[] = [
     code: 'ERR_INVALID_NODE_INFO',
     act: async (raw) => (await raw.secretHandshake(), raw.sendNodeInfoBytes(Buffer.alloc(MAX_NODE_INFO_SIZE + 1, 0xa0))),
   },
-  { name: 'a NodeInfo that is not MessagePack', code: 'ERR_INVALID_NODE_INFO', act: async (raw) => (await raw.secretHandshake(), raw.sendNodeInfoBytes(Buffer.from([0xc1, 0xc1]))) },
-  { name: 'a NodeInfo with a bad field', code: 'ERR_INVALID_NODE_INFO', act: async (raw) => (await raw.secretHandshake(), raw.sendNodeInfoBytes(encode({ id: 'nope' }))) },
-  { name: 'a NodeInfo of another network', code: 'ERR_INCOMPATIBLE_PEER', act: async (raw) => (await raw.secretHandshake(), raw.sendNodeInfoBytes(raw.nodeInfo({ network: 'elsewhere' }).encode())) },
+  {
+    name: 'a NodeInfo that is not MessagePack',
+    code: 'ERR_INVALID_NODE_INFO',
+    act: async (raw) => (await raw.secretHandshake(), raw.sendNodeInfoBytes(Buffer.from([0xc1, 0xc1]))),
+  },
+  {
+    name: 'a NodeInfo with a bad field',
+    code: 'ERR_INVALID_NODE_INFO',
+    act: async (raw) => (await raw.secretHandshake(), raw.sendNodeInfoBytes(encode({ id: 'nope' }))),
+  },
+  {
+    name: 'a NodeInfo of another network',
+    code: 'ERR_INCOMPATIBLE_PEER',
+    act: async (raw) => (await raw.secretHandshake(), raw.sendNodeInfoBytes(raw.nodeInfo({ network: 'elsewhere' }).encode())),
+  },
   {
     name: 'a NodeInfo claiming another node’s ID',
     code: 'ERR_AUTH',
     act: async (raw) => (await raw.secretHandshake(), raw.sendNodeInfoBytes(raw.nodeInfo({ id: NodeKey.generate().id }).encode())),
   },
   // ---- frames after the handshake
-  { name: 'a frame length prefix of 4 GiB', code: 'ERR_MESSAGE_TOO_LARGE', act: afterJoin((raw) => raw.write(Buffer.from([0xff, 0xff, 0xff, 0xf0]))) },
+  {
+    name: 'a frame length prefix of 4 GiB',
+    code: 'ERR_MESSAGE_TOO_LARGE',
+    act: afterJoin((raw) => raw.write(Buffer.from([0xff, 0xff, 0xff, 0xf0]))),
+  },
   { name: 'a frame of length 0', code: 'ERR_BAD_FRAME', act: afterJoin((raw) => raw.write(Buffer.alloc(4 + 16))) },
   {
     name: 'a tampered frame',
@@ -97,10 +117,26 @@ const scenarios: Scenario[] = [
   },
   // ---- packets
   { name: 'an unknown packet type', code: 'ERR_MALFORMED_PACKET', act: afterJoin((raw) => raw.sendPlain(Buffer.from([0x07]))) },
-  { name: 'msg flags 0x02', code: 'ERR_MALFORMED_PACKET', act: afterJoin((raw) => raw.sendPlain(Buffer.concat([msgHeader(ECHO_CHANNEL, 2, 1), Buffer.from([1])]))) },
-  { name: 'a msg packet length prefix of 4 GiB', code: 'ERR_MALFORMED_PACKET', act: afterJoin((raw) => raw.sendPlain(msgHeader(ECHO_CHANNEL, 1, 0xffffffff))) },
-  { name: 'a msg packet over maxPacketMsgPayloadSize', code: 'ERR_MALFORMED_PACKET', act: afterJoin((raw) => raw.sendPlain(msgHeader(ECHO_CHANNEL, 1, 16385))) },
-  { name: 'an unknown channel', code: 'ERR_UNKNOWN_CHANNEL', act: afterJoin((raw) => raw.sendPackets({ type: 'msg', channelId: 0x99, eof: true, data: Buffer.from('hi') })) },
+  {
+    name: 'msg flags 0x02',
+    code: 'ERR_MALFORMED_PACKET',
+    act: afterJoin((raw) => raw.sendPlain(Buffer.concat([msgHeader(ECHO_CHANNEL, 2, 1), Buffer.from([1])]))),
+  },
+  {
+    name: 'a msg packet length prefix of 4 GiB',
+    code: 'ERR_MALFORMED_PACKET',
+    act: afterJoin((raw) => raw.sendPlain(msgHeader(ECHO_CHANNEL, 1, 0xffffffff))),
+  },
+  {
+    name: 'a msg packet over maxPacketMsgPayloadSize',
+    code: 'ERR_MALFORMED_PACKET',
+    act: afterJoin((raw) => raw.sendPlain(msgHeader(ECHO_CHANNEL, 1, 16385))),
+  },
+  {
+    name: 'an unknown channel',
+    code: 'ERR_UNKNOWN_CHANNEL',
+    act: afterJoin((raw) => raw.sendPackets({ type: 'msg', channelId: 0x99, eof: true, data: Buffer.from('hi') })),
+  },
   {
     name: `a message over the channel's recvMessageCapacity (${ECHO_CAPACITY}) in fragments`,
     code: 'ERR_MESSAGE_TOO_LARGE',
@@ -113,17 +149,39 @@ const scenarios: Scenario[] = [
     ),
   },
   // ---- reactor messages
-  { name: 'a gossip message that is not MessagePack', code: 'ERR_MALFORMED_PACKET', act: afterJoin((raw) => raw.sendPackets({ type: 'msg', channelId: 0x20, eof: true, data: Buffer.from([0xc1]) })) },
+  {
+    name: 'a gossip message that is not MessagePack',
+    code: 'ERR_MALFORMED_PACKET',
+    act: afterJoin((raw) => raw.sendPackets({ type: 'msg', channelId: 0x20, eof: true, data: Buffer.from([0xc1]) })),
+  },
   {
     name: 'a gossip message with a forged id',
     code: 'ERR_MALFORMED_PACKET',
-    act: afterJoin((raw) => raw.sendPackets({ type: 'msg', channelId: 0x20, eof: true, data: Buffer.from(encode({ id: 'x:1', origin: 'a'.repeat(40), moniker: 'm', text: 't', hops: 0 })) })),
+    act: afterJoin((raw) =>
+      raw.sendPackets({
+        type: 'msg',
+        channelId: 0x20,
+        eof: true,
+        data: Buffer.from(encode({ id: 'x:1', origin: 'a'.repeat(40), moniker: 'm', text: 't', hops: 0 })),
+      }),
+    ),
   },
-  { name: 'a PEX message of an unknown type', code: 'ERR_MALFORMED_PACKET', act: afterJoin((raw) => raw.sendPackets({ type: 'msg', channelId: 0x00, eof: true, data: Buffer.from(encode({ t: 'gimme' })) })) },
+  {
+    name: 'a PEX message of an unknown type',
+    code: 'ERR_MALFORMED_PACKET',
+    act: afterJoin((raw) => raw.sendPackets({ type: 'msg', channelId: 0x00, eof: true, data: Buffer.from(encode({ t: 'gimme' })) })),
+  },
   {
     name: 'a PEX address list with a bad entry',
     code: 'ERR_MALFORMED_PACKET',
-    act: afterJoin((raw) => raw.sendPackets({ type: 'msg', channelId: 0x00, eof: true, data: Buffer.from(encode({ t: 'addrs', addrs: [{ id: 'z', host: '1.2.3.4', port: 1 }] })) })),
+    act: afterJoin((raw) =>
+      raw.sendPackets({
+        type: 'msg',
+        channelId: 0x00,
+        eof: true,
+        data: Buffer.from(encode({ t: 'addrs', addrs: [{ id: 'z', host: '1.2.3.4', port: 1 }] })),
+      }),
+    ),
   },
 ];
 
@@ -203,7 +261,10 @@ t.test('a flood of pings: at most one pong outstanding, buffers bounded, then ER
   t.ok(memAfter - memBefore < 64 << 20, `array buffers grew by ${((memAfter - memBefore) / 1048576).toFixed(1)} MB`);
   t.notOk(target.sw.peers.has(raw.key.id), 'the flooder is gone');
   await good.rounds(3);
-  t.ok(good.ok >= before + 3 && good.failures === 0, `the good peer kept exchanging messages (${good.ok - before} round trips during the flood, worst ${good.maxLatencyMs.toFixed(0)} ms)`);
+  t.ok(
+    good.ok >= before + 3 && good.failures === 0,
+    `the good peer kept exchanging messages (${good.ok - before} round trips during the flood, worst ${good.maxLatencyMs.toFixed(0)} ms)`,
+  );
 });
 
 t.test('a peer that never reads: queue full, trySend false, send times out, socket buffer bounded', async (t) => {
@@ -212,7 +273,9 @@ t.test('a peer that never reads: queue full, trySend false, send times out, sock
   const raw = await RawPeer.connect(t, target.port);
   raw.autoPong = false;
   await raw.join();
-  const peer = target.sw.peers.get(raw.key.id) ?? (await new Promise<import('../../lib/peer.js').Peer>((r) => target.sw.on('peer:add', (q) => q.id === raw.key.id && r(q))));
+  const peer =
+    target.sw.peers.get(raw.key.id) ??
+    (await new Promise<import('../../lib/peer.js').Peer>((r) => target.sw.on('peer:add', (q) => q.id === raw.key.id && r(q))));
   raw.sock.pause(); // never reads again
   const before = good.ok;
   const msg = Buffer.alloc(16 * 1024, 0x33);
@@ -228,7 +291,8 @@ t.test('a peer that never reads: queue full, trySend false, send times out, sock
     const c = connInternals(peer);
     maxQueue = Math.max(maxQueue, c.mconn.status().channels.find((ch) => ch.id === ECHO_CHANNEL)!.sendQueueSize);
     maxWritable = Math.max(maxWritable, (c.socket?.writableLength ?? 0) + c.stream.writableLength);
-    if (refused > 0 && refused % 64 === 0) await sleep(5); // let the writer run
+    if (refused > 0 && refused % 64 === 0)
+      await sleep(5); // let the writer run
     else await new Promise((r) => setImmediate(r));
   }
   t.ok(refused > 0, `trySend returned false once the queue was full (${queued} queued, ${refused} refused)`);

@@ -17,7 +17,11 @@ import { sleep, within } from '../helpers/time.js';
 import type { Teardown } from '../helpers/teardown.js';
 
 async function newcomer(t: Teardown): Promise<Switch> {
-  const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker: 'newcomer' }, config: { listenAddress: '127.0.0.1:0' } });
+  const sw = new Switch({
+    nodeKey: NodeKey.generate(),
+    nodeInfo: { network: NETWORK, moniker: 'newcomer' },
+    config: { listenAddress: '127.0.0.1:0' },
+  });
   sw.addReactor('echo', new EchoReactor());
   await sw.start();
   t.teardown(() => sw.stop());
@@ -49,7 +53,10 @@ t.test('a message whose last packet never comes is dropped with ERR_RECV_STALL, 
   raw.sendPlain(encodePacket({ type: 'msg', channelId: ECHO_CHANNEL, eof: false, data: Buffer.alloc(100, 1) }));
   const r = await target.log.forRaw(raw, 5000);
   t.equal(r.code, 'ERR_RECV_STALL', 'disconnected with ERR_RECV_STALL');
-  t.ok(raw.packets.some((p) => p.type === 'ping'), 'it was answering pings all along');
+  t.ok(
+    raw.packets.some((p) => p.type === 'ping'),
+    'it was answering pings all along',
+  );
 });
 
 t.test('peers answering only pongs do not hold the inbound slots: a newcomer replaces the idlest', async (t) => {

@@ -18,7 +18,12 @@ t.test('a PEX abuser is banned by IP: a fresh key from the same address does not
   const abuser = await RawPeer.connect(t, target.port);
   await abuser.join();
   // addresses nobody asked for: a PEX offence
-  abuser.sendPackets({ type: 'msg', channelId: PEX_CHANNEL, eof: true, data: Buffer.from(encodePexAddrs([new NetAddress(NodeKey.generate().id, '8.8.8.8', 26656)])) });
+  abuser.sendPackets({
+    type: 'msg',
+    channelId: PEX_CHANNEL,
+    eof: true,
+    data: Buffer.from(encodePexAddrs([new NetAddress(NodeKey.generate().id, '8.8.8.8', 26656)])),
+  });
   const first = await target.log.forRaw(abuser, 5000);
   t.equal(first.code, 'ERR_REJECTED', `the abuser is disconnected (${first.err.message})`);
   await within(abuser.closed, 3000, 'its socket is closed');

@@ -79,9 +79,13 @@ function stderrOf(err: unknown): string {
 const reason = cannotUseNamespaces();
 const netemReason = reason ?? cannotUseNetem();
 
-t.test('three nodes in three network namespaces: connect, discover, gossip', { skip: reason ?? false, timeout: 90_000 }, (t) => threeNodes(t, false));
+t.test('three nodes in three network namespaces: connect, discover, gossip', { skip: reason ?? false, timeout: 90_000 }, (t) =>
+  threeNodes(t, false),
+);
 
-t.test('the same over links with netem 50 ms delay and 1 % loss', { skip: netemReason ?? false, timeout: 120_000 }, (t) => threeNodes(t, true));
+t.test('the same over links with netem 50 ms delay and 1 % loss', { skip: netemReason ?? false, timeout: 120_000 }, (t) =>
+  threeNodes(t, true),
+);
 
 async function threeNodes(t: Test, netem: boolean): Promise<void> {
   const tag = randomBytes(3).toString('hex');
@@ -116,7 +120,9 @@ async function threeNodes(t: Test, netem: boolean): Promise<void> {
     ip('-n', hub, 'link', 'set', `p${i + 1}`, 'master', 'br0');
     ip('-n', hub, 'link', 'set', `p${i + 1}`, 'up');
     if (netem) {
-      execFileSync('ip', ['netns', 'exec', n, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'netem', 'delay', '50ms', 'loss', '1%'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('ip', ['netns', 'exec', n, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'netem', 'delay', '50ms', 'loss', '1%'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       const shown = execFileSync('ip', ['netns', 'exec', n, 'tc', 'qdisc', 'show', 'dev', 'eth0']).toString();
       t.match(shown, /netem .*delay 50ms loss 1%/, `n${i + 1}'s link delays 50 ms and loses 1 %`);
     }
@@ -139,7 +145,15 @@ async function threeNodes(t: Test, netem: boolean): Promise<void> {
 
   const until = (pred: () => boolean, ms: number, what: string) =>
     new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms (heard ${JSON.stringify(heard.map((h) => [...h]))}, peers ${JSON.stringify(peersOf.map((p) => [...p]))})`)), ms);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `${what}: not within ${ms} ms (heard ${JSON.stringify(heard.map((h) => [...h]))}, peers ${JSON.stringify(peersOf.map((p) => [...p]))})`,
+            ),
+          ),
+        ms,
+      );
       const check = () => (pred() ? (clearTimeout(timer), resolve()) : waiters.push(check));
       check();
     });
@@ -147,16 +161,26 @@ async function threeNodes(t: Test, netem: boolean): Promise<void> {
   const started = performance.now();
   for (let i = 0; i < 3; i++) {
     const args = [
-      ...tsImport(), CLI, 'node',
-      '--home', join(home, `n${i + 1}`),
-      '--listen', `10.77.0.${i + 1}:26656`,
-      '--network', 'netns-test',
-      '--moniker', `n${i + 1}`,
+      ...tsImport(),
+      CLI,
+      'node',
+      '--home',
+      join(home, `n${i + 1}`),
+      '--listen',
+      `10.77.0.${i + 1}:26656`,
+      '--network',
+      'netns-test',
+      '--moniker',
+      `n${i + 1}`,
       '--addr-book-lax',
-      '--ensure-peers-period', '500',
-      '--say', `hello from n${i + 1}`,
-      '--log-level', 'warn',
-      '--log-format', 'json',
+      '--ensure-peers-period',
+      '500',
+      '--say',
+      `hello from n${i + 1}`,
+      '--log-level',
+      'warn',
+      '--log-format',
+      'json',
       ...(i > 0 ? ['--persistent-peers', n1] : []),
     ];
     const child = spawn('ip', ['netns', 'exec', ns[i]!, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
@@ -185,7 +209,9 @@ async function threeNodes(t: Test, netem: boolean): Promise<void> {
   t.pass(`every node heard both other nodes' greetings (${(performance.now() - started).toFixed(0)} ms)`);
   stopping = true;
   for (const c of children) c.kill('SIGTERM');
-  await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+  await Promise.all(
+    children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))),
+  );
   children.length = 0;
 }
 

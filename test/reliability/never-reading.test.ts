@@ -79,10 +79,12 @@ t.test('a never-reading peer plus a gossip flood: bounded memory, the stuck peer
   const filler = 'x'.repeat(1000);
   const started = performance.now();
   let stuckGoneAt = 0;
-  const stuckGone = target.log.wait((r) => r.kind === 'peer' && r.who === stuck.key.id, STALL_MS * 10, 'stuck peer removed').then((r) => {
-    stuckGoneAt = performance.now();
-    return r;
-  });
+  const stuckGone = target.log
+    .wait((r) => r.kind === 'peer' && r.who === stuck.key.id, STALL_MS * 10, 'stuck peer removed')
+    .then((r) => {
+      stuckGoneAt = performance.now();
+      return r;
+    });
   // the flood: a batch of unique messages per event-loop turn, for FLOOD_MS
   const flood = (async () => {
     while (performance.now() - started < FLOOD_MS) {
@@ -110,13 +112,21 @@ t.test('a never-reading peer plus a gossip flood: bounded memory, the stuck peer
   for (let i = 0; i < 500 && received.size < HONEST; i++) await sleep(10);
 
   const growthMb = (maxHeap - heapBefore) / 2 ** 20;
-  t.comment(`flooded ${flooded} messages; stuck peer gone after ${(stuckGoneAt - started).toFixed(0)} ms (${gone.code}); heap growth ${growthMb.toFixed(1)} MB; max waiters ${maxWaiters}, max held ${maxHeld} B`);
+  t.comment(
+    `flooded ${flooded} messages; stuck peer gone after ${(stuckGoneAt - started).toFixed(0)} ms (${gone.code}); heap growth ${growthMb.toFixed(1)} MB; max waiters ${maxWaiters}, max held ${maxHeld} B`,
+  );
   t.equal(gone.code, 'ERR_SEND_STALL', 'the stuck peer is disconnected with ERR_SEND_STALL');
   t.ok(stuckGoneAt - started < STALL_MS * 3, 'within its stall timeout (plus the time to fill its window)');
-  t.ok(maxWaiters <= DEFAULT_MCONN_CONFIG.maxSendWaiters, `blocked senders for the stuck peer stay bounded (${maxWaiters} ≤ ${DEFAULT_MCONN_CONFIG.maxSendWaiters})`);
+  t.ok(
+    maxWaiters <= DEFAULT_MCONN_CONFIG.maxSendWaiters,
+    `blocked senders for the stuck peer stay bounded (${maxWaiters} ≤ ${DEFAULT_MCONN_CONFIG.maxSendWaiters})`,
+  );
   t.ok(growthMb <= 64, `heap grows by at most 64 MB (${growthMb.toFixed(1)} MB)`);
   t.equal(received.size, HONEST, `every honest message arrived (${received.size}/${HONEST})`);
-  t.ok(target.sw.peers.has(flooder.sw.nodeKey.id) || target.log.all.some((r) => r.who === flooder.sw.nodeKey.id), 'the flooder is still connected or was removed with a reason');
+  t.ok(
+    target.sw.peers.has(flooder.sw.nodeKey.id) || target.log.all.some((r) => r.who === flooder.sw.nodeKey.id),
+    'the flooder is still connected or was removed with a reason',
+  );
 });
 
 t.test('blocked send() waiters are bounded per channel: past maxSendWaiters send resolves false at once', async (t) => {

@@ -49,7 +49,9 @@ t.test('a persistent peer connected inbound holds an outbound slot, so its redia
   refuser.listen(port, '127.0.0.1');
   await once(refuser, 'listening');
   t.teardown(() => refuser.close());
-  const a = await startSwitch(t, { config: { maxNumOutboundPeers: 2, reconnectIntervalMs: 100, dialTimeoutMs: 500, persistentPeers: [`${pKey.id}@127.0.0.1:${port}`] } });
+  const a = await startSwitch(t, {
+    config: { maxNumOutboundPeers: 2, reconnectIntervalMs: 100, dialTimeoutMs: 500, persistentPeers: [`${pKey.id}@127.0.0.1:${port}`] },
+  });
   // P listens elsewhere but advertises the persistent address
   const p = await startSwitch(t, { key: pKey, config: { externalAddress: `127.0.0.1:${port}` } });
   const inbound = peerAdded(a.sw, pKey.id);

@@ -50,7 +50,11 @@ t.test('slowloris clients are cut off at handshakeTimeoutMs; a good handshake is
   const started = performance.now();
 
   // meanwhile a new good peer connects at full speed
-  const newcomer = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK }, config: { listenAddress: '127.0.0.1:0', mconn } });
+  const newcomer = new Switch({
+    nodeKey: NodeKey.generate(),
+    nodeInfo: { network: NETWORK },
+    config: { listenAddress: '127.0.0.1:0', mconn },
+  });
   newcomer.addReactor('echo', new EchoReactor());
   await newcomer.start();
   t.teardown(() => newcomer.stop());
@@ -59,7 +63,13 @@ t.test('slowloris clients are cut off at handshakeTimeoutMs; a good handshake is
   const dialMs = performance.now() - dialStart;
   const dialDone = performance.now();
 
-  for (const [name, raw] of [['silent', silent], ['one byte per second', dribbler], ['half an auth frame', midFrame], ['stalled NodeInfo', midInfo], ...extra.map((r, n) => [`silent #${n + 2}`, r] as const)] as const) {
+  for (const [name, raw] of [
+    ['silent', silent],
+    ['one byte per second', dribbler],
+    ['half an auth frame', midFrame],
+    ['stalled NodeInfo', midInfo],
+    ...extra.map((r, n) => [`silent #${n + 2}`, r] as const),
+  ] as const) {
     const r = await target.log.forRaw(raw, BOUND * HANDSHAKE_MS);
     const ms = r.at - started;
     t.equal(r.code, 'ERR_HANDSHAKE_TIMEOUT', `${name}: ERR_HANDSHAKE_TIMEOUT after ${ms.toFixed(0)} ms`);
@@ -96,7 +106,11 @@ t.test('a peer that stalls in the middle of a frame after the handshake is cut o
   const stalled = performance.now();
   const r = await target.log.forRaw(raw, BOUND * (PING_MS + PONG_MS));
   const ms = r.at - stalled;
-  t.equal(r.code, 'ERR_PONG_TIMEOUT', `ERR_PONG_TIMEOUT ${ms.toFixed(0)} ms after the stall (pingInterval + pongTimeout = ${PING_MS} + ${PONG_MS} ms)`);
+  t.equal(
+    r.code,
+    'ERR_PONG_TIMEOUT',
+    `ERR_PONG_TIMEOUT ${ms.toFixed(0)} ms after the stall (pingInterval + pongTimeout = ${PING_MS} + ${PONG_MS} ms)`,
+  );
   await within(raw.closed, BOUND * 1000, 'socket closed by the target');
   await good.rounds(2);
   t.equal(good.failures, 0, 'the good peer was unaffected');
@@ -134,7 +148,11 @@ t.test('a peer that vanishes without a FIN is detected by the keepalive on both 
   const target = await startTarget(t, { handshakeTimeoutMs: HANDSHAKE_MS, mconn });
   const good = await GoodPeer.start(t, target, { config: { mconn } });
   const proxy = await blackholeProxy(t, target.port);
-  const far = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker: 'far' }, config: { listenAddress: '127.0.0.1:0', mconn } });
+  const far = new Switch({
+    nodeKey: NodeKey.generate(),
+    nodeInfo: { network: NETWORK, moniker: 'far' },
+    config: { listenAddress: '127.0.0.1:0', mconn },
+  });
   const farEcho = far.addReactor('echo', new EchoReactor());
   await far.start();
   t.teardown(() => far.stop());
@@ -146,14 +164,28 @@ t.test('a peer that vanishes without a FIN is detected by the keepalive on both 
 
   proxy.blackhole();
   const gone = performance.now();
-  t.notOk(peer.trySend(ECHO_CHANNEL, Buffer.from([1, 0, 0, 0, 2])) === false, 'sends still queue: nothing tells the sender the peer is gone');
+  t.notOk(
+    peer.trySend(ECHO_CHANNEL, Buffer.from([1, 0, 0, 0, 2])) === false,
+    'sends still queue: nothing tells the sender the peer is gone',
+  );
   const [atTarget, atFar] = await Promise.all([
     target.log.wait((r) => r.kind === 'peer' && r.who === far.nodeKey.id, BOUND * (PING_MS + PONG_MS), 'target detects the vanished peer'),
-    farLog.wait((r) => r.kind === 'peer' && r.who === target.sw.nodeKey.id, BOUND * (PING_MS + PONG_MS), 'the far side detects the vanished target'),
+    farLog.wait(
+      (r) => r.kind === 'peer' && r.who === target.sw.nodeKey.id,
+      BOUND * (PING_MS + PONG_MS),
+      'the far side detects the vanished target',
+    ),
   ]);
-  for (const [side, r] of [['target', atTarget], ['far side', atFar]] as const) {
+  for (const [side, r] of [
+    ['target', atTarget],
+    ['far side', atFar],
+  ] as const) {
     const ms = r.at - gone;
-    t.equal(r.code, 'ERR_PONG_TIMEOUT', `${side}: ERR_PONG_TIMEOUT after ${ms.toFixed(0)} ms (pingInterval + pongTimeout = ${PING_MS} + ${PONG_MS} ms)`);
+    t.equal(
+      r.code,
+      'ERR_PONG_TIMEOUT',
+      `${side}: ERR_PONG_TIMEOUT after ${ms.toFixed(0)} ms (pingInterval + pongTimeout = ${PING_MS} + ${PONG_MS} ms)`,
+    );
   }
   t.ok(proxy.dropped() > 0, `the proxy dropped ${proxy.dropped()} bytes without closing either socket`);
   await good.rounds(2);

@@ -97,7 +97,10 @@ export function parseBlock(v: unknown): Block {
 
 function parse<T>(schema: z.ZodType<T>, v: unknown, what: string): T {
   const r = schema.safeParse(v);
-  if (!r.success) throw new MalformedPacketError(`invalid ${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+  if (!r.success)
+    throw new MalformedPacketError(
+      `invalid ${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
+    );
   return r.data;
 }
 
@@ -196,7 +199,15 @@ export function validateBlock(b: Block, parent: ChainBlock, ctx: ValidationConte
 
 /** The wire fields of a block (drops `hash`). */
 export function wireBlock(b: Block): Block {
-  return { height: b.height, prevHash: b.prevHash, timestamp: b.timestamp, difficulty: b.difficulty, txRoot: b.txRoot, nonce: b.nonce, txs: b.txs };
+  return {
+    height: b.height,
+    prevHash: b.prevHash,
+    timestamp: b.timestamp,
+    difficulty: b.difficulty,
+    txRoot: b.txRoot,
+    nonce: b.nonce,
+    txs: b.txs,
+  };
 }
 
 /**

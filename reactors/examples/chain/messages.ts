@@ -30,7 +30,17 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { z } from 'zod';
 import { MalformedPacketError } from '../../../lib/errors.js';
-import { BlockSchema, MAX_BLOCK_SIZE, MAX_HEIGHT, MAX_TXS_PER_BLOCK, parseBlock, parseTx, wireBlock, type Block, type Tx } from './block.js';
+import {
+  BlockSchema,
+  MAX_BLOCK_SIZE,
+  MAX_HEIGHT,
+  MAX_TXS_PER_BLOCK,
+  parseBlock,
+  parseTx,
+  wireBlock,
+  type Block,
+  type Tx,
+} from './block.js';
 
 /** Channel of transaction gossip. */
 export const TX_CHANNEL = 0x50;
@@ -63,13 +73,16 @@ export function maxSyncBatch(version: number): number {
 const height = z.number().int().min(0).max(MAX_HEIGHT);
 
 /** Schema of the sync channel's messages. */
-export const SyncMessageSchema = z.discriminatedUnion('type', [z.strictObject({ type: z.literal('status'), height, hash: z.string().regex(/^[0-9a-f]{64}$/) })]);
+export const SyncMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('status'), height, hash: z.string().regex(/^[0-9a-f]{64}$/) }),
+]);
 
 /** A sync-channel message (see the module doc). */
 export type SyncMessage = z.infer<typeof SyncMessageSchema>;
 
 /** Schema of a range request of channel version `version`. */
-const rangeRequestSchema = (version: number) => z.strictObject({ from: height.min(1), count: z.number().int().min(1).max(maxSyncBatch(version)) });
+const rangeRequestSchema = (version: number) =>
+  z.strictObject({ from: height.min(1), count: z.number().int().min(1).max(maxSyncBatch(version)) });
 /** Schema of a range response of channel version `version`. */
 const rangeResponseSchema = (version: number) =>
   z
@@ -82,7 +95,13 @@ export type RangeRequest = z.infer<ReturnType<typeof rangeRequestSchema>>;
 export type RangeResponse = z.infer<ReturnType<typeof rangeResponseSchema>>;
 
 /** Decoder limits: strings are at most a 64-hex hash, arrays at most a block's transactions or a batch. */
-const DECODE_LIMITS = { maxStrLength: 64, maxBinLength: 0, maxArrayLength: Math.max(MAX_TXS_PER_BLOCK, MAX_SYNC_BATCH_V2), maxMapLength: 8, maxExtLength: 0 };
+const DECODE_LIMITS = {
+  maxStrLength: 64,
+  maxBinLength: 0,
+  maxArrayLength: Math.max(MAX_TXS_PER_BLOCK, MAX_SYNC_BATCH_V2),
+  maxMapLength: 8,
+  maxExtLength: 0,
+};
 
 function decodeWith(bytes: Uint8Array, max: number, what: string): unknown {
   if (bytes.length > max) throw new MalformedPacketError(`${what} message of ${bytes.length} bytes exceeds ${max}`);
@@ -121,12 +140,18 @@ export function encodeSync(m: SyncMessage): Uint8Array {
 /** Decode and validate a {@link SYNC_CHANNEL} message. @throws MalformedPacketError. */
 export function decodeSync(bytes: Uint8Array): SyncMessage {
   const r = SyncMessageSchema.safeParse(decodeWith(bytes, MAX_SYNC_MESSAGE_SIZE, 'sync'));
-  if (!r.success) throw new MalformedPacketError(`invalid sync message: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+  if (!r.success)
+    throw new MalformedPacketError(
+      `invalid sync message: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
+    );
   return r.data;
 }
 
 function parsed<T>(r: { success: true; data: T } | { success: false; error: z.ZodError }, what: string): T {
-  if (!r.success) throw new MalformedPacketError(`invalid ${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+  if (!r.success)
+    throw new MalformedPacketError(
+      `invalid ${what}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
+    );
   return r.data;
 }
 

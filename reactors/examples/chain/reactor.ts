@@ -142,7 +142,8 @@ export const CHAIN_GENESIS_KEY = 'chain_genesis';
 export function chainPeerFilter(genesisHash: string): PeerFilter {
   return (info) => {
     const theirs = info.other[CHAIN_GENESIS_KEY];
-    if (theirs !== genesisHash) throw new Error(`peer is on another chain (genesis ${theirs?.slice(0, 16) ?? 'unknown'}, ours ${genesisHash.slice(0, 16)})`);
+    if (theirs !== genesisHash)
+      throw new Error(`peer is on another chain (genesis ${theirs?.slice(0, 16) ?? 'unknown'}, ours ${genesisHash.slice(0, 16)})`);
   };
 }
 
@@ -176,10 +177,12 @@ export class ChainReactor extends BaseReactor {
   /** @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a difficulty or batch size out of range. */
   constructor(opts: ChainOptions) {
     super('chain');
-    if (!Number.isInteger(opts.difficulty) || opts.difficulty < 0 || opts.difficulty > MAX_DIFFICULTY) throw new InvalidArgumentError(`difficulty must be an integer 0..${MAX_DIFFICULTY}`);
+    if (!Number.isInteger(opts.difficulty) || opts.difficulty < 0 || opts.difficulty > MAX_DIFFICULTY)
+      throw new InvalidArgumentError(`difficulty must be an integer 0..${MAX_DIFFICULTY}`);
     this.difficulty = opts.difficulty;
     this.batch = opts.syncBatchSize ?? MAX_SYNC_BATCH_V2;
-    if (!Number.isInteger(this.batch) || this.batch < 1 || this.batch > MAX_SYNC_BATCH_V2) throw new InvalidArgumentError(`syncBatchSize must be an integer 1..${MAX_SYNC_BATCH_V2}`);
+    if (!Number.isInteger(this.batch) || this.batch < 1 || this.batch > MAX_SYNC_BATCH_V2)
+      throw new InvalidArgumentError(`syncBatchSize must be an integer 1..${MAX_SYNC_BATCH_V2}`);
     this.syncTimeoutMs = opts.syncTimeoutMs ?? 10_000;
     const version = opts.protocolVersion ?? 2;
     if (version !== 1 && version !== 2) throw new InvalidArgumentError('protocolVersion must be 1 or 2');
@@ -353,7 +356,8 @@ export class ChainReactor extends BaseReactor {
     const hash = blockHash(b);
     if (this.chain[b.height]?.hash === hash) return; // known
     // Proof of work first: an announcement must cost work before it can trigger anything.
-    if (b.difficulty !== this.difficulty || !meetsDifficulty(hash, b.difficulty)) throw new InvalidBlockError(b.height, 'no valid proof of work');
+    if (b.difficulty !== this.difficulty || !meetsDifficulty(hash, b.difficulty))
+      throw new InvalidBlockError(b.height, 'no valid proof of work');
     this.notePeerHeight(src, b.height);
     const tip = this.tip;
     if (b.height === tip.height + 1 && b.prevHash === tip.hash) {
@@ -422,7 +426,14 @@ export class ChainReactor extends BaseReactor {
         tip = this.tip;
         version = this.mempoolVersion;
         const txs = [...this.mempool.values()].slice(0, MAX_TXS_PER_BLOCK);
-        template = { height: tip.height + 1, prevHash: tip.hash, timestamp: Math.max(this.now(), tip.timestamp), difficulty: this.difficulty, txRoot: txRoot(txs), txs };
+        template = {
+          height: tip.height + 1,
+          prevHash: tip.hash,
+          timestamp: Math.max(this.now(), tip.timestamp),
+          difficulty: this.difficulty,
+          txRoot: txRoot(txs),
+          txs,
+        };
         nonce = 0;
       }
       const found = searchNonce(template, nonce, this.hashesPerSlice);
@@ -489,7 +500,10 @@ export class ChainReactor extends BaseReactor {
       return undefined;
     }
     const res = decodeRangeResponse(bytes, peer.channelVersion(RANGE_CHANNEL) ?? 1);
-    if (res.from !== from || res.blocks.length > count) throw new MalformedPacketError(`range answer from ${res.from} with ${res.blocks.length} blocks, ${count} from ${from} were asked for`);
+    if (res.from !== from || res.blocks.length > count)
+      throw new MalformedPacketError(
+        `range answer from ${res.from} with ${res.blocks.length} blocks, ${count} from ${from} were asked for`,
+      );
     return res;
   }
 
@@ -527,7 +541,8 @@ export class ChainReactor extends BaseReactor {
       }
       const hashes = blocks.map((b) => blockHash(b));
       for (let j = 1; j < blocks.length; j++) {
-        if (blocks[j].prevHash !== hashes[j - 1]) throw new InvalidBlockError(blocks[j].height, 'prevHash is not the previous block of the batch');
+        if (blocks[j].prevHash !== hashes[j - 1])
+          throw new InvalidBlockError(blocks[j].height, 'prevHash is not the previous block of the batch');
       }
       let i = 0;
       if (branch.length === 0) {

@@ -28,9 +28,17 @@ export function loadChain(path: string): unknown[] {
   if (raw.length > MAX_CHAIN_FILE_SIZE) throw new InvalidArgumentError(`chain file ${path} is larger than ${MAX_CHAIN_FILE_SIZE} bytes`);
   let v: unknown;
   try {
-    v = decode(raw, { maxStrLength: 64, maxBinLength: 0, maxArrayLength: Math.max(MAX_TXS_PER_BLOCK, Math.ceil(raw.length / 8)), maxMapLength: 8, maxExtLength: 0 });
+    v = decode(raw, {
+      maxStrLength: 64,
+      maxBinLength: 0,
+      maxArrayLength: Math.max(MAX_TXS_PER_BLOCK, Math.ceil(raw.length / 8)),
+      maxMapLength: 8,
+      maxExtLength: 0,
+    });
   } catch (err) {
-    throw new InvalidArgumentError(`chain file ${path} is not valid MessagePack: ${(err as Error).message}`, 'ERR_INVALID_ARGUMENT', { cause: err });
+    throw new InvalidArgumentError(`chain file ${path} is not valid MessagePack: ${(err as Error).message}`, 'ERR_INVALID_ARGUMENT', {
+      cause: err,
+    });
   }
   if (!Array.isArray(v)) throw new InvalidArgumentError(`chain file ${path} must hold an array of blocks`);
   return v;
@@ -41,4 +49,3 @@ export function saveChain(path: string, blocks: readonly Block[]): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileAtomic.sync(path, Buffer.from(encode(blocks.map(wireBlock))), { mode: 0o644 });
 }
-

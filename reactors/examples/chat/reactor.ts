@@ -145,13 +145,17 @@ export class ChatReactor extends BaseReactor {
 /** Validate a chat message object. @throws MalformedPacketError naming each bad field. */
 export function parseChatMessage(v: unknown): ChatMessage {
   const r = ChatMessageSchema.safeParse(v);
-  if (!r.success) throw new MalformedPacketError(`invalid chat message: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+  if (!r.success)
+    throw new MalformedPacketError(
+      `invalid chat message: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
+    );
   return r.data;
 }
 
 /** Decode and validate one chat message from the wire. @throws MalformedPacketError (`ERR_MALFORMED_PACKET`). */
 export function decodeChatMessage(bytes: Uint8Array): ChatMessage {
-  if (bytes.length > MAX_CHAT_MESSAGE_SIZE) throw new MalformedPacketError(`chat message of ${bytes.length} bytes exceeds ${MAX_CHAT_MESSAGE_SIZE}`);
+  if (bytes.length > MAX_CHAT_MESSAGE_SIZE)
+    throw new MalformedPacketError(`chat message of ${bytes.length} bytes exceeds ${MAX_CHAT_MESSAGE_SIZE}`);
   let raw: unknown;
   try {
     raw = decode(bytes, { maxStrLength: MAX_CHAT_MESSAGE_SIZE, maxBinLength: 0, maxArrayLength: 0, maxMapLength: 8, maxExtLength: 0 });

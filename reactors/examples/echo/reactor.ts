@@ -28,7 +28,9 @@ export const MAX_ECHO_MESSAGE_SIZE = 5 + 4 * MAX_ECHO_TEXT_LENGTH;
 /** The echo reactor: answers `"foo"` with `"bar"`; emits `message` for every valid message. */
 export class EchoReactor extends BaseReactor {
   readonly events = new EventEmitter<{ message: [text: string, from: Peer] }>();
-  constructor() { super('echo'); }
+  constructor() {
+    super('echo');
+  }
   getChannels(): ChannelDescriptor[] {
     return [{ id: ECHO_CHANNEL, priority: 1, sendQueueCapacity: 16, recvMessageCapacity: MAX_ECHO_MESSAGE_SIZE, name: 'echo' }];
   }
@@ -47,13 +49,15 @@ export function encodeEcho(text: string): Uint8Array {
 
 /** Decode and validate one echo message. @throws MalformedPacketError (`ERR_MALFORMED_PACKET`). */
 export function decodeEcho(bytes: Uint8Array): string {
-  if (bytes.length > MAX_ECHO_MESSAGE_SIZE) throw new MalformedPacketError(`echo message of ${bytes.length} bytes exceeds ${MAX_ECHO_MESSAGE_SIZE}`);
+  if (bytes.length > MAX_ECHO_MESSAGE_SIZE)
+    throw new MalformedPacketError(`echo message of ${bytes.length} bytes exceeds ${MAX_ECHO_MESSAGE_SIZE}`);
   let v: unknown;
   try {
     v = decode(bytes, { maxStrLength: MAX_ECHO_MESSAGE_SIZE, maxBinLength: 0, maxArrayLength: 0, maxMapLength: 0, maxExtLength: 0 });
   } catch (err) {
     throw new MalformedPacketError(`echo message is not valid MessagePack: ${(err as Error).message}`, { cause: err });
   }
-  if (typeof v !== 'string' || v.length > MAX_ECHO_TEXT_LENGTH) throw new MalformedPacketError(`echo message must be a string of ≤ ${MAX_ECHO_TEXT_LENGTH} characters`);
+  if (typeof v !== 'string' || v.length > MAX_ECHO_TEXT_LENGTH)
+    throw new MalformedPacketError(`echo message must be a string of ≤ ${MAX_ECHO_TEXT_LENGTH} characters`);
   return v;
 }

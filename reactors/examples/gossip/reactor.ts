@@ -147,7 +147,8 @@ export class GossipReactor extends BaseReactor {
  * @throws MalformedPacketError (`ERR_MALFORMED_PACKET`) naming the bad field.
  */
 export function decodeGossip(bytes: Uint8Array): GossipMessage {
-  if (bytes.length > MAX_GOSSIP_MESSAGE_SIZE) throw new MalformedPacketError(`gossip message of ${bytes.length} bytes exceeds ${MAX_GOSSIP_MESSAGE_SIZE}`);
+  if (bytes.length > MAX_GOSSIP_MESSAGE_SIZE)
+    throw new MalformedPacketError(`gossip message of ${bytes.length} bytes exceeds ${MAX_GOSSIP_MESSAGE_SIZE}`);
   let raw: unknown;
   try {
     raw = decode(bytes, { maxStrLength: MAX_GOSSIP_MESSAGE_SIZE, maxBinLength: 0, maxArrayLength: 0, maxMapLength: 8, maxExtLength: 0 });

@@ -48,7 +48,15 @@ const D = 8; // difficulty of the in-process tests: ~256 hashes a block
 
 /** Mine one block on `parent` (synchronously). */
 function mineOn(parent: ChainBlock, txs: Tx[] = [], over: Partial<Block> = {}): ChainBlock {
-  const template = { height: parent.height + 1, prevHash: parent.hash, timestamp: parent.timestamp + 1000, difficulty: D, txRoot: txRoot(txs), txs, ...over };
+  const template = {
+    height: parent.height + 1,
+    prevHash: parent.hash,
+    timestamp: parent.timestamp + 1000,
+    difficulty: D,
+    txRoot: txRoot(txs),
+    txs,
+    ...over,
+  };
   return searchNonce(template, 0, 1 << 20)!;
 }
 
@@ -110,7 +118,11 @@ t.test('wire validation: junk on any channel is ERR_MALFORMED_PACKET', async (t)
     ['range response not consecutive', () => decodeRangeResponse(encodeRangeResponse({ from: 2, height: 2, blocks: [b1] }), 2)],
   ];
   for (const [name, f] of bad) t.throws(f, { code: 'ERR_MALFORMED_PACKET' }, name);
-  t.same(decodeRangeRequest(encode({ from: 1, count: MAX_SYNC_BATCH + 1 }), 2), { from: 1, count: MAX_SYNC_BATCH + 1 }, 'version 2 allows larger batches');
+  t.same(
+    decodeRangeRequest(encode({ from: 1, count: MAX_SYNC_BATCH + 1 }), 2),
+    { from: 1, count: MAX_SYNC_BATCH + 1 },
+    'version 2 allows larger batches',
+  );
   t.equal(decodeRangeResponse(encodeRangeResponse({ from: 1, height: 1, blocks: [b1] }), 1).blocks[0].height, 1);
   t.same(decodeSync(encodeSync({ type: 'status', height: 1, hash: b1.hash })), { type: 'status', height: 1, hash: b1.hash });
 });
@@ -144,7 +156,12 @@ async function rawNode(t: Teardown, genesisHash: string, ranges?: ConstructorPar
     nodeInfo: { network: 'chain', other: { [CHAIN_GENESIS_KEY]: genesisHash } },
     config: { listenAddress: '127.0.0.1:0' },
   });
-  const reactor = sw.addReactor('raw', new RecordingReactor([TX_CHANNEL, BLOCK_CHANNEL, SYNC_CHANNEL].map((id) => ({ id, sendQueueCapacity: 8, recvMessageCapacity: 1 << 20 }))));
+  const reactor = sw.addReactor(
+    'raw',
+    new RecordingReactor(
+      [TX_CHANNEL, BLOCK_CHANNEL, SYNC_CHANNEL].map((id) => ({ id, sendQueueCapacity: 8, recvMessageCapacity: 1 << 20 })),
+    ),
+  );
   sw.addReactor('ranges', new RequestReactor({ channelId: RANGE_CHANNEL, handler: ranges, versions: [1, 2], maxInFlightPerPeer: 4 }));
   await sw.start();
   t.teardown(() => sw.stop());
@@ -171,8 +188,19 @@ t.test('sync asks for the missing range in bounded batches', async (t) => {
   const q = await chainNode(t, { syncBatchSize: 4 });
   await connect(q.sw, p.sw);
   await tipIs(q.chain, p.chain.tip.hash);
-  t.same(q.syncs, [[1, 4], [5, 8], [9, 10]], 'three requests of at most 4 blocks');
-  t.same(q.chain.blocks().map((b) => b.hash), p.chain.blocks().map((b) => b.hash));
+  t.same(
+    q.syncs,
+    [
+      [1, 4],
+      [5, 8],
+      [9, 10],
+    ],
+    'three requests of at most 4 blocks',
+  );
+  t.same(
+    q.chain.blocks().map((b) => b.hash),
+    p.chain.blocks().map((b) => b.hash),
+  );
   t.same(p.syncs, [], 'the node ahead asks for nothing');
 });
 
@@ -189,7 +217,10 @@ t.test('a longer fork wins; the loser gets its orphaned transactions back in the
   await tipIs(q.chain, p.chain.tip.hash);
   t.equal(reorgs[0], 3, 'q replaced its 3 blocks');
   t.same(q.syncs[0], [4, 6], 'first asks for what it lacks above its own tip');
-  t.ok(q.syncs.some(([from]) => from === 1), 'then steps back to find the common block');
+  t.ok(
+    q.syncs.some(([from]) => from === 1),
+    'then steps back to find the common block',
+  );
   t.same(q.chain.pendingTxs(), [tx(42)], 'the orphaned tx is pending again');
   t.equal(p.chain.tip.height, 6, 'the longer chain is kept');
 
@@ -214,7 +245,11 @@ t.test('transactions are gossiped once and mined blocks are relayed along a line
   t.equal(block.txs.length, 1, 'the miner included the gossiped tx');
   await tipIs(c.chain, block.hash);
   t.same(c.chain.pendingTxs(), [], 'mined txs leave every mempool');
-  t.same([a, b, c].map((n) => n.syncs.length), [0, 0, 0], 'live blocks need no sync');
+  t.same(
+    [a, b, c].map((n) => n.syncs.length),
+    [0, 0, 0],
+    'live blocks need no sync',
+  );
 });
 
 t.test('an invalid block from a peer disconnects it with ERR_MALFORMED_PACKET, on either channel', async (t) => {
@@ -253,7 +288,11 @@ t.test('a peer that stalls on a range request is dropped and the range is asked 
   const q = await chainNode(t, { syncTimeoutMs: 300 });
   const g = genesisBlock(D);
   // the staller claims a longer chain (so it is asked first) and never answers
-  const staller = await rawNode(t, g.hash, ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))));
+  const staller = await rawNode(
+    t,
+    g.hash,
+    ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+  );
   const ps = await staller.sw.dialPeerWithAddress(q.sw.listenAddr);
   await peerAdded(q.sw, staller.sw.nodeKey.id);
   const dropped = peerRemoved(q.sw, staller.sw.nodeKey.id);
@@ -283,13 +322,27 @@ t.test('channel versions: a v2 node syncs with a v1 node in v1 batches, with a v
   await Promise.all([tipIs(v1.chain, miner.chain.tip.hash), tipIs(v2.chain, miner.chain.tip.hash)]);
   t.equal(miner.sw.peers.get(v1.sw.nodeKey.id)!.channelVersion(RANGE_CHANNEL), 1, 'v2 and v1 agree on 1');
   t.equal(miner.sw.peers.get(v2.sw.nodeKey.id)!.channelVersion(RANGE_CHANNEL), 2, 'v2 and v2 agree on 2');
-  t.same(v1.syncs, [[1, 32], [33, 40]], 'the v1 node asks in batches of at most 32');
+  t.same(
+    v1.syncs,
+    [
+      [1, 32],
+      [33, 40],
+    ],
+    'the v1 node asks in batches of at most 32',
+  );
   t.same(v2.syncs, [[1, 40]], 'the v2 node asks for all 40 at once');
   // and a v2 node syncing from a v1 node also speaks v1
   const v2b = await chainNode(t);
   await connect(v2b.sw, v1.sw);
   await tipIs(v2b.chain, miner.chain.tip.hash);
-  t.same(v2b.syncs, [[1, 32], [33, 40]], 'v2 asking a v1 node uses v1 batches');
+  t.same(
+    v2b.syncs,
+    [
+      [1, 32],
+      [33, 40],
+    ],
+    'v2 asking a v1 node uses v1 batches',
+  );
 });
 
 t.test('a peer on another chain (other difficulty) is refused before any reactor sees it', async (t) => {
@@ -315,7 +368,10 @@ t.test('CLI: three processes converge on one tip; a late joiner restarts and syn
   const home = privateDir(t); // not t.testdir(): two runs of the suite at once must not share node homes
   const args = (name: string, peers?: string) => ['--difficulty', '10', '--home', join(home, name), ...(peers ? ['--peers', peers] : [])];
   const miner = await startExample(t, 'miner', 'chain', args('miner'));
-  const [a, late] = await Promise.all([startExample(t, 'a', 'chain', args('a', miner.addr)), startExample(t, 'late', 'chain', args('late', miner.addr))]);
+  const [a, late] = await Promise.all([
+    startExample(t, 'a', 'chain', args('a', miner.addr)),
+    startExample(t, 'late', 'chain', args('late', miner.addr)),
+  ]);
   const b = await startExample(t, 'b', 'chain', args('b', a.addr));
   await Promise.all([miner.waitFor(/^\+ peer a /), miner.waitFor(/^\+ peer late /), a.waitFor(/^\+ peer b /)]);
 
@@ -326,9 +382,17 @@ t.test('CLI: three processes converge on one tip; a late joiner restarts and syn
 
   miner.write('mine 3');
   const [, tip3] = await miner.waitFor(/^tip 3 ([0-9a-f]{64}) /);
-  t.match(miner.lines.find((l) => l.startsWith('tip 1 ')), / 1 txs \(mined\)$/, 'block 1 carries the tx');
+  t.match(
+    miner.lines.find((l) => l.startsWith('tip 1 ')),
+    / 1 txs \(mined\)$/,
+    'block 1 carries the tx',
+  );
   await Promise.all([a, b, late].map((n) => n.waitFor(new RegExp(`^tip 3 ${tip3} `))));
-  t.match(b.lines.find((l) => l.startsWith('tip 1 ')), /\(block from a\)$/, 'b got the blocks relayed by a');
+  t.match(
+    b.lines.find((l) => l.startsWith('tip 1 ')),
+    /\(block from a\)$/,
+    'b got the blocks relayed by a',
+  );
 
   // the late joiner goes away; the network moves on
   t.equal(await late.stop(), 0, 'stops cleanly on SIGTERM (and saves its chain)');
@@ -341,7 +405,11 @@ t.test('CLI: three processes converge on one tip; a late joiner restarts and syn
   const again = await startExample(t, 'late', 'chain', args('late', miner.addr));
   t.match(again.lines[0], /^loaded 3 blocks from /, 'restarts from its stored chain');
   await again.waitFor(new RegExp(`^tip 7 ${tip7} 0 txs \\(sync from miner\\)$`));
-  t.same(again.lines.filter((l) => l.startsWith('sync ')), ['sync 4..7 from miner'], 'asked only for blocks 4..7');
+  t.same(
+    again.lines.filter((l) => l.startsWith('sync ')),
+    ['sync 4..7 from miner'],
+    'asked only for blocks 4..7',
+  );
 
   b.write('status');
   await b.waitFor(new RegExp(`^status height 7 tip ${tip7} mempool 0 peers 1$`));
@@ -353,8 +421,16 @@ t.test('CLI: a v1 node (--protocol 1) and a v2 node sync with each other in v1 b
   const [, tip] = await miner.waitFor(/^tip 40 ([0-9a-f]{64}) /);
   const old = await startExample(t, 'old', 'chain', ['--difficulty', '8', '--protocol', '1', '--peers', miner.addr]);
   await old.waitFor(new RegExp(`^tip 40 ${tip} 0 txs \\(sync from miner\\)$`));
-  t.same(old.lines.filter((l) => l.startsWith('sync ')), ['sync 1..32 from miner', 'sync 33..40 from miner'], 'batches of the agreed version 1');
+  t.same(
+    old.lines.filter((l) => l.startsWith('sync ')),
+    ['sync 1..32 from miner', 'sync 33..40 from miner'],
+    'batches of the agreed version 1',
+  );
   const fresh = await startExample(t, 'fresh', 'chain', ['--difficulty', '8', '--peers', miner.addr]);
   await fresh.waitFor(new RegExp(`^tip 40 ${tip} 0 txs \\(sync from miner\\)$`));
-  t.same(fresh.lines.filter((l) => l.startsWith('sync ')), ['sync 1..40 from miner'], 'two v2 nodes agree on 2');
+  t.same(
+    fresh.lines.filter((l) => l.startsWith('sync ')),
+    ['sync 1..40 from miner'],
+    'two v2 nodes agree on 2',
+  );
 });

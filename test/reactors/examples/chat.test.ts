@@ -4,7 +4,14 @@
 // messages disconnect the sender.
 import t from 'tap';
 import { encode } from '@msgpack/msgpack';
-import { CHAT_CHANNEL, ChatReactor, MAX_CHAT_TTL, decodeChatMessage, parseChatMessage, type ChatMessage } from '../../../reactors/examples/chat/reactor.js';
+import {
+  CHAT_CHANNEL,
+  ChatReactor,
+  MAX_CHAT_TTL,
+  decodeChatMessage,
+  parseChatMessage,
+  type ChatMessage,
+} from '../../../reactors/examples/chat/reactor.js';
 import { MalformedPacketError } from '../../../lib/errors.js';
 import { NodeKey } from '../../../lib/node-key.js';
 import { Switch } from '../../../lib/switch.js';
@@ -28,7 +35,7 @@ t.test('three processes in a line: stdin lines reach every node once, relayed th
   alice.write('bye');
   await carol.waitFor(/^<alice> bye$/);
 
-  t.equal(carol.count(/hello from alice/), 1, 'carol saw alice\'s first line once');
+  t.equal(carol.count(/hello from alice/), 1, "carol saw alice's first line once");
   t.equal(alice.count(/^<alice>/), 0, 'nobody is shown their own lines');
   t.equal(alice.count(/^<carol>/), 1);
   t.equal(alice.count(/^\+ peer carol/), 0, 'alice and carol are not connected: bob relayed');
@@ -36,7 +43,7 @@ t.test('three processes in a line: stdin lines reach every node once, relayed th
   alice.child.stdin.end();
   t.equal(await alice.exited, 0, 'EOF on stdin leaves the room with exit 0');
   await bob.waitFor(/^- peer alice( |$)/);
-  t.equal(bob.count(/chat-[0-9a-f]{6}/), 0, 'no generated moniker anywhere in bob\'s output');
+  t.equal(bob.count(/chat-[0-9a-f]{6}/), 0, "no generated moniker anywhere in bob's output");
 });
 
 /** A ChatReactor that counts raw deliveries, so the test can wait for the duplicates to arrive. */
@@ -73,8 +80,14 @@ t.test('a triangle: every node gets each message twice and shows it once', async
   const msg = x.chat.say('one');
   // y hears it from x and from z's relay; z from x and from y's relay
   await Promise.all([y.chat.rawCount(2), z.chat.rawCount(2)]);
-  t.same(y.seen.map((m) => m.text), ['one']);
-  t.same(z.seen.map((m) => m.text), ['one']);
+  t.same(
+    y.seen.map((m) => m.text),
+    ['one'],
+  );
+  t.same(
+    z.seen.map((m) => m.text),
+    ['one'],
+  );
   t.equal(y.seen[0].id, msg.id);
   t.equal(y.seen[0].ttl, MAX_CHAT_TTL, 'first hop keeps the ttl it was sent with');
   t.equal(x.chat.raw, 0, 'the author is never sent its own message');

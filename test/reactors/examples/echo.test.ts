@@ -34,7 +34,7 @@ t.test('`--send` with no answer within `--timeout`: one line on stderr, exit 1',
   t.equal(await a.stop('SIGINT'), 0, 'exits 0 on SIGINT');
 });
 
-t.test('with --home, a restarted node keeps its key and listen address (the others\' --peers stay valid)', async (t) => {
+t.test("with --home, a restarted node keeps its key and listen address (the others' --peers stay valid)", async (t) => {
   const home = privateDir(t);
   const first = await startExample(t, 'alice', 'echo', ['--home', home, '--listen', '127.0.0.1:0']);
   t.equal(await first.stop(), 0);
@@ -56,7 +56,14 @@ t.test(`without --listen or --home: 127.0.0.1:${ECHO_PORT}, or a free port with 
 t.test('wire format: a MessagePack string of bounded length', async (t) => {
   t.equal(decodeEcho(encodeEcho('foo')), 'foo');
   t.throws(() => encodeEcho('x'.repeat(MAX_ECHO_TEXT_LENGTH + 1)), MalformedPacketError);
-  for (const bad of [encode(42), encode({ text: 'foo' }), encode(['foo']), encode(new Uint8Array(3)), Uint8Array.of(0xc1), encode('x'.repeat(MAX_ECHO_TEXT_LENGTH + 1))]) {
+  for (const bad of [
+    encode(42),
+    encode({ text: 'foo' }),
+    encode(['foo']),
+    encode(new Uint8Array(3)),
+    Uint8Array.of(0xc1),
+    encode('x'.repeat(MAX_ECHO_TEXT_LENGTH + 1)),
+  ]) {
     t.throws(() => decodeEcho(bad), { code: 'ERR_MALFORMED_PACKET' });
   }
 });

@@ -53,12 +53,20 @@ t.test('after a restart a node is not shown its own earlier greeting, and its ne
   await connect(a2.sw, b.sw);
   b.gossip.publish('marker'); // on the same channel after b's history to a2: once a2 has it, it has had the history
   await a2.heard('marker');
-  t.same(a2.delivered.map((d) => d.msg.text), ['marker'], 'the history from b did not bring back a\'s old greeting');
+  t.same(
+    a2.delivered.map((d) => d.msg.text),
+    ['marker'],
+    "the history from b did not bring back a's old greeting",
+  );
 
   const second = a2.gossip.publish('hello again');
   t.not(second.id, first.id, 'a new run does not reuse the ids of the last');
   await b.heard('hello again');
-  t.same(b.delivered.filter((d) => d.msg.origin === key.id).map((d) => d.msg.text), ['hello from a', 'hello again'], 'b shows both greetings of a, once each');
+  t.same(
+    b.delivered.filter((d) => d.msg.origin === key.id).map((d) => d.msg.text),
+    ['hello from a', 'hello again'],
+    'b shows both greetings of a, once each',
+  );
 });
 
 t.test('a message of our own origin relayed back by a peer is neither delivered nor relayed', async (t) => {
@@ -68,25 +76,57 @@ t.test('a message of our own origin relayed back by a peer is neither delivered 
   const own = a.sw.nodeKey.id;
   const other = 'e'.repeat(40);
   const src = { id: 'f'.repeat(40) } as Peer;
-  a.gossip.receive({ channelId: GOSSIP_CHANNEL, src, message: encode({ id: `${own}:7`, origin: own, moniker: 'a', text: 'mine, from a past run', hops: 3 }) });
-  a.gossip.receive({ channelId: GOSSIP_CHANNEL, src, message: encode({ id: `${other}:1`, origin: other, moniker: 'e', text: 'news', hops: 0 }) });
+  a.gossip.receive({
+    channelId: GOSSIP_CHANNEL,
+    src,
+    message: encode({ id: `${own}:7`, origin: own, moniker: 'a', text: 'mine, from a past run', hops: 3 }),
+  });
+  a.gossip.receive({
+    channelId: GOSSIP_CHANNEL,
+    src,
+    message: encode({ id: `${other}:1`, origin: other, moniker: 'e', text: 'news', hops: 0 }),
+  });
   await reactor.receivedCount(1); // the relay of "news": it went out after anything a relayed before it
-  t.same(a.delivered.map((d) => d.msg.text), ['news'], 'only the other node\'s message is delivered');
-  t.same(reactor.received.map((r) => decodeGossip(r.msg).text), ['news'], 'and only it is relayed');
-  a.gossip.receive({ channelId: GOSSIP_CHANNEL, src, message: encode({ id: `${own}:7`, origin: own, moniker: 'a', text: 'mine, from a past run', hops: 4 }) });
+  t.same(
+    a.delivered.map((d) => d.msg.text),
+    ['news'],
+    "only the other node's message is delivered",
+  );
+  t.same(
+    reactor.received.map((r) => decodeGossip(r.msg).text),
+    ['news'],
+    'and only it is relayed',
+  );
+  a.gossip.receive({
+    channelId: GOSSIP_CHANNEL,
+    src,
+    message: encode({ id: `${own}:7`, origin: own, moniker: 'a', text: 'mine, from a past run', hops: 4 }),
+  });
   t.equal(a.delivered.length, 1, 'nor the second time');
 });
 
-t.test('the history sent to a new peer leaves out that peer\'s own messages', async (t) => {
+t.test("the history sent to a new peer leaves out that peer's own messages", async (t) => {
   const b = await gossipNode(t, 'b');
   const key = NodeKey.generate();
   const other = 'e'.repeat(40);
   const src = { id: 'f'.repeat(40) } as Peer;
-  b.gossip.receive({ channelId: GOSSIP_CHANNEL, src, message: encode({ id: `${key.id}:1`, origin: key.id, moniker: 'late', text: 'late\'s old greeting', hops: 0 }) });
-  b.gossip.receive({ channelId: GOSSIP_CHANNEL, src, message: encode({ id: `${other}:1`, origin: other, moniker: 'e', text: 'news', hops: 0 }) });
+  b.gossip.receive({
+    channelId: GOSSIP_CHANNEL,
+    src,
+    message: encode({ id: `${key.id}:1`, origin: key.id, moniker: 'late', text: "late's old greeting", hops: 0 }),
+  });
+  b.gossip.receive({
+    channelId: GOSSIP_CHANNEL,
+    src,
+    message: encode({ id: `${other}:1`, origin: other, moniker: 'e', text: 'news', hops: 0 }),
+  });
   const { sw: late, reactor } = await startSwitch(t, { key, network: 'gossip', channels: [{ id: GOSSIP_CHANNEL, sendQueueCapacity: 16 }] });
   await connect(late, b.sw);
   b.gossip.publish('marker');
   await reactor.receivedCount(2);
-  t.same(reactor.received.map((r) => decodeGossip(r.msg).text), ['news', 'marker'], 'late is sent the news and the marker, not its own greeting');
+  t.same(
+    reactor.received.map((r) => decodeGossip(r.msg).text),
+    ['news', 'marker'],
+    'late is sent the news and the marker, not its own greeting',
+  );
 });

@@ -96,7 +96,6 @@ function countOldNew(book: AddrBook, addrs: NetAddress[]): { nOld: number; nNew:
 
 const expectedSelectionSize = (size: number): number => Math.min(250, Math.max(Math.min(32, size), Math.floor((size * 23) / 100)));
 
-
 // ------------------------------------------------------------------ picking
 
 t.test('pickAddress on empty, new-only and old-only books (TestAddrBookPickAddress)', async (t) => {
@@ -676,15 +675,28 @@ t.test('unusable files load into a working empty book and are moved aside', asyn
   const valid = JSON.stringify({ version: 1, key: 'ab'.repeat(24), addrs: [], bans: [] });
   const cases: [string, string, RegExp][] = [
     ['corrupt', '{"version":1,"key":', /JSON/],
-    ['truncated', (() => {
-      const full = JSON.stringify({
-        version: 1,
-        key: 'ab'.repeat(24),
-        addrs: randPairs(5).map(({ addr, src }) => ({ addr: addr.toJSON(), src: src.toJSON(), bucketType: 'new', buckets: [1], attempts: 0, lastAttempt: 1, lastSuccess: 0, bannedUntil: 0 })),
-        bans: [],
-      });
-      return full.slice(0, Math.floor(full.length / 2));
-    })(), /JSON/],
+    [
+      'truncated',
+      (() => {
+        const full = JSON.stringify({
+          version: 1,
+          key: 'ab'.repeat(24),
+          addrs: randPairs(5).map(({ addr, src }) => ({
+            addr: addr.toJSON(),
+            src: src.toJSON(),
+            bucketType: 'new',
+            buckets: [1],
+            attempts: 0,
+            lastAttempt: 1,
+            lastSuccess: 0,
+            bannedUntil: 0,
+          })),
+          bans: [],
+        });
+        return full.slice(0, Math.floor(full.length / 2));
+      })(),
+      /JSON/,
+    ],
     ['empty', '', /empty/],
     ['future version', valid.replace('"version":1', '"version":2'), /newer/],
     ['not an object', '[1,2,3]', /not an object/],
@@ -837,7 +849,16 @@ t.test('a loaded file with an over-full bucket is brought back within capacity',
   const now = Date.UTC(2025, 0, 1);
   const addrs = Array.from({ length: NEW_BUCKET_SIZE + 10 }, () => {
     const a = randIPv4Address();
-    return { addr: a.toJSON(), src: a.toJSON(), bucketType: 'new', buckets: [0], attempts: 0, lastAttempt: now, lastSuccess: 0, bannedUntil: 0 };
+    return {
+      addr: a.toJSON(),
+      src: a.toJSON(),
+      bucketType: 'new',
+      buckets: [0],
+      attempts: 0,
+      lastAttempt: now,
+      lastSuccess: 0,
+      bannedUntil: 0,
+    };
   });
   writeFileSync(file, JSON.stringify({ version: 1, key: '01'.repeat(24), addrs, bans: [] }));
   const book = new AddrBook(file, { logger: captureLogger(), now: () => now });

@@ -14,7 +14,13 @@ t.test('createNode wires PEX and the AddrBook from the config, then the app reac
   const node = createNode({
     nodeKey: NodeKey.generate(),
     nodeInfo: { network: 'n', moniker: 'alice' },
-    config: { listenAddress: '127.0.0.1:0', seeds: [`${seedKey.id}@127.0.0.1:9`], routabilityStrict: false, ensurePeersPeriodMs: 600_000, maxNumOutboundPeers: 3 },
+    config: {
+      listenAddress: '127.0.0.1:0',
+      seeds: [`${seedKey.id}@127.0.0.1:9`],
+      routabilityStrict: false,
+      ensurePeersPeriodMs: 600_000,
+      maxNumOutboundPeers: 3,
+    },
     addrBookPath: join(dir, 'data', 'addrbook.json'),
     reactors: { app },
   });
@@ -31,7 +37,12 @@ t.test('createNode wires PEX and the AddrBook from the config, then the app reac
   t.same(node.switch.nodeInfo.channels, [PEX_CHANNEL, 0x40], 'both channels are announced');
 
   // a second node with PEX on talks PEX to it
-  const other = createNode({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'n' }, config: { listenAddress: '127.0.0.1:0', routabilityStrict: false, ensurePeersPeriodMs: 600_000 }, addrBookPath: join(dir, 'b.json') });
+  const other = createNode({
+    nodeKey: NodeKey.generate(),
+    nodeInfo: { network: 'n' },
+    config: { listenAddress: '127.0.0.1:0', routabilityStrict: false, ensurePeersPeriodMs: 600_000 },
+    addrBookPath: join(dir, 'b.json'),
+  });
   t.teardown(() => other.stop());
   await other.start();
   const added = peerAdded(node.switch, other.switch.nodeKey.id);
@@ -59,13 +70,26 @@ t.test('defaults: PEX on with strict routability and the reactor’s 30 s period
 t.test('bad input is a typed error naming the field', async (t) => {
   const nodeKey = NodeKey.generate();
   t.throws(() => createNode({ nodeKey, config: {} }), { code: 'ERR_INVALID_ARGUMENT', message: /addrBookPath is required when pex is on/ });
-  t.throws(() => parseNodeConfig({ ensurePeersPeriodMs: 0 }), { code: 'ERR_INVALID_ARGUMENT', message: /invalid p2p config: ensurePeersPeriodMs/ });
+  t.throws(() => parseNodeConfig({ ensurePeersPeriodMs: 0 }), {
+    code: 'ERR_INVALID_ARGUMENT',
+    message: /invalid p2p config: ensurePeersPeriodMs/,
+  });
   t.throws(() => parseNodeConfig({ seeds: 'x' }), { code: 'ERR_INVALID_ARGUMENT', message: /seeds/ });
-  t.throws(() => parseNodeConfig({ maxNumInboundPeers: -1, seedMode: 'yes' }), { code: 'ERR_INVALID_ARGUMENT', message: /maxNumInboundPeers.*seedMode/ }, 'Switch and PEX errors in one message');
-  t.throws(() => parseNodeConfig({ listenAdress: 'x' }), { code: 'ERR_INVALID_ARGUMENT', message: /listenAdress/ }, 'unknown keys are refused');
+  t.throws(
+    () => parseNodeConfig({ maxNumInboundPeers: -1, seedMode: 'yes' }),
+    { code: 'ERR_INVALID_ARGUMENT', message: /maxNumInboundPeers.*seedMode/ },
+    'Switch and PEX errors in one message',
+  );
+  t.throws(
+    () => parseNodeConfig({ listenAdress: 'x' }),
+    { code: 'ERR_INVALID_ARGUMENT', message: /listenAdress/ },
+    'unknown keys are refused',
+  );
   t.throws(() => parseNodeConfig({ addrBookStrict: false }), { message: /routabilityStrict/ }, 'the old name points to the new one');
   t.throws(() => parseNodeConfig([]), { code: 'ERR_INVALID_ARGUMENT' });
-  t.throws(() => createNode({ nodeKey, config: { pex: true, seeds: ['not an address'] }, addrBookPath: join(t.testdir(), 'a.json') }), { code: 'ERR_INVALID_ADDRESS' });
+  t.throws(() => createNode({ nodeKey, config: { pex: true, seeds: ['not an address'] }, addrBookPath: join(t.testdir(), 'a.json') }), {
+    code: 'ERR_INVALID_ADDRESS',
+  });
 });
 
 t.test('a Switch refuses PEX settings, saying where they belong', async (t) => {

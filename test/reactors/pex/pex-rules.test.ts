@@ -5,7 +5,13 @@
 import t from 'tap';
 import { NetAddress } from '../../../lib/net-address.js';
 import { NodeKey } from '../../../lib/node-key.js';
-import { decodePexMessage, encodePexAddrs, encodePexRequest, PEX_CHANNEL, DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS } from '../../../reactors/pex/index.js';
+import {
+  decodePexMessage,
+  encodePexAddrs,
+  encodePexRequest,
+  PEX_CHANNEL,
+  DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS,
+} from '../../../reactors/pex/index.js';
 import { peerAdded, startSwitch } from '../../helpers/switches.js';
 import { peerRemoved as waitRemoved } from '../../../lib/testing.js';
 import { pexCluster } from '../../helpers/pex.js';
@@ -50,7 +56,8 @@ t.test('a seed crawls an address at most once per minTimeBetweenCrawlsMs (2 min 
     const removed = waitRemoved(s.sw, p.id, { timeoutMs: 60_000, signal: ac.signal });
     await s.pex.crawlPeersOnce();
     const dialed = s.added.filter((id) => id === p.id).length > before;
-    if (dialed) await removed; // the crawled peer is disconnected once it answered
+    if (dialed)
+      await removed; // the crawled peer is disconnected once it answered
     else {
       ac.abort(); // nothing to wait for: end the wait
       await removed.catch(() => {});

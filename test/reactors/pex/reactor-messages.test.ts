@@ -48,7 +48,9 @@ t.test('PexAddrs: documented bytes for one address, round trip', async (t) => {
 
 t.test('PexAddrs: 250 addresses (IPv4 and IPv6) round trip within the size bound', async (t) => {
   const addrs = Array.from({ length: MAX_PEX_ADDRS }, (_, i) =>
-    i % 2 ? new NetAddress(randId(), `10.${i % 256}.${(i * 7) % 256}.1`, 1 + i) : new NetAddress(randId(), `ffff:ffff:ffff:ffff:ffff:ffff:ffff:${i.toString(16)}`, 65535),
+    i % 2
+      ? new NetAddress(randId(), `10.${i % 256}.${(i * 7) % 256}.1`, 1 + i)
+      : new NetAddress(randId(), `ffff:ffff:ffff:ffff:ffff:ffff:ffff:${i.toString(16)}`, 65535),
   );
   const bytes = encodePexAddrs(addrs);
   t.ok(bytes.length <= MAX_PEX_MESSAGE_SIZE, `${bytes.length} <= ${MAX_PEX_MESSAGE_SIZE}`);
@@ -136,15 +138,18 @@ t.test('property: random bytes never crash decode, only typed errors', async (t)
     { numRuns: 3000 },
   );
   // arbitrary MessagePack values never pass as anything but a valid message
-  fc.assert(fc.property(fc.anything({ maxDepth: 3 }), (v) => {
-    let bytes: Uint8Array;
-    try {
-      bytes = encode(v);
-    } catch {
-      return true;
-    }
-    return prop(bytes);
-  }), { numRuns: 1000 });
+  fc.assert(
+    fc.property(fc.anything({ maxDepth: 3 }), (v) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = encode(v);
+      } catch {
+        return true;
+      }
+      return prop(bytes);
+    }),
+    { numRuns: 1000 },
+  );
   t.pass('no untyped error');
 });
 

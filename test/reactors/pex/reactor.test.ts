@@ -209,7 +209,12 @@ t.test('seed mode answers a request, then disconnects the requester', { timeout:
   t.equal(r.reactor.received.length, 1, 'the answer was flushed before the disconnect');
   const m = decodePexMessage(r.reactor.received[0]!.msg);
   t.equal(m.type, 'addrs');
-  if (m.type === 'addrs') for (const a of known) t.ok(m.addrs.some((x) => x.equals(a)), `${a.host} sent`);
+  if (m.type === 'addrs')
+    for (const a of known)
+      t.ok(
+        m.addrs.some((x) => x.equals(a)),
+        `${a.host} sent`,
+      );
   t.ok(s.book.hasAddress(r.sw.listenAddr), 'the requester’s address is kept by the seed');
   t.notOk(s.book.isBanned(r.sw.listenAddr), 'and it is not banned');
 });
@@ -327,10 +332,16 @@ t.test('seeds are dialed at start, in turn until one connects', { timeout: 20_00
   await b.pex.dialSeeds();
   t.equal(maxOpen, 1, 'one seed dial at a time');
   t.equal(new Set(calls.map((x) => x.addr)).size, calls.length, 'each seed dialed at most once');
-  t.ok(calls.every((x) => seeds.includes(x.addr)), 'only seeds were dialed');
+  t.ok(
+    calls.every((x) => seeds.includes(x.addr)),
+    'only seeds were dialed',
+  );
   t.equal(calls.at(-1)?.addr, live.addr.toString(), 'the last dial was the live seed');
   t.equal(calls.at(-1)?.ok, true, 'and it connected');
-  t.ok(calls.slice(0, -1).every((x) => x.ok === false), 'every dial before it had failed (then the next seed was tried)');
+  t.ok(
+    calls.slice(0, -1).every((x) => x.ok === false),
+    'every dial before it had failed (then the next seed was tried)',
+  );
   t.ok(b.sw.peers.has(live.id), 'connected to the live seed again');
 });
 
@@ -368,42 +379,46 @@ t.test('a seed gossiped by a peer is not put in the book, and a seed left in an 
   t.ok(a.sw.peers.has(b.id), 'B stays connected');
 });
 
-t.test('an outbound peer that hangs up at once backs off like a failed dial; a lasting connection clears it', { timeout: 20_000 }, async (t) => {
-  const c = pexCluster(t);
-  let now = Date.now();
-  const a = await c.start({ pex: { now: () => now } });
-  // a seed-mode node that A learnt from gossip (A was not configured with it): it answers and hangs up
-  const s = await c.start({ pex: { seedMode: true } });
-  a.book.addAddress(s.addr, s.addr);
-  const dials = (): number => a.added.filter((id) => id === s.id).length;
-  for (let round = 1; round <= 2; round++) {
-    const gone = peerRemoved(a.sw, s.id);
-    await a.pex.ensurePeers();
-    t.equal(dials(), round, `round ${round}: A dialed the seed-mode node`);
-    await gone;
-    t.equal(a.pex.attemptsToDial(s.addr), round, `its hang-up counts as failure ${round}`);
-    for (let i = 0; i < 3; i++) await a.pex.ensurePeers();
-    t.equal(dials(), round, 'not redialed while backing off');
-    now += 10 * 60_000;
-  }
+t.test(
+  'an outbound peer that hangs up at once backs off like a failed dial; a lasting connection clears it',
+  { timeout: 20_000 },
+  async (t) => {
+    const c = pexCluster(t);
+    let now = Date.now();
+    const a = await c.start({ pex: { now: () => now } });
+    // a seed-mode node that A learnt from gossip (A was not configured with it): it answers and hangs up
+    const s = await c.start({ pex: { seedMode: true } });
+    a.book.addAddress(s.addr, s.addr);
+    const dials = (): number => a.added.filter((id) => id === s.id).length;
+    for (let round = 1; round <= 2; round++) {
+      const gone = peerRemoved(a.sw, s.id);
+      await a.pex.ensurePeers();
+      t.equal(dials(), round, `round ${round}: A dialed the seed-mode node`);
+      await gone;
+      t.equal(a.pex.attemptsToDial(s.addr), round, `its hang-up counts as failure ${round}`);
+      for (let i = 0; i < 3; i++) await a.pex.ensurePeers();
+      t.equal(dials(), round, 'not redialed while backing off');
+      now += 10 * 60_000;
+    }
 
-  // B hangs up once, then stays beyond HANGUP_WINDOW_MS: its history is cleared when it leaves
-  const b = await c.start();
-  const bAdded = peerAdded(b.sw, a.id);
-  let gone = peerRemoved(a.sw, b.id);
-  await a.pex.dialPeer(b.addr);
-  await b.sw.stopPeerGracefully(await bAdded);
-  await gone;
-  t.equal(a.pex.attemptsToDial(b.addr), 1, 'B hung up: one failure');
-  now += 10 * 60_000;
-  const peerAtB = peerAdded(b.sw, a.id);
-  await a.pex.dialPeer(b.addr);
-  now += HANGUP_WINDOW_MS;
-  gone = peerRemoved(a.sw, b.id);
-  await b.sw.stopPeerGracefully(await peerAtB);
-  await gone;
-  t.equal(a.pex.attemptsToDial(b.addr), 0, 'a connection that lasted the hang-up window clears the history');
-});
+    // B hangs up once, then stays beyond HANGUP_WINDOW_MS: its history is cleared when it leaves
+    const b = await c.start();
+    const bAdded = peerAdded(b.sw, a.id);
+    let gone = peerRemoved(a.sw, b.id);
+    await a.pex.dialPeer(b.addr);
+    await b.sw.stopPeerGracefully(await bAdded);
+    await gone;
+    t.equal(a.pex.attemptsToDial(b.addr), 1, 'B hung up: one failure');
+    now += 10 * 60_000;
+    const peerAtB = peerAdded(b.sw, a.id);
+    await a.pex.dialPeer(b.addr);
+    now += HANGUP_WINDOW_MS;
+    gone = peerRemoved(a.sw, b.id);
+    await b.sw.stopPeerGracefully(await peerAtB);
+    await gone;
+    t.equal(a.pex.attemptsToDial(b.addr), 0, 'a connection that lasted the hang-up window clears the history');
+  },
+);
 
 t.test('an isolated node asks its seeds with exponential backoff; a non-seed peer resets it', { timeout: 20_000 }, async (t) => {
   const c = pexCluster(t);
@@ -415,7 +430,11 @@ t.test('an isolated node asks its seeds with exponential backoff; a non-seed pee
   if (a.sw.peers.has(s.id)) await peerRemoved(a.sw, s.id);
   t.equal(seedDials(), 1, 'asked the seed at start');
   // round n waits 1 s·2^n + up to 1 s: 2–3 s, then 4–5 s, then 8–9 s
-  for (const [n, wait] of [[2, 2_000], [3, 4_000], [4, 8_000]] as const) {
+  for (const [n, wait] of [
+    [2, 2_000],
+    [3, 4_000],
+    [4, 8_000],
+  ] as const) {
     for (let i = 0; i < 3; i++) await a.pex.ensurePeers();
     t.equal(seedDials(), n - 1, `isolated, but round ${n} waits`);
     now += wait + 1_001;
