@@ -51,18 +51,10 @@ export {
   type ReactorHost,
   type SwitchAddrBook,
 } from './reactor.js';
-export {
-  Switch,
-  type SwitchOptions,
-  type SwitchEvents,
-  type NodeInfoSettings,
-  type ConnFilter,
-  type PeerFilter,
-  type RemoteEndpoint,
-} from './switch.js';
+export { Switch, type SwitchOptions, type SwitchEvents, type NodeInfoSettings, type ConnFilter, type PeerFilter } from './switch.js';
 export { parseP2PConfig, P2PConfigSchema, MConnConfigSchema, DEFAULT_P2P_CONFIG, type P2PConfig, type P2PConfigInput } from './config.js';
 export { P2PMetrics } from './metrics.js';
-export { readExactly, type Transport, type RawConnection, type AcceptHandler } from './transport.js';
+export { type Transport, type RawConnection, type AcceptHandler, type RemoteEndpoint } from './transport.js';
 export { MultiplexTransport, type MultiplexTransportOptions, type UpgradedConn } from './transport-multiplex.js';
 export { TCPTransport, type TCPTransportOptions } from './transport-tcp.js';
 export { UnixTransport } from './transport-unix.js';

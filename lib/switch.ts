@@ -31,7 +31,7 @@ import { matchChannelVersions, NodeInfo, type ProtocolVersion } from './node-inf
 import { isValidNodeId, type NodeKey } from './node-key.js';
 import { Peer, PeerSet } from './peer.js';
 import type { Reactor, ReactorHost, SwitchAddrBook } from './reactor.js';
-import type { Transport } from './transport.js';
+import type { RemoteEndpoint, Transport } from './transport.js';
 import { MultiplexTransport, type UpgradedConn } from './transport-multiplex.js';
 
 /** The parts of our NodeInfo an application sets; id, channels and listenAddr are filled by the Switch. */
@@ -46,14 +46,6 @@ export interface NodeInfoSettings {
   protocolVersion?: ProtocolVersion;
   /** Free-form string pairs peers can see (at most 16). Default `{}`. */
   other?: Record<string, string>;
-}
-
-/** Remote end of a connection. */
-export interface RemoteEndpoint {
-  /** Remote IP. */
-  host: string;
-  /** Remote port. */
-  port: number;
 }
 
 /**

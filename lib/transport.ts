@@ -12,7 +12,14 @@
  */
 import type { Duplex } from 'node:stream';
 import type { NetAddress } from './net-address.js';
-import type { RemoteEndpoint } from './switch.js';
+
+/** Remote end of a connection: its IP and port (`''` and 0 where the transport has none, as a Unix socket). */
+export interface RemoteEndpoint {
+  /** Remote IP. */
+  host: string;
+  /** Remote port. */
+  port: number;
+}
 
 /** A raw connection, before any handshake. */
 export interface RawConnection {
@@ -53,5 +60,3 @@ export interface Transport {
   /** Stop listening and destroy every connection this transport opened or accepted. Idempotent. */
   close(): Promise<void>;
 }
-
-export { readExactly } from './transport-multiplex.js';

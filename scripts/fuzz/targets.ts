@@ -32,7 +32,7 @@ import { NodeInfoError, SwitchboardError } from '../../lib/errors.js';
 import { NetAddress } from '../../lib/net-address.js';
 import { MAX_NODE_INFO_SIZE, NodeInfo } from '../../lib/node-info.js';
 import { NodeKey } from '../../lib/node-key.js';
-import { readExactly } from '../../lib/transport.js';
+import { readExactly } from '../../lib/transport-multiplex.js';
 import { decodePexMessage, encodePexAddrs, encodePexMessage, encodePexRequest } from '../../reactors/pex/messages.js';
 import { decodeGossip, type GossipMessage } from '../../reactors/examples/gossip/reactor.js';
 import { handshakeFixture, protocolVectors } from './corpus.js';
