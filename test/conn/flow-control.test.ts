@@ -224,3 +224,56 @@ t.test('a send waits for room in the send buffer (maxSendBufferBytes) instead of
   t.ok(most <= (1 << 20) + 256 * 1024, `at most the budget plus one message held (${most} bytes)`);
   t.equal(a.sendBufferedBytes, 0);
 });
+
+t.test('a resumed channel delivers what it held a bounded batch per event-loop turn, in order', async (t) => {
+  const [sa, sb] = await socketPair(t);
+  const release = deferred();
+  const got: number[] = [];
+  const all = deferred();
+  let turn = 0;
+  const perTurn = new Map<number, number>();
+  const a = new MConnection(
+    sa,
+    [{ id: 1, sendQueueCapacity: 400 }],
+    () => {},
+    () => {},
+  );
+  const b = new MConnection(
+    sb,
+    [{ id: 1 }],
+    (_ch, m) => {
+      got.push(m.readUInt16BE(0));
+      if (turn > 0) perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1); // deliveries after the release, per turn
+      if (got.length === 300) all.resolve();
+      if (got.length === 1) return release.promise;
+    },
+    () => {},
+  );
+  a.start();
+  b.start();
+  t.teardown(() => (a.stop(), b.stop()));
+  for (let i = 0; i < 300; i++) {
+    const m = Buffer.alloc(16);
+    m.writeUInt16BE(i, 0);
+    t.ok(a.trySend(1, m));
+  }
+  // wait until the receiver holds the other 299 (they are in flight within its window)
+  for (let i = 0; i < 1000 && b.status().channels[0]!.bytesRecv < 300 * 16; i++) await new Promise((r) => setTimeout(r, 5));
+  const nextTurn = () => new Promise<void>((r) => setImmediate(() => (turn++, r())));
+  turn = 1;
+  release.resolve();
+  for (let i = 0; i < 50 && got.length < 300; i++) await nextTurn();
+  await all.promise;
+  t.same(
+    got,
+    Array.from({ length: 300 }, (_, i) => i),
+    'every held message, in order',
+  );
+  const counts = [...perTurn.values()];
+  t.equal(
+    counts.reduce((x, y) => x + y, 0),
+    299,
+    'the 299 held messages came after the release',
+  );
+  t.ok(counts.length >= 5 && Math.max(...counts) <= 64, `at most 64 per turn (${counts.join(', ')})`);
+});
