@@ -242,7 +242,7 @@ t.test('a resumed channel delivers what it held a bounded batch per event-loop t
     sb,
     [{ id: 1 }],
     (_ch, m) => {
-      got.push(m.readUInt16BE(0));
+      got.push((m[0]! << 8) | m[1]!);
       if (turn > 0) perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1); // deliveries after the release, per turn
       if (got.length === 300) all.resolve();
       if (got.length === 1) return release.promise;
