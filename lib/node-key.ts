@@ -15,8 +15,9 @@ import {
   verify as cryptoVerify,
   type KeyObject,
 } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { readBoundedFile } from './bounded-file.js';
 import { InvalidArgumentError } from './errors.js';
 
 /** Length of a node ID in hex characters (20 bytes). */
@@ -100,14 +101,15 @@ export class NodeKey {
    * Load the key at `path`. The file is JSON
    * `{"priv_key":{"type":"ed25519","value":"<base64 of 64 bytes>"}}`.
    * @throws InvalidArgumentError (`ERR_INVALID_KEY_FILE`) when the file is
-   *   larger than `MAX_KEY_FILE_BYTES` (4096), not JSON, of another shape, the
+   *   not a regular file (a FIFO is refused, not waited on), larger than `MAX_KEY_FILE_BYTES` (4096, checked before reading), not JSON, of another shape, the
    *   key is not 64 bytes, or its public half does not match its seed; the
    *   message names the file, the problem and the fix. The file is never replaced.
    * @throws the fs error (ENOENT, EACCES) when it cannot be read.
    */
   static load(path: string): NodeKey {
-    const raw = readFileSync(path);
-    if (raw.length > MAX_KEY_FILE_BYTES) throw keyFileError(path, `larger than ${MAX_KEY_FILE_BYTES} bytes`);
+    const read = readBoundedFile(path, MAX_KEY_FILE_BYTES);
+    if ('problem' in read) throw keyFileError(path, read.problem);
+    const raw = read.bytes;
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw.toString('utf8'));

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { NodeKey, nodeIdFromPubKey, verifySignature } from '../lib/node-key.js';
 
@@ -57,4 +58,16 @@ t.test('a malformed key file is a clear error and is never replaced', async (t) 
     );
     t.equal(readFileSync(path, 'utf8'), content, 'file left as it was');
   }
+});
+
+t.test('a node key path that is a FIFO or a huge file is refused at once, without reading it', async (t) => {
+  const dir = t.testdir();
+  const fifo = join(dir, 'fifo.json');
+  t.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo (coreutils) made a FIFO');
+  // without a non-blocking open this would hang the process until a writer appeared
+  t.throws(() => NodeKey.load(fifo), { code: 'ERR_INVALID_KEY_FILE', message: /not a regular file/ });
+  const huge = join(dir, 'huge.json');
+  writeFileSync(huge, '');
+  truncateSync(huge, 1 << 30); // a sparse 1 GiB file: its size is refused before any of it is read
+  t.throws(() => NodeKey.load(huge), { code: 'ERR_INVALID_KEY_FILE', message: /larger than 4096 bytes \(1073741824\)/ });
 });

@@ -19,7 +19,8 @@
  *
  * @module
  */
-import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import { readBoundedFile, type BoundedRead } from '../../lib/bounded-file.js';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
@@ -206,25 +207,15 @@ export class AddrBookFile {
  * non-blocking, so a FIFO or device at the path is refused instead of hanging.
  */
 function readBookFile(path: string): ReadResult {
-  let fd: number;
+  let read: BoundedRead;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    read = readBoundedFile(path, MAX_ADDR_BOOK_FILE_BYTES);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
     throw err;
   }
-  let raw: Buffer;
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return { kind: 'corrupt', reason: 'not a regular file' };
-    if (st.size > MAX_ADDR_BOOK_FILE_BYTES)
-      return { kind: 'corrupt', reason: `larger than ${MAX_ADDR_BOOK_FILE_BYTES} bytes (${st.size})` };
-    const read = readBounded(fd, MAX_ADDR_BOOK_FILE_BYTES);
-    if (read === undefined) return { kind: 'corrupt', reason: `larger than ${MAX_ADDR_BOOK_FILE_BYTES} bytes` };
-    raw = read;
-  } finally {
-    closeSync(fd);
-  }
+  if ('problem' in read) return { kind: 'corrupt', reason: read.problem };
+  const raw = read.bytes;
   if (raw.length === 0) return { kind: 'corrupt', reason: 'empty file' };
   let text: string;
   try {
@@ -290,19 +281,4 @@ function decodeEntries(file: AddrBookFileContents, path: string, fromBackup: boo
   }
   if (file.addrs.length > limit) skip(`beyond the book's capacity of ${ADDR_BOOK_CAPACITY}`, file.addrs.length - limit);
   return { key: Buffer.from(file.key, 'hex'), bans: [...bans.values()], addrs, skipped, path, fromBackup };
-}
-
-/** Read up to `max` bytes from `fd`; undefined when there are more. */
-function readBounded(fd: number, max: number): Buffer | undefined {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for (;;) {
-    const chunk = Buffer.allocUnsafe(64 * 1024);
-    const n = readSync(fd, chunk, 0, chunk.length, null);
-    if (n === 0) break;
-    total += n;
-    if (total > max) return undefined;
-    chunks.push(chunk.subarray(0, n));
-  }
-  return Buffer.concat(chunks, total);
 }
