@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { z } from 'zod';
 import { parseConfig } from '../lib/config.js';
+import { readBoundedFile, type BoundedRead } from '../lib/bounded-file.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { isSystemError, systemErrorText } from './errors.js';
 import { P2PMetrics } from '../lib/metrics.js';
@@ -117,15 +118,9 @@ export function readConfigFile(path: string): ConfigFile {
 
 /** The file's text, read at most 1 MiB + 1 bytes; fs errors become one line naming the file. */
 function readConfigText(path: string): string {
-  let fd: number | undefined;
+  let read: BoundedRead;
   try {
-    fd = openSync(path, 'r');
-    if (fstatSync(fd).isDirectory()) throw new InvalidArgumentError(`config file ${path} is a directory: --config takes a JSON file`);
-    const buf = Buffer.alloc(MAX_CONFIG_FILE_BYTES + 1);
-    let n = 0;
-    for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
-    if (n > MAX_CONFIG_FILE_BYTES) throw new InvalidArgumentError(`config file ${path} is larger than 1 MiB: is it the right file?`);
-    return buf.toString('utf8', 0, n);
+    read = readBoundedFile(path, MAX_CONFIG_FILE_BYTES);
   } catch (err) {
     if (!isSystemError(err)) throw err;
     const why =
@@ -135,9 +130,14 @@ function readConfigText(path: string): string {
           ? 'cannot be read: permission denied (check its owner and mode)'
           : `cannot be read: ${systemErrorText(err)}`;
     throw new InvalidArgumentError(`config file ${path} ${why}`, 'ERR_INVALID_ARGUMENT', { cause: err });
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
+  if ('problem' in read) {
+    if (statSync(path).isDirectory()) throw new InvalidArgumentError(`config file ${path} is a directory: --config takes a JSON file`);
+    if (read.problem.startsWith('larger'))
+      throw new InvalidArgumentError(`config file ${path} is larger than 1 MiB: is it the right file?`);
+    throw new InvalidArgumentError(`config file ${path} is ${read.problem} (a FIFO or device?): --config takes a JSON file`);
+  }
+  return read.bytes.toString('utf8');
 }
 
 /**

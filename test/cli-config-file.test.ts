@@ -1,6 +1,7 @@
 // In-process checks of the CLI's config-file reading and error lines (the
 // child-process tests in cli-errors.test.ts check what a user sees).
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -78,6 +79,12 @@ t.test('not an object, too large, missing, a directory: one line naming the file
   t.equal(
     messageOf(() => readConfigFile(join(dir, 'f', 'x', 'c.json'))),
     `config file ${join(dir, 'f', 'x', 'c.json')} cannot be read: not a directory`,
+  );
+  // a FIFO is refused at once: a blocking open would hang the node until a writer appeared
+  t.equal(spawnSync('mkfifo', [join(dir, 'fifo.json')]).status, 0, 'mkfifo (coreutils) made a FIFO');
+  t.equal(
+    messageOf(() => readConfigFile(join(dir, 'fifo.json'))),
+    `config file ${join(dir, 'fifo.json')} is not a regular file (a FIFO or device?): --config takes a JSON file`,
   );
 });
 
