@@ -160,6 +160,8 @@ export class Channel {
   private consumed = 0;
   private epochStart = 0;
   private epochBytes = 0;
+  /** Credit to grant the peer in the next window update (queued by the MConnection). */
+  grantPending = 0;
   /** Credit withheld while the reader is paused: returned when it resumes. */
   withheld = 0;
   /** True while the reader of this channel is paused (its receive handler's Promise is pending). */
@@ -386,7 +388,8 @@ export class Channel {
    * `maybeAdjustWindowSize` (and go-yamux's window growth): when more than
    * half the window was consumed in an epoch shorter than 4 × `rttMs` ×
    * (consumed ÷ window), the reader keeps up with a sender that the window
-   * holds back, so the window doubles — by at most `growRoom` bytes and
+   * holds back, so the window doubles — by at most `growRoom()` bytes (asked
+   * only then: it sums the connection's windows) and
    * never past `maxWindow`; each evaluation starts a new epoch. Below
    * {@link MIN_TUNING_RTT_MS} of round trip the window never grows: there the
    * starting window already covers the bandwidth × delay of any link (1 MiB
@@ -397,7 +400,7 @@ export class Channel {
    * @param now performance.now() ms.
    * @param rttMs the connection's round-trip time (ms); 0 = unknown (no growth).
    */
-  release(cost: number, now: number, rttMs: number, maxWindow: number, growRoom: number): number {
+  release(cost: number, now: number, rttMs: number, maxWindow: number, growRoom: () => number): number {
     this.consumed += cost;
     this.epochBytes += cost;
     if (this.consumed < this.recvWindow >>> 2) return 0;
@@ -405,7 +408,7 @@ export class Channel {
     this.consumed = 0;
     if (this.epochBytes > this.recvWindow >>> 1) {
       if (rttMs >= MIN_TUNING_RTT_MS && now - this.epochStart < 4 * rttMs * (this.epochBytes / this.recvWindow)) {
-        const grow = Math.min(this.recvWindow, maxWindow - this.recvWindow, growRoom);
+        const grow = Math.min(this.recvWindow, maxWindow - this.recvWindow, growRoom());
         if (grow > 0) {
           this.recvWindow += grow;
           inc += grow;

@@ -318,11 +318,8 @@ export class MConnection {
   private pongPending = 0;
   /** Bytes held for sending, shared with the channels (`maxSendBufferBytes`). */
   private readonly budget: SendBudget;
-  // flow control (per channel, RFC 9113 §6.9 semantics): credit to grant in the next batch, per channel id
-  private readonly grants: number[] = new Array<number>(256).fill(0);
-  private readonly grantIds: number[] = [];
-  /** Sum of the channels' receive windows (bounded by `maxRecvWindowBytes` for growth). */
-  private recvWindowTotal = 0;
+  // flow control (per channel, RFC 9113 §6.9 semantics): channels with credit to grant in the next batch
+  private readonly grantQueue: Channel[] = [];
   /** Least round-trip time seen (ms; 0 until the first pong): the auto-tuning's RTT, as BBR's min_rtt, so queueing behind our own bulk data does not inflate it. */
   private minRtt = 0;
   private lastDecay = 0;
@@ -339,8 +336,6 @@ export class MConnection {
   onRtt: ((rttMs: number) => void) | undefined;
   // receive side
   private readPaused = false;
-  /** Channels whose receive handler is pending or that hold messages. */
-  private blockedChannels = 0;
   private recvRateTimer: NodeJS.Timeout | undefined;
   private remoteEnded = false;
   /** Set by flushStop while it waits for the peer to close after our FIN. */
@@ -412,7 +407,6 @@ export class MConnection {
     // open each channel's receive window from the protocol's initial size to the configured one
     for (const ch of this.channels) {
       this.queueGrant(ch, ch.openWindow(this.config.recvWindowBytes, this.startedAt));
-      this.recvWindowTotal += ch.recvWindow;
     }
     // a first ping, so the round-trip time (flow control's auto-tuning, status) is known at once
     this.pingPending = true;
@@ -724,23 +718,34 @@ export class MConnection {
 
   /** Write the window updates queued by {@link queueGrant} that fit before `end`. */
   private writeGrants(buf: Buffer, off: number, end: number): number {
-    const ids = this.grantIds;
+    const q = this.grantQueue;
     let i = 0;
-    for (; i < ids.length && end - off >= WINDOW_UPDATE_SIZE; i++) {
-      const id = ids[i]!;
-      off = writeWindowUpdate(buf, off, id, this.grants[id]!);
-      this.grants[id] = 0;
+    for (; i < q.length && end - off >= WINDOW_UPDATE_SIZE; i++) {
+      const ch = q[i]!;
+      off = writeWindowUpdate(buf, off, ch.desc.id, ch.grantPending);
+      ch.grantPending = 0;
     }
-    ids.splice(0, i);
+    q.splice(0, i);
     return off;
   }
 
   /** Grant `inc` bytes (0: nothing) on `ch` in the next batch. */
   private queueGrant(ch: Channel, inc: number): void {
     if (inc <= 0) return;
-    const id = ch.desc.id;
-    if (this.grants[id] === 0) this.grantIds.push(id);
-    this.grants[id] += inc;
+    if (ch.grantPending === 0) this.grantQueue.push(ch);
+    ch.grantPending += inc;
+  }
+
+  /** What the channels' receive windows may still grow by, together (`maxRecvWindowBytes` less their sum); asked only when a window would grow. */
+  private readonly growRoom = (): number => {
+    let sum = 0;
+    for (const c of this.channels) sum += c.recvWindow;
+    return this.config.maxRecvWindowBytes - sum;
+  };
+
+  /** True while some channel's reader is paused or it still holds messages for it. */
+  private get anyChannelBlocked(): boolean {
+    return this.channels.some((c) => c.blocked);
   }
 
   /** The pending channel with the least recentlySent/priority (CometBFT's selection). */
@@ -769,7 +774,7 @@ export class MConnection {
 
   private checkIdle(): void {
     if (this.idleWaiters.length === 0) return;
-    if (this.waitingDrain || this.pingPending || this.pongPending > 0 || this.grantIds.length > 0) return;
+    if (this.waitingDrain || this.pingPending || this.pongPending > 0 || this.grantQueue.length > 0) return;
     if (this.channels.some((c) => c.hasPending || c.waitingSenders > 0)) return;
     this.releaseIdleWaiters();
   }
@@ -895,7 +900,6 @@ export class MConnection {
     const r = this.onReceive(ch.desc.id, msg);
     if (r === undefined || typeof (r as Promise<unknown>).then !== 'function') return;
     ch.blocked = true;
-    this.blockedChannels++;
     (r as Promise<unknown>).then(
       () => this.unblock(ch),
       (err: unknown) => this.fail(asSwitchboardError(err)),
@@ -912,7 +916,6 @@ export class MConnection {
   private unblock(ch: Channel): void {
     if (this.stopped) return;
     ch.blocked = false;
-    this.blockedChannels--;
     try {
       let n = 0;
       for (let m = ch.nextHeld(); m !== undefined; m = ch.blocked ? undefined : ch.nextHeld()) {
@@ -921,7 +924,6 @@ export class MConnection {
         if (++n === MAX_HELD_PER_TURN && !ch.blocked && ch.heldMessages > 0) {
           // the rest next turn; the channel stays paused meanwhile, so what arrives is held behind
           ch.blocked = true;
-          this.blockedChannels++;
           setImmediate(() => this.unblock(ch));
           return;
         }
@@ -936,26 +938,18 @@ export class MConnection {
       this.fail(asSwitchboardError(err));
       return;
     }
-    if (this.remoteEnded && this.blockedChannels === 0) this.onEnd();
+    if (this.remoteEnded && !this.anyChannelBlocked) this.onEnd();
   }
 
   /** Return consumed bytes of `ch` to the peer (see `Channel.release`), growing the window by auto-tuning. */
   private returnCredit(ch: Channel, cost: number): void {
-    const before = ch.recvWindow;
-    const inc = ch.release(
-      cost,
-      this.lastRecvAt,
-      this.minRtt,
-      this.config.maxRecvWindowBytes,
-      this.config.maxRecvWindowBytes - this.recvWindowTotal,
-    );
+    const inc = ch.release(cost, this.lastRecvAt, this.minRtt, this.config.maxRecvWindowBytes, this.growRoom);
     if (inc === 0 || this.writeEnded) return;
-    this.recvWindowTotal += ch.recvWindow - before;
     this.queueGrant(ch, inc);
     // Grant at once rather than at the end of the turn: a busy receiver may read many chunks in a
     // turn while its peer sits idle waiting for credit. Behind a backed-up socket it waits its turn.
     if (this.waitingDrain || this.stopped) return this.scheduleFlush();
-    const w = Buffer.allocUnsafe(WINDOW_UPDATE_SIZE * this.grantIds.length);
+    const w = Buffer.allocUnsafe(WINDOW_UPDATE_SIZE * this.grantQueue.length);
     const n = this.writeGrants(w, 0, w.length);
     this.sendFlow.record(n);
     if (!this.conn.write(w)) {
@@ -993,7 +987,7 @@ export class MConnection {
     this.remoteEnded = true;
     if (this.closeWaiter) return this.closeWaiter(); // flushStop: the peer closed after our FIN
     // messages held for a paused channel are delivered first (unblock calls back here)
-    if (this.blockedChannels === 0) this.fail(new ConnectionClosedError());
+    if (!this.anyChannelBlocked) this.fail(new ConnectionClosedError());
   };
 
   private readonly onClose = (): void => {
