@@ -41,7 +41,11 @@ export interface SimulationOptions {
   secret?: boolean;
   /** `maxNumOutboundPeers` of every node. Default 10. */
   maxOutbound?: number;
-  /** PEX `ensurePeersPeriodMs`. Default 1000. */
+  /**
+   * PEX `ensurePeersPeriodMs`. Default 1000. The seeds' crawl runs at the
+   * same period and crawls one address at most every 4 periods: CometBFT's
+   * 30 s / 30 s / 2 min, scaled to this period.
+   */
   ensurePeersPeriodMs?: number;
   /** Deadline of each phase (convergence, a greeting's spread) (ms). Default 60000. */
   phaseTimeoutMs?: number;
@@ -167,6 +171,7 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
 
   const make = (seed: boolean, key = NodeKey.generate(), transport = net.transport()): SimNode => {
     const i = nodes.length;
+    const otherSeeds = seedAddrs.filter((a) => !a.startsWith(`${key.id}@`));
     const node = createNode({
       nodeKey: key,
       nodeInfo: { network: 'sim', moniker: `${seed ? 'seed' : 'node'}${i}` },
@@ -174,10 +179,15 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
         listenAddress: `${transport.host}:26656`,
         plaintext: !o.secret,
         maxNumOutboundPeers: o.maxOutbound,
-        seeds: seed ? [] : seedAddrs,
+        // each seed knows the other seeds, as operators configure them, and takes them beyond its inbound and
+        // outbound limits (unconditional), so the seeds' crawls merge their books however busy they are
+        seeds: seed ? otherSeeds : seedAddrs,
+        unconditionalPeerIds: seed ? otherSeeds.map((a) => a.slice(0, a.indexOf('@'))) : [],
         seedMode: seed,
         routabilityStrict: false,
         ensurePeersPeriodMs: o.ensurePeersPeriodMs,
+        crawlPeriodMs: o.ensurePeersPeriodMs,
+        minTimeBetweenCrawlsMs: 4 * o.ensurePeersPeriodMs,
       },
       addrBookPath: join(dir, `addrbook-${i}.json`),
       reactors: { gossip: new SimGossip() },
@@ -276,7 +286,9 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
     const seedKeys = Array.from({ length: o.seeds }, () => ({ key: NodeKey.generate(), transport: net.transport() }));
     for (const s of seedKeys) seedAddrs.push(`${s.key.id}@${s.transport.host}:26656`);
     const seedNodes = seedKeys.map((s) => make(true, s.key, s.transport));
-    await Promise.all(seedNodes.map(start));
+    // one after another: each seed's first dial of the other seeds then finds the earlier ones listening
+    // (a seed whose first dial of its seeds fails only learns them when they dial it)
+    for (const n of seedNodes) await start(n);
     for (let i = 0; i < nonSeeds; i++) make(false);
     phase = 'converge';
     let done = 0;

@@ -268,7 +268,16 @@ function editDistance(a: string, b: string): number {
 }
 
 /** Keys of the PEX settings (and their old names), which the Switch refuses: named in the error. */
-const PEX_KEYS = new Set(['pex', 'seeds', 'seedMode', 'routabilityStrict', 'addrBookStrict', 'ensurePeersPeriodMs']);
+const PEX_KEYS = new Set([
+  'pex',
+  'seeds',
+  'seedMode',
+  'routabilityStrict',
+  'addrBookStrict',
+  'ensurePeersPeriodMs',
+  'crawlPeriodMs',
+  'minTimeBetweenCrawlsMs',
+]);
 
 /** For an unknown PEX key at the top level of the Switch's config: where it belongs instead. */
 function pexKeyHint(key: string, path: readonly PropertyKey[]): string {

@@ -4,8 +4,8 @@
  * CometBFT's `node.NewNode` does for its p2p part. The Switch alone does not
  * run PEX (the framework core never imports this package), so the PEX
  * settings live here: a {@link NodeConfig} is a `P2PConfig` plus
- * {@link PEXConfigSchema}'s `pex`, `seeds`, `seedMode`, `routabilityStrict`
- * and `ensurePeersPeriodMs`.
+ * {@link PEXConfigSchema}'s `pex`, `seeds`, `seedMode`, `routabilityStrict`,
+ * `ensurePeersPeriodMs`, `crawlPeriodMs` and `minTimeBetweenCrawlsMs`.
  * `switchboard node` is built with it.
  *
  * ```ts
@@ -34,7 +34,7 @@ import type { Reactor } from '../../lib/reactor.js';
 import type { Transport } from '../../lib/transport.js';
 import { Switch, type ConnFilter, type NodeInfoSettings, type PeerFilter } from '../../lib/switch.js';
 import { AddrBook } from './addrbook.js';
-import { DEFAULT_ENSURE_PEERS_PERIOD_MS, PEXReactor } from './reactor.js';
+import { DEFAULT_CRAWL_PERIOD_MS, DEFAULT_ENSURE_PEERS_PERIOD_MS, DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS, PEXReactor } from './reactor.js';
 
 /** Largest timer period, ms (what setTimeout accepts). */
 const MAX_PERIOD_MS = 2 ** 31 - 1;
@@ -43,7 +43,9 @@ const MAX_PERIOD_MS = 2 ** 31 - 1;
  * The schema of the PEX settings of {@link NodeConfig} (unknown keys are
  * errors). Defaults: `pex` true, `seeds` [], `seedMode` false,
  * `routabilityStrict` true, `ensurePeersPeriodMs`
- * {@link DEFAULT_ENSURE_PEERS_PERIOD_MS} (30 000 ms, CometBFT's).
+ * {@link DEFAULT_ENSURE_PEERS_PERIOD_MS} (30 000 ms, CometBFT's),
+ * `crawlPeriodMs` 30 000 and `minTimeBetweenCrawlsMs` 120 000 (CometBFT's
+ * `crawlPeerPeriod` and `minTimeBetweenCrawls`).
  */
 export const PEXConfigSchema = z
   .object({
@@ -57,6 +59,10 @@ export const PEXConfigSchema = z
     routabilityStrict: z.boolean().default(true),
     /** Period of PEX's `ensurePeers`, ms, 1..2^31−1. Default 30 000. */
     ensurePeersPeriodMs: z.number().int().min(1).max(MAX_PERIOD_MS).default(DEFAULT_ENSURE_PEERS_PERIOD_MS),
+    /** Seed mode: period of the crawl, ms, 1..2^31−1 (CometBFT's `crawlPeerPeriod`). Default 30 000. */
+    crawlPeriodMs: z.number().int().min(1).max(MAX_PERIOD_MS).default(DEFAULT_CRAWL_PERIOD_MS),
+    /** Seed mode: least time between two crawls of one address, ms, 0..2^31−1 (CometBFT's `minTimeBetweenCrawls`). Default 120 000. */
+    minTimeBetweenCrawlsMs: z.number().int().min(0).max(MAX_PERIOD_MS).default(DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS),
   })
   .strict();
 
@@ -136,7 +142,7 @@ export interface SwitchboardNode {
  * Build a node (not started): a Switch with `config`'s Switch settings; when
  * `pex` is on, an {@link AddrBook} at `addrBookPath` (with
  * `routabilityStrict`) and a {@link PEXReactor} (`seedMode`, `seeds`,
- * `ensurePeersPeriodMs`, other PEX options at their defaults) registered as
+ * `ensurePeersPeriodMs`, `crawlPeriodMs`, `minTimeBetweenCrawlsMs`, other PEX options at their defaults) registered as
  * `pex`; then `reactors` in order. As CometBFT's node setup.
  * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for an invalid config
  *   (every bad field listed), or when `pex` is on and `addrBookPath` is
@@ -145,7 +151,7 @@ export interface SwitchboardNode {
  */
 export function createNode(opts: CreateNodeOptions): SwitchboardNode {
   const config = parseNodeConfig(opts.config);
-  const { pex: pexOn, seeds, seedMode, routabilityStrict, ensurePeersPeriodMs, ...p2p } = config;
+  const { pex: pexOn, seeds, seedMode, routabilityStrict, ensurePeersPeriodMs, crawlPeriodMs, minTimeBetweenCrawlsMs, ...p2p } = config;
   if (pexOn && (typeof opts.addrBookPath !== 'string' || opts.addrBookPath === '')) {
     throw new InvalidArgumentError('createNode: addrBookPath is required when pex is on (or set config.pex to false)');
   }
@@ -163,7 +169,7 @@ export function createNode(opts: CreateNodeOptions): SwitchboardNode {
   let pex: PEXReactor | undefined;
   if (pexOn) {
     book = new AddrBook(opts.addrBookPath!, { routabilityStrict, logger: opts.logger?.child({ module: 'addrbook' }) });
-    pex = sw.addReactor('pex', new PEXReactor(book, { seedMode, seeds, ensurePeersPeriodMs }));
+    pex = sw.addReactor('pex', new PEXReactor(book, { seedMode, seeds, ensurePeersPeriodMs, crawlPeriodMs, minTimeBetweenCrawlsMs }));
   }
   for (const [name, reactor] of Object.entries(opts.reactors ?? {})) sw.addReactor(name, reactor);
   return {

@@ -4,7 +4,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NodeKey } from '../../../lib/node-key.js';
 import { Switch } from '../../../lib/switch.js';
-import { createNode, DEFAULT_ENSURE_PEERS_PERIOD_MS, parseNodeConfig, PEX_CHANNEL } from '../../../reactors/pex/index.js';
+import {
+  createNode,
+  DEFAULT_CRAWL_PERIOD_MS,
+  DEFAULT_ENSURE_PEERS_PERIOD_MS,
+  DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS,
+  parseNodeConfig,
+  PEX_CHANNEL,
+} from '../../../reactors/pex/index.js';
 import { peerAdded, RecordingReactor } from '../../helpers/switches.js';
 
 t.test('createNode wires PEX and the AddrBook from the config, then the app reactors', async (t) => {
@@ -19,6 +26,8 @@ t.test('createNode wires PEX and the AddrBook from the config, then the app reac
       seeds: [`${seedKey.id}@127.0.0.1:9`],
       routabilityStrict: false,
       ensurePeersPeriodMs: 600_000,
+      crawlPeriodMs: 7_000,
+      minTimeBetweenCrawlsMs: 9_000,
       maxNumOutboundPeers: 3,
     },
     addrBookPath: join(dir, 'data', 'addrbook.json'),
@@ -28,6 +37,8 @@ t.test('createNode wires PEX and the AddrBook from the config, then the app reac
   t.equal(node.book?.routabilityStrict, false, 'routabilityStrict reaches the book');
   t.same(node.pex?.seeds.map(String), [`${seedKey.id}@127.0.0.1:9`], 'seeds reach PEX');
   t.equal(node.pex?.settings.ensurePeersPeriodMs, 600_000);
+  t.equal(node.pex?.settings.crawlPeriodMs, 7_000, 'the seed-mode crawl period reaches PEX');
+  t.equal(node.pex?.settings.minTimeBetweenCrawlsMs, 9_000);
   t.equal(node.pex?.seedMode, false);
   t.equal(node.switch.config.maxNumOutboundPeers, 3, 'the Switch gets its part');
   t.notOk('seeds' in node.switch.config, 'and only its part');
@@ -60,6 +71,8 @@ t.test('defaults: PEX on with strict routability and the reactor’s 30 s period
   t.equal(cfg.seedMode, false);
   t.same(cfg.seeds, []);
   t.equal(cfg.ensurePeersPeriodMs, DEFAULT_ENSURE_PEERS_PERIOD_MS, 'one default, the reactor’s');
+  t.equal(cfg.crawlPeriodMs, DEFAULT_CRAWL_PERIOD_MS);
+  t.equal(cfg.minTimeBetweenCrawlsMs, DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS);
   t.equal(cfg.maxNumOutboundPeers, 10, 'and the Switch defaults');
   const bare = createNode({ nodeKey: NodeKey.generate(), config: { pex: false, listenAddress: '127.0.0.1:0' } });
   t.equal(bare.pex, undefined);
@@ -94,7 +107,7 @@ t.test('bad input is a typed error naming the field', async (t) => {
 
 t.test('a Switch refuses PEX settings, saying where they belong', async (t) => {
   const nodeKey = NodeKey.generate();
-  for (const key of ['pex', 'seeds', 'seedMode', 'routabilityStrict', 'ensurePeersPeriodMs']) {
+  for (const key of ['pex', 'seeds', 'seedMode', 'routabilityStrict', 'ensurePeersPeriodMs', 'crawlPeriodMs', 'minTimeBetweenCrawlsMs']) {
     t.throws(() => new Switch({ nodeKey, config: { [key]: key === 'seeds' ? [] : true } as never }), {
       code: 'ERR_INVALID_ARGUMENT',
       message: new RegExp(`\`${key}\` is a PEX setting.*createNode\\(\\) or PEXReactor`),
