@@ -5,7 +5,7 @@
  * @module
  */
 import { Command, Option } from 'commander';
-import { int, list } from './options.js';
+import { int, intList, list } from './options.js';
 import { NodeKey } from '../lib/node-key.js';
 import { cliErrorLine, isSystemError } from './errors.js';
 import { NODE_DEFAULTS, nodeKeyPath, runNode } from './node.js';
@@ -116,7 +116,7 @@ export function program(): Command {
   p.command('simulate')
     .description('run N nodes (PEX + gossip) in one process over in-memory links and report convergence and gossip propagation')
     .option('--nodes <n>', 'nodes, seeds included', int(3, 5000), 20)
-    .option('--seeds <k>', 'seed nodes', int(1, 100), 1)
+    .option('--seeds <k>', 'seed nodes', int(1, 100), 3)
     .option('--seed <n>', "PRNG seed of the links' jitter", int(0, 2 ** 31 - 1), 1)
     .option('--latency <ms>', 'one-way link latency (ms)', int(0, 60_000), 50)
     .option('--jitter <ms>', 'link jitter (ms)', int(0, 60_000), 10)
@@ -128,6 +128,8 @@ export function program(): Command {
     )
     .option('--timeout <ms>', 'deadline of each phase (ms)', int(100, 3_600_000), 60_000)
     .option('--svg <file>', 'where to write the plot', 'simulate.svg')
+    .option('--json', 'print the report as JSON (no table, no plot)', false)
+    .option('--scale <list>', 'run each node count (e.g. 100,300,1000) in its own process; report growth per node', intList(3, 5000))
     .action(async (o) => {
       process.exitCode = await runSimulateCommand(o);
     });

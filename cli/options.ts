@@ -25,3 +25,16 @@ export function list(v: string): string[] {
     .map((s) => s.trim())
     .filter(Boolean);
 }
+
+/**
+ * A comma-separated list of integers, each in `min..max`, at least one.
+ * @throws commander's InvalidArgumentError (reported as a usage error) otherwise.
+ */
+export function intList(min: number, max: number): (v: string) => number[] {
+  const one = int(min, max);
+  return (v: string): number[] => {
+    const items = list(v);
+    if (items.length === 0) throw new CommanderArgError(`Expected integers ${min}..${max}, separated by commas.`);
+    return items.map(one);
+  };
+}

@@ -75,6 +75,8 @@ export interface Sample {
 export interface Propagation {
   /** Phase in which it was published. */
   phase: string;
+  /** When it was published (ms since the start of the run). */
+  publishedAtMs: number;
   /** Nodes that should get it (running, not stalled, not the author, on the author's side of a partition). */
   expected: number;
   /** Nodes that got it before the deadline. */
@@ -169,7 +171,17 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
   const target = Math.min(o.maxOutbound, nonSeeds - 1);
   const seedAddrs: string[] = [];
 
-  const make = (seed: boolean, key = NodeKey.generate(), transport = net.transport()): SimNode => {
+  /**
+   * The next node's virtual host: a public unicast IPv4 address in a /16 of its own (11.0.0.1, 12.0.0.1, … 99.0.0.1,
+   * 11.1.0.1, …), as nodes on the internet are, so the AddrBook buckets them as it would there (routabilityStrict on).
+   * Under one private /16 every address would share one AddrBook group, whose new table holds 64 addresses.
+   */
+  let hosts = 0;
+  const nextTransport = () => {
+    const i = hosts++;
+    return net.transport(`${11 + (i % 89)}.${Math.floor(i / 89) % 256}.${Math.floor(i / (89 * 256))}.1`);
+  };
+  const make = (seed: boolean, key = NodeKey.generate(), transport = nextTransport()): SimNode => {
     const i = nodes.length;
     const otherSeeds = seedAddrs.filter((a) => !a.startsWith(`${key.id}@`));
     const node = createNode({
@@ -184,7 +196,6 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
         seeds: seed ? otherSeeds : seedAddrs,
         unconditionalPeerIds: seed ? otherSeeds.map((a) => a.slice(0, a.indexOf('@'))) : [],
         seedMode: seed,
-        routabilityStrict: false,
         ensurePeersPeriodMs: o.ensurePeersPeriodMs,
         crawlPeriodMs: o.ensurePeersPeriodMs,
         minTimeBetweenCrawlsMs: 4 * o.ensurePeersPeriodMs,
@@ -270,6 +281,7 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
     };
     return {
       phase,
+      publishedAtMs: t0 - started,
       expected: expected.size,
       reached: firsts.length,
       p50Ms: percentile(times, 0.5),
@@ -283,7 +295,7 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
   const propagations: Propagation[] = [];
   let convergedMs: number;
   try {
-    const seedKeys = Array.from({ length: o.seeds }, () => ({ key: NodeKey.generate(), transport: net.transport() }));
+    const seedKeys = Array.from({ length: o.seeds }, () => ({ key: NodeKey.generate(), transport: nextTransport() }));
     for (const s of seedKeys) seedAddrs.push(`${s.key.id}@${s.transport.host}:26656`);
     const seedNodes = seedKeys.map((s) => make(true, s.key, s.transport));
     // one after another: each seed's first dial of the other seeds then finds the earlier ones listening

@@ -346,7 +346,12 @@ export class PEXReactor extends BaseReactor {
    * - inbound: its self-reported address (`nodeInfo.netAddress()`, or the
    *   socket's IP with the reported port when it reported an unspecified IP)
    *   is added to the book with itself as the source. We do not request from
-   *   it (CometBFT trusts inbound peers less; `ensurePeers` may ask it later).
+   *   it (CometBFT trusts inbound peers less; `ensurePeers` may ask it later)
+   *   — except a configured seed, which connects to crawl us: if the book
+   *   needs addresses we ask it back. Without that, the first nodes of a
+   *   network started at once, whose seed knew only a few of them when they
+   *   asked, stay a closed group: each has peers and a non-empty book, so it
+   *   never asks the seeds again, and its peers know only the same few.
    */
   override addPeer(peer: Peer): void {
     const st: PeerState = {
@@ -376,6 +381,7 @@ export class PEXReactor extends BaseReactor {
     } else {
       const addr = selfReportedAddr(peer);
       this.#addToBook(addr, addr);
+      if (isSeed && this.book.needMoreAddrs()) this.requestAddrs(peer);
     }
   }
 

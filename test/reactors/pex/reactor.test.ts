@@ -380,6 +380,28 @@ t.test('a seed gossiped by a peer is not put in the book, and a seed left in an 
 });
 
 t.test(
+  'a node crawled by its seed asks the seed back for addresses (the first nodes of a network are not left a closed group)',
+  { timeout: 20_000 },
+  async (t) => {
+    const c = pexCluster(t);
+    const s = await c.start({ pex: { seedMode: true, crawlPeriodMs: 600_000 } });
+    const a = await c.start({ pex: { seeds: [s.addr.toString()] } });
+    // A starts isolated and asks the seed, which knows nobody yet, answers with nothing and hangs up
+    await peerAdded(s.sw, a.id);
+    // both sides done with that connection (else the crawl below would find A still connected)
+    await Promise.all([peerRemoved(a.sw, s.id), peerRemoved(s.sw, a.id)]);
+    t.equal(a.book.size(), 0, 'A learnt nothing from the seed');
+    const x = fakeAddr(9);
+    s.book.addAddress(x, x); // later the seed learns of X
+    t.ok(s.book.hasAddress(a.addr), 'the seed kept A (an inbound peer is its own source)');
+    const crawled = peerAdded(a.sw, s.id);
+    await s.pex.crawlPeersOnce(); // the seed crawls A: an inbound peer of A
+    t.notOk((await crawled).isOutbound(), 'the seed is an inbound peer of A');
+    t.ok(await poll(() => a.book.hasAddress(x)), 'A asked the seed back and took its answer');
+  },
+);
+
+t.test(
   'an outbound peer that hangs up at once backs off like a failed dial; a lasting connection clears it',
   { timeout: 20_000 },
   async (t) => {
