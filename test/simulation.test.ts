@@ -51,7 +51,7 @@ t.test('partition and heal by PEX alone: a greeting reaches its half during the 
   t.ok(r.samples.some((s) => s.phase === 'heal'));
 });
 
-t.test('three seeds that know each other: their crawls merge their books, so the network is one, not one part per seed', async (t) => {
+t.test('three seeds: a greeting reaches the nodes of every seed (no part per seed, no closed group of the first nodes)', async (t) => {
   const r = await runSimulation({ nodes: 30, seeds: 3, latencyMs: 10, jitterMs: 2, phaseTimeoutMs: 30_000 });
   t.ok(Number.isFinite(r.convergedMs), 'converged');
   const g = r.propagations[0]!;
