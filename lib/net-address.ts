@@ -92,7 +92,7 @@ export class NetAddress {
    * @throws InvalidArgumentError (`ERR_INVALID_ADDRESS`) naming what is wrong:
    *   a missing or malformed ID, a missing port, a port outside 1..65535, an
    *   IPv6 literal without brackets, an invalid host name, a Unix socket
-   *   path that is relative, longer than {@link MAX_UNIX_PATH_LENGTH} bytes or holds a NUL.
+   *   path that is relative, longer than 107 bytes (Linux's `sun_path` less its NUL) or holds a NUL.
    */
   static parse(s: string, opts: { requireId?: boolean } = {}): NetAddress {
     const requireId = opts.requireId ?? true;

@@ -135,7 +135,7 @@ t.test('the tarball holds the build, the bin, the guides and the licence, and no
   t.notOk(existsSync(join(app, 'node_modules', 'tsx')), 'tsx is not installed with the package');
 });
 
-t.test('an app imports switchboard, switchboard/reactors/pex and switchboard/testing', async (t) => {
+t.test('an app imports switchboard, switchboard/reactors/pex, switchboard/testing and switchboard/conn', async (t) => {
   const out = await run(
     process.execPath,
     [
@@ -144,11 +144,16 @@ t.test('an app imports switchboard, switchboard/reactors/pex and switchboard/tes
       `const root = await import('switchboard');
        const pex = await import('switchboard/reactors/pex');
        const testing = await import('switchboard/testing');
-       console.log(JSON.stringify([typeof root.Switch, typeof root.BaseReactor, typeof pex.PEXReactor, typeof pex.AddrBook, typeof testing.startSwitchPair, typeof testing.peerAdded]));`,
+       const conn = await import('switchboard/conn');
+       console.log(JSON.stringify([typeof root.Switch, typeof root.BaseReactor, typeof pex.PEXReactor, typeof pex.AddrBook, typeof testing.startSwitchPair, typeof testing.peerAdded, typeof conn.MConnection, typeof conn.decodePacket, typeof root.MConnection]));`,
     ],
     app,
   );
-  t.same(JSON.parse(out), ['function', 'function', 'function', 'function', 'function', 'function']);
+  t.same(
+    JSON.parse(out),
+    ['function', 'function', 'function', 'function', 'function', 'function', 'function', 'function', 'undefined'],
+    'the wire level is switchboard/conn, not the root',
+  );
 });
 
 t.test('a TypeScript app type-checks against the shipped .d.ts', async (t) => {
@@ -239,7 +244,7 @@ t.test("the guide's complete files type-check in the app against the installed p
     for (const [, spec] of b.text.matchAll(/from '([^']+)'/g)) {
       t.match(
         spec,
-        /^(switchboard|switchboard\/testing|switchboard\/reactors\/pex|node:[a-z]+|\.\/[a-z-.]+\.js|@msgpack\/msgpack|tap)$/,
+        /^(switchboard|switchboard\/testing|switchboard\/reactors\/pex|switchboard\/conn|node:[a-z]+|\.\/[a-z-.]+\.js|@msgpack\/msgpack|tap)$/,
         `${b.name} imports ${spec}: the package, node, its own files or an npm package`,
       );
     }

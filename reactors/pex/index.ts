@@ -1,7 +1,7 @@
 /**
  * The PEX (peer exchange) reactor and its address book, as CometBFT's
  * `p2p/pex` package: {@link AddrBook} (bucketed, persisted), {@link PEXReactor}
- * (channel 0x00), the PEX wire messages, the book's tuning constants, and
+ * (channel 0x00), the PEX wire messages, the reactor's defaults, and
  * {@link createNode}, which builds a Switch with both from one config.
  *
  * ```ts
@@ -25,7 +25,6 @@ export {
 } from './addrbook.js';
 export { groupKey } from './group-key.js';
 export { KnownAddress, type BucketType, type KnownAddressJSON, type NetAddressJSON } from './known-address.js';
-export * from './params.js';
 export {
   PEX_CHANNEL,
   MAX_PEX_ADDRS,
