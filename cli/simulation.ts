@@ -167,6 +167,7 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
 
   const make = (seed: boolean, key = NodeKey.generate(), transport = net.transport()): SimNode => {
     const i = nodes.length;
+    const gossip = new SimGossip();
     const node = createNode({
       nodeKey: key,
       nodeInfo: { network: 'sim', moniker: `${seed ? 'seed' : 'node'}${i}` },
@@ -180,10 +181,10 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
         ensurePeersPeriodMs: o.ensurePeersPeriodMs,
       },
       addrBookPath: join(dir, `addrbook-${i}.json`),
-      reactors: { gossip: new SimGossip() },
+      reactors: [gossip],
       transport,
     });
-    const n: SimNode = { node, gossip: node.switch.reactor<SimGossip>('gossip')!, host: transport.host, seed, running: false };
+    const n: SimNode = { node, gossip, host: transport.host, seed, running: false };
     nodes.push(n);
     return n;
   };

@@ -172,12 +172,12 @@ class Hello extends BaseReactor {
   override receive({ src, message }: Envelope): void { src.trySend(0x60, message); }
 }
 const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'app' }, config: { listenAddress: '127.0.0.1:0' } });
-sw.addReactor('hello', new Hello());
-sw.addReactor('pex', new PEXReactor(new AddrBook('addrbook.json'), {}));
+sw.addReactor(new Hello());
+sw.addReactor(new PEXReactor(new AddrBook('addrbook.json'), {}));
 sw.on('peer:add', (peer) => void peer.send(0x60, Buffer.from('hi')));
 export async function main(): Promise<number> {
   await sw.start();
-  const pair: SwitchPair = await startSwitchPair({ a: { hello: new Hello() }, b: { hello: new Hello() } });
+  const pair: SwitchPair = await startSwitchPair({ a: [new Hello()], b: [new Hello()] });
   const peer = await peerAdded(pair.a, pair.b.nodeKey.id, { timeoutMs: 1000 });
   await pair.stop();
   const e: SwitchboardError = new SwitchboardError('ERR_DIAL', 'x');
@@ -186,8 +186,10 @@ export async function main(): Promise<number> {
   new Switch({ nodeKey: 'not a key' });
   // @ts-expect-error: the config's types come from zod schemas: a peer limit is a number
   const limit: string = parseP2PConfig({}).maxNumInboundPeers;
-  // @ts-expect-error: startSwitchPair takes reactors by name
-  await startSwitchPair({ a: [new Hello()], b: {} });
+  // @ts-expect-error: addReactor takes the reactor alone (its name is its own)
+  sw.addReactor('hello', new Hello());
+  // @ts-expect-error: a reactor has a name
+  sw.addReactor({ getChannels: () => [], receive: () => {} });
   void limit;
   return peer.id.length + e.code.length;
 }

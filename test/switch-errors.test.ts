@@ -14,7 +14,7 @@ t.test('start() on a port in use rejects with ERR_LISTEN naming the address, the
   const a = await startSwitch(t);
   const port = a.sw.listenAddr.port;
   const sw = new Switch({ nodeKey: NodeKey.generate(), config: { listenAddress: `127.0.0.1:${port}` } });
-  sw.addReactor('r', new RecordingReactor());
+  sw.addReactor(new RecordingReactor());
   t.teardown(() => sw.stop());
   const err = (await sw.start().catch((e: unknown) => e)) as ListenError;
   t.type(err, ListenError);

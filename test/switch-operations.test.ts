@@ -108,7 +108,6 @@ t.test('a filter that rejects and one that times out each refuse with their own 
   });
   for (const sw of [sw1, sw2]) {
     sw.addReactor(
-      'r',
       new (class extends BaseReactor {
         getChannels() {
           return [{ id: 0x20 }];
@@ -212,7 +211,7 @@ t.test('a reactor message filter refuses raw bytes; the sender is disconnected w
     }
   }
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'test' }, config: { listenAddress: '127.0.0.1:0' } });
-  sw.addReactor('picky', new Picky('picky'));
+  sw.addReactor(new Picky('picky'));
   await sw.start();
   t.teardown(() => sw.stop());
   const b = await startSwitch(t);
@@ -239,7 +238,7 @@ t.test('a peer that reconnects while being removed gets initPeer only after remo
     }
   }
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'test' }, config: { listenAddress: '127.0.0.1:0' } });
-  sw.addReactor('slow', new Slow('slow'));
+  sw.addReactor(new Slow('slow'));
   await sw.start();
   t.teardown(async () => {
     release.resolve();
@@ -264,7 +263,6 @@ t.test('metrics count peers by direction, bytes by channel, and dials by outcome
   const metrics = new P2PMetrics();
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'test' }, config: { listenAddress: '127.0.0.1:0' }, metrics });
   sw.addReactor(
-    'r',
     new (class extends BaseReactor {
       getChannels() {
         return [{ id: 0x20 }];

@@ -6,11 +6,11 @@
  *
  * ```ts
  * import { createNode } from 'switchboard/reactors/pex';
- * const node = createNode({ nodeKey, config: { seeds }, addrBookPath: 'addrbook.json', reactors: { app } });
+ * const node = createNode({ nodeKey, config: { seeds }, addrBookPath: 'addrbook.json', reactors: [app] });
  * await node.start();
  * // or by hand:
  * import { AddrBook, PEXReactor } from 'switchboard/reactors/pex';
- * sw.addReactor('pex', new PEXReactor(new AddrBook('addrbook.json'), { seeds }));
+ * sw.addReactor(new PEXReactor(new AddrBook('addrbook.json'), { seeds }));
  * ```
  *
  * @module switchboard/reactors/pex

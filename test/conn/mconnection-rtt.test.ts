@@ -13,7 +13,7 @@ t.test('each pong updates rttMs (latest and smoothed with alpha 1/8) and the RTT
       metrics: m,
       config: { listenAddress: '127.0.0.1:0', mconn: { pingIntervalMs: 20 } },
     });
-    sw.addReactor('r', new RecordingReactor());
+    sw.addReactor(new RecordingReactor());
     t.teardown(() => sw.stop());
     return sw;
   };

@@ -141,7 +141,7 @@ async function chainNode(t: Teardown, opts: Partial<ChainOptions> = {}) {
     peerFilters: [chainPeerFilter(chain.genesis.hash)],
     config: { listenAddress: '127.0.0.1:0' },
   });
-  sw.addReactor('chain', chain);
+  sw.addReactor(chain);
   await sw.start();
   t.teardown(() => sw.stop());
   const syncs: [number, number][] = [];
@@ -157,12 +157,11 @@ async function rawNode(t: Teardown, genesisHash: string, ranges?: ConstructorPar
     config: { listenAddress: '127.0.0.1:0' },
   });
   const reactor = sw.addReactor(
-    'raw',
     new RecordingReactor(
       [TX_CHANNEL, BLOCK_CHANNEL, SYNC_CHANNEL].map((id) => ({ id, sendQueueCapacity: 8, recvMessageCapacity: 1 << 20 })),
     ),
   );
-  sw.addReactor('ranges', new RequestReactor({ channelId: RANGE_CHANNEL, handler: ranges, versions: [1, 2], maxInFlightPerPeer: 4 }));
+  sw.addReactor(new RequestReactor({ channelId: RANGE_CHANNEL, handler: ranges, versions: [1, 2], maxInFlightPerPeer: 4 }));
   await sw.start();
   t.teardown(() => sw.stop());
   return { sw, reactor };

@@ -62,7 +62,7 @@ class CountingChat extends ChatReactor {
 
 async function chatNode(t: Teardown, moniker: string) {
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'chat', moniker }, config: { listenAddress: '127.0.0.1:0' } });
-  const chat = sw.addReactor('chat', new CountingChat());
+  const chat = sw.addReactor(new CountingChat());
   await sw.start();
   t.teardown(() => sw.stop());
   const seen: ChatMessage[] = [];
