@@ -270,12 +270,13 @@ async function runChain(o: ExampleOptions & { difficulty: number; mine?: boolean
   if (o.mine) chain.startMining();
   readLines((line) => {
     const [cmd, ...args] = line.split(/\s+/);
+    const [to, amount] = args;
     try {
-      if (cmd === 'tx' && args.length === 2) {
+      if (cmd === 'tx' && args.length === 2 && to !== undefined) {
         const { added } = chain.submitTx({
           from: account,
-          to: args[0],
-          amount: Number(args[1]),
+          to,
+          amount: Number(amount),
           nonce: Math.floor(Math.random() * 0x1_0000_0000),
         });
         if (!added) out('tx already known');

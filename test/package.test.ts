@@ -61,6 +61,7 @@ symlinkSync(join(repo, 'node_modules'), join(copy, 'node_modules'));
 
 type PackResult = { filename: string; files: { path: string }[] };
 const [packed] = JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', tmp], copy)) as PackResult[];
+if (!packed) throw new Error('npm pack printed no result');
 const tarball = join(tmp, packed.filename);
 const files = packed.files.map((f) => f.path);
 
@@ -77,7 +78,8 @@ symlinkSync(join(repo, 'node_modules', 'tap'), join(app, 'node_modules', 'tap'))
 /** A markdown file's complete files: fenced blocks whose first line is `// file: <name>`. */
 function completeFiles(markdown: string): { name: string; text: string }[] {
   const out: { name: string; text: string }[] = [];
-  for (const m of markdown.matchAll(/^```[a-z]*\n\/\/ file: (\S+)\n([\s\S]*?)^```$/gm)) out.push({ name: m[1], text: m[2] });
+  for (const [, name, text] of markdown.matchAll(/^```[a-z]*\n\/\/ file: (\S+)\n([\s\S]*?)^```$/gm))
+    if (name !== undefined && text !== undefined) out.push({ name, text });
   return out;
 }
 
@@ -209,7 +211,7 @@ t.test(
       ['app.mjs'],
       'the README shows one complete file',
     );
-    writeFileSync(join(app, 'app.mjs'), blocks[0].text);
+    writeFileSync(join(app, 'app.mjs'), blocks[0]?.text ?? ''); // none: the run below fails
     t.equal(
       (await run(process.execPath, ['app.mjs'], app, 60_000)).trim(),
       'bob answered HELLO',

@@ -140,7 +140,11 @@ async function main(cfg: PeerConfig): Promise<void> {
   sw.on('peer:remove', (p, reason) => out({ ev: 'removed', id: p.id, code: (reason as { code?: string })?.code ?? null }));
   await sw.start();
   out({ ev: 'listening', addr: sw.listenAddr.toString() });
-  const peer = (): Peer => sw.peers.list()[0];
+  const peer = (): Peer => {
+    const [p] = sw.peers.list();
+    if (!p) throw new Error('no peer connected');
+    return p;
+  };
   createInterface({ input: process.stdin }).on('line', (l) => {
     const c = JSON.parse(l) as { cmd: string; tag?: string; body?: string; hex?: string; timeoutMs?: number; addr?: string; text?: string };
     if (c.cmd === 'dial')
