@@ -42,7 +42,6 @@ function startSwitch(
     config: { listenAddress: '127.0.0.1:0', plaintext: p.plaintext, mconn: p.mconn },
   });
   const rr = sw.addReactor(
-    'req',
     new RequestReactor({ channelId: REQUEST_CH, handler, maxInFlightPerPeer: p.inFlight, timeoutMs: 60_000, stallLimit: 0 }),
   );
   return { sw, rr };

@@ -68,7 +68,7 @@ async function startSwitch(s: NodeSettings, queue: number | undefined, onMessage
       dialTimeoutMs: 10_000,
     },
   });
-  sw.addReactor('bench', new BenchReactor(onMessage, queue));
+  sw.addReactor(new BenchReactor(onMessage, queue));
   await sw.start();
   return sw;
 }

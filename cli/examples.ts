@@ -115,7 +115,7 @@ async function chooseListen(name: ExampleName, o: ExampleOptions): Promise<strin
 async function startExample(
   name: ExampleName,
   o: ExampleOptions,
-  reactors: Record<string, Reactor>,
+  reactors: readonly Reactor[],
   extra: { other?: Record<string, string>; peerFilters?: PeerFilter[]; listening?: (sw: Switch) => string; onStop?: () => void } = {},
 ): Promise<ExampleNode> {
   const key = o.home ? NodeKey.loadOrGen(nodeKeyPath(o.home)) : NodeKey.generate();
@@ -132,7 +132,7 @@ async function startExample(
     peerFilters: extra.peerFilters,
     config: { listenAddress: await chooseListen(name, o), persistentPeers: o.peers, plaintext: o.plaintext ?? false },
   });
-  for (const [n, r] of Object.entries(reactors)) sw.addReactor(n, r);
+  for (const r of reactors) sw.addReactor(r);
   sw.on('peer:add', (p) => out(`+ peer ${p.nodeInfo.moniker} (${p.id.slice(0, 8)}, ${p.isOutbound() ? 'outbound' : 'inbound'})`));
   sw.on('peer:remove', (p, reason) =>
     out(
@@ -194,7 +194,7 @@ async function runEcho(o: ExampleOptions & { send?: string; timeout: number }): 
     out(`received ${JSON.stringify(t)} from ${from.nodeInfo.moniker}`);
     if (sentTo.has(from.id)) finish(0);
   });
-  node = await startExample('echo', o, { echo });
+  node = await startExample('echo', o, [echo]);
   if (msg === undefined) return;
   const greet = (p: Peer) =>
     void p.send(ECHO_CHANNEL, msg).then(
@@ -220,7 +220,7 @@ async function runChat(o: ExampleOptions & { nick?: string }): Promise<void> {
   const chat = new ChatReactor({ nick: o.nick ?? o.moniker });
   chat.events.on('message', (m) => out(`<${m.nick}> ${m.text}`));
   // the nick is also the moniker peers show (`+ peer alice`) unless --moniker says otherwise
-  const node = await startExample('chat', { ...o, moniker: o.moniker ?? o.nick }, { chat });
+  const node = await startExample('chat', { ...o, moniker: o.moniker ?? o.nick }, [chat]);
   readLines(
     (line) => {
       try {
@@ -260,27 +260,23 @@ async function runChain(o: ExampleOptions & { difficulty: number; mine?: boolean
   });
   chain.events.on('tx', (tx, hash, from) => out(`tx ${hash.slice(0, 16)} ${tx.from} -> ${tx.to} ${tx.amount} (${who(from)})`));
   chain.events.on('sync', (p, from, to) => out(`sync ${from}..${to} from ${p.nodeInfo.moniker}`));
-  const node = await startExample(
-    'chain',
-    o,
-    { chain },
-    {
-      other: { [CHAIN_GENESIS_KEY]: chain.genesis.hash },
-      peerFilters: [chainPeerFilter(chain.genesis.hash)],
-      listening: () => `(difficulty ${chain.difficulty}, tip ${chain.tip.height} ${chain.tip.hash.slice(0, 16)})`,
-      onStop: save,
-    },
-  );
+  const node = await startExample('chain', o, [chain], {
+    other: { [CHAIN_GENESIS_KEY]: chain.genesis.hash },
+    peerFilters: [chainPeerFilter(chain.genesis.hash)],
+    listening: () => `(difficulty ${chain.difficulty}, tip ${chain.tip.height} ${chain.tip.hash.slice(0, 16)})`,
+    onStop: save,
+  });
   const account = (o.account ?? node.sw.nodeInfo.moniker).replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 32) || 'anon';
   if (o.mine) chain.startMining();
   readLines((line) => {
     const [cmd, ...args] = line.split(/\s+/);
+    const [to, amount] = args;
     try {
-      if (cmd === 'tx' && args.length === 2) {
+      if (cmd === 'tx' && args.length === 2 && to !== undefined) {
         const { added } = chain.submitTx({
           from: account,
-          to: args[0],
-          amount: Number(args[1]),
+          to,
+          amount: Number(amount),
           nonce: Math.floor(Math.random() * 0x1_0000_0000),
         });
         if (!added) out('tx already known');

@@ -217,7 +217,7 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
     nodeInfo: { network: cfg.network, moniker: cfg.moniker },
     config: cfg.p2p,
     addrBookPath: join(o.home, 'data', 'addrbook.json'),
-    reactors: { gossip },
+    reactors: [gossip],
     logger,
     metrics,
   });

@@ -14,6 +14,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InvalidArgumentError } from '../lib/errors.js';
 import { NodeKey } from '../lib/node-key.js';
 import { MemoryNetwork } from '../lib/transport-memory.js';
 import type { Envelope } from '../lib/reactor.js';
@@ -184,6 +185,7 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
   const make = (seed: boolean, key = NodeKey.generate(), transport = nextTransport()): SimNode => {
     const i = nodes.length;
     const otherSeeds = seedAddrs.filter((a) => !a.startsWith(`${key.id}@`));
+    const gossip = new SimGossip();
     const node = createNode({
       nodeKey: key,
       nodeInfo: { network: 'sim', moniker: `${seed ? 'seed' : 'node'}${i}` },
@@ -201,10 +203,10 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
         minTimeBetweenCrawlsMs: 4 * o.ensurePeersPeriodMs,
       },
       addrBookPath: join(dir, `addrbook-${i}.json`),
-      reactors: { gossip: new SimGossip() },
+      reactors: [gossip],
       transport,
     });
-    const n: SimNode = { node, gossip: node.switch.reactor<SimGossip>('gossip')!, host: transport.host, seed, running: false };
+    const n: SimNode = { node, gossip, host: transport.host, seed, running: false };
     nodes.push(n);
     return n;
   };
@@ -273,7 +275,8 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
     const times = firsts.map((f) => f.ms);
     const at = (q: number): number => {
       const k = Math.ceil(q * expected.size);
-      return k >= 1 && k <= firsts.length ? firsts[k - 1]!.ms : NaN;
+      const f = k >= 1 ? firsts[k - 1] : undefined;
+      return f ? f.ms : NaN;
     };
     const hopsAt = (q: number): number => {
       const k = Math.ceil(q * expected.size);
@@ -311,7 +314,7 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
     convergedMs = await until(converged);
     progress(0.5, 'converged');
     phase = 'greeting';
-    propagations.push(await greet(live()[0]!, live()));
+    propagations.push(await greet(nodeAt(live(), 0), live()));
     progress(0.6, 'greeting');
     if (o.scenario === 'churn') {
       phase = 'churn';
@@ -320,7 +323,7 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
       const joined = leave.map(() => make(false));
       await Promise.all(joined.map(start));
       await until(converged);
-      propagations.push(await greet(joined[0]!, live()));
+      propagations.push(await greet(nodeAt(joined, 0), live()));
     } else if (o.scenario === 'partition') {
       phase = 'partition';
       const l = live();
@@ -330,17 +333,17 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
         [...nodes.filter((n) => n.seed), ...a].map((n) => n.host),
         b.map((n) => n.host),
       );
-      propagations.push(await greet(a[0]!, a));
+      propagations.push(await greet(nodeAt(a, 0), a));
       phase = 'heal';
       net.heal();
-      propagations.push(await greet(a[0]!, live()));
+      propagations.push(await greet(nodeAt(a, 0), live()));
     } else if (o.scenario === 'stall') {
       phase = 'stall';
-      const stalled = live()[1]!;
+      const stalled = nodeAt(live(), 1);
       stalled.gossip.stalled = true;
       propagations.push(
         await greet(
-          live()[0]!,
+          nodeAt(live(), 0),
           live().filter((n) => n !== stalled),
         ),
       );
@@ -368,9 +371,16 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
   };
 }
 
+/** `xs[i]`, a node the scenario needs. @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when the simulation has too few nodes for it. */
+function nodeAt(xs: readonly SimNode[], i: number): SimNode {
+  const n = xs[i];
+  if (!n) throw new InvalidArgumentError(`the scenario needs node ${i + 1} of a group of ${xs.length}: run more nodes`);
+  return n;
+}
+
 /** The q-quantile (nearest rank) of `xs`, NaN when empty. */
 function percentile(xs: number[], q: number): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
 }

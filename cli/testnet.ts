@@ -65,14 +65,12 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
   const target = outboundTarget(m);
   const port = (i: number) => (o.basePort === 0 ? 0 : o.basePort + i);
   let seedAddr = '';
-  const heard = ids.map(() => new Set<string>());
-  /** Each node's connected peers: ID → outbound. */
-  const peersOf = ids.map(() => new Map<string, boolean>());
+  /** Per node (index 0 the seed): its ID, the greetings it heard (by origin), its connected peers (ID → outbound), its last stderr line (why it exited). */
+  const nodes = ids.map((id) => ({ id, heard: new Set<string>(), peers: new Map<string, boolean>(), lastErr: '' }));
+  type TestnetNode = (typeof nodes)[number];
   /** Connected to every other non-seed node. */
-  const meshed = (i: number) => ids.every((id, j) => j === 0 || j === i || peersOf[i].has(id));
-  const numOut = (i: number) => [...peersOf[i].values()].filter(Boolean).length;
-  /** The last stderr line of each node (why it exited). */
-  const lastErr = ids.map(() => '');
+  const meshed = (n: TestnetNode) => nodes.every((other, j) => j === 0 || other === n || n.peers.has(other.id));
+  const numOut = (n: TestnetNode) => [...n.peers.values()].filter(Boolean).length;
   let failedToStart: string | undefined;
   const started = Date.now();
   let gossipDone = false;
@@ -96,11 +94,11 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
   if (ui) process.stdout.write(`live view on ${ui.url}\n`);
   const checkTargets = () => {
     if (targetDone || children.length !== o.nodes) return;
-    const nodes = ids.map((_, i) => i).filter((i) => i > 0);
-    if (!nodes.every((i) => numOut(i) >= target || meshed(i))) return;
+    const nonSeeds = nodes.slice(1);
+    if (!nonSeeds.every((n) => numOut(n) >= target || meshed(n))) return;
     targetDone = true;
     const ms = Date.now() - started;
-    const short = nodes.filter((i) => numOut(i) < target);
+    const short = nonSeeds.filter((n) => numOut(n) < target);
     if (short.length === 0) {
       process.stdout.write(`✓ every node reached its outbound target (${target}) through PEX in ${ms} ms\n`);
     } else {
@@ -108,15 +106,15 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
       process.stdout.write(
         `✓ every node reached its outbound target (${target}) or is connected to every other node, through PEX in ${ms} ms:\n`,
       );
-      for (const i of short) {
+      for (const n of short) {
         process.stdout.write(
-          `  node${i}: ${numOut(i)}/${target} outbound, ${peersOf[i].size - numOut(i)} inbound: every other node already connected\n`,
+          `  node${nodes.indexOf(n)}: ${numOut(n)}/${target} outbound, ${n.peers.size - numOut(n)} inbound: every other node already connected\n`,
         );
       }
     }
     view?.milestone('targets', ms);
   };
-  for (let i = 0; i < o.nodes; i++) {
+  for (const [i, node] of nodes.entries()) {
     const seed = i === 0;
     const args = [
       ...loader,
@@ -145,19 +143,19 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
     children.push(child);
     createInterface({ input: child.stdout! }).on('line', (l) => process.stdout.write(`${l}\n`));
     createInterface({ input: child.stderr! }).on('line', (l) => {
-      if (l.trim()) lastErr[i] = l.trim();
+      if (l.trim()) node.lastErr = l.trim();
       process.stderr.write(`node${i} | ${l}\n`);
     });
     child.on('message', (r: NodeReport) => {
       view?.report(i, r);
       if (r.type === 'peer') {
-        if (r.up) peersOf[i].set(r.peer, r.outbound);
-        else peersOf[i].delete(r.peer);
+        if (r.up) node.peers.set(r.peer, r.outbound);
+        else node.peers.delete(r.peer);
         checkTargets();
       }
-      if (r.type !== 'message' || seed || r.origin === ids[i]) return;
-      heard[i].add(r.origin);
-      if (!gossipDone && children.length === o.nodes && heard.every((h, j) => j === 0 || h.size >= m - 1)) {
+      if (r.type !== 'message' || seed || r.origin === node.id) return;
+      node.heard.add(r.origin);
+      if (!gossipDone && children.length === o.nodes && nodes.every((n, j) => j === 0 || n.heard.size >= m - 1)) {
         gossipDone = true;
         process.stdout.write(`✓ all ${m} nodes heard all ${m} greetings in ${Date.now() - started} ms — Ctrl-C to stop\n`);
         view?.milestone('gossip', Date.now() - started);
@@ -168,7 +166,7 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
     child.on('close', (code, signal) => {
       view?.exited(i);
       if (stopping || !ready) return;
-      process.stderr.write(`node${i} exited unexpectedly (${signal ?? `code ${code}`})${lastErr[i] ? `: ${lastErr[i]}` : ''}\n`);
+      process.stderr.write(`node${i} exited unexpectedly (${signal ?? `code ${code}`})${node.lastErr ? `: ${node.lastErr}` : ''}\n`);
     });
     // start the seed first so the others can reach it
     ready = await new Promise<boolean>((res) => {
@@ -182,7 +180,7 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
       child.once('close', () => res(false));
     });
     if (!ready) {
-      failedToStart = `node${i}${seed ? ' (the seed)' : ''} failed to start (exit code ${child.exitCode ?? child.signalCode})${lastErr[i] ? `: ${lastErr[i]}` : ''}`;
+      failedToStart = `node${i}${seed ? ' (the seed)' : ''} failed to start (exit code ${child.exitCode ?? child.signalCode})${node.lastErr ? `: ${node.lastErr}` : ''}`;
       break;
     }
   }

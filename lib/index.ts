@@ -1,48 +1,16 @@
 /**
  * switchboard: a peer-to-peer framework for Node.js in the Tendermint/CometBFT
- * style. The public API; see README.md and docs/.
+ * style. The API an application uses (listed in README.md's "API" section):
+ * the Switch and its settings, reactors, peers, identities and addresses,
+ * transports, metrics, request/response, and the typed errors. The wire level
+ * (MConnection, SecretConnection, the packet codec, the handshake's
+ * transport, protocol bounds) is `switchboard/conn`.
  *
  * @module switchboard
  */
 export * from './errors.js';
-export { CHANNEL_DEFAULTS, fillChannelDescriptor, type ChannelDescriptor, type FullChannelDescriptor } from './conn/channel.js';
-export { FlowRate } from './conn/flow-rate.js';
-export {
-  MConnection,
-  DEFAULT_MCONN_CONFIG,
-  type MConnConfig,
-  type ConnectionStatus,
-  type ChannelStatus,
-  type RttStatus,
-  type SendOptions,
-  type ReceiveHandler,
-  type ErrorHandler,
-} from './conn/mconnection.js';
-export {
-  decodePacket,
-  encodePacket,
-  PacketDecoder,
-  type Packet,
-  type PacketHandler,
-  PACKET_PING,
-  PACKET_PONG,
-  PACKET_MSG,
-  MSG_HEADER_SIZE,
-  MAX_PACKET_PAYLOAD_LIMIT,
-} from './conn/packet.js';
-export { SecretConnection, type SecretConnectionOptions } from './conn/secret-connection.js';
-export { NetAddress, MAX_UNIX_PATH_LENGTH, type NetProtocol } from './net-address.js';
-export {
-  NodeInfo,
-  MAX_NODE_INFO_SIZE,
-  MAX_CHANNEL_VERSIONS,
-  P2P_PROTOCOL_VERSION,
-  matchChannelVersions,
-  type NodeInfoFields,
-  type ProtocolVersion,
-} from './node-info.js';
-export { NodeKey, nodeIdFromPubKey, isValidNodeId, verifySignature } from './node-key.js';
-export { Peer, PeerSet } from './peer.js';
+export { Switch, type SwitchOptions, type SwitchEvents, type NodeInfoSettings, type ConnFilter, type PeerFilter } from './switch.js';
+export { parseP2PConfig, P2PConfigSchema, type P2PConfig, type P2PConfigInput } from './config.js';
 export {
   BaseReactor,
   type Reactor,
@@ -51,11 +19,13 @@ export {
   type ReactorHost,
   type SwitchAddrBook,
 } from './reactor.js';
-export { Switch, type SwitchOptions, type SwitchEvents, type NodeInfoSettings, type ConnFilter, type PeerFilter } from './switch.js';
-export { parseP2PConfig, P2PConfigSchema, MConnConfigSchema, DEFAULT_P2P_CONFIG, type P2PConfig, type P2PConfigInput } from './config.js';
-export { P2PMetrics } from './metrics.js';
+export { type ChannelDescriptor } from './conn/channel.js';
+export { Peer, PeerSet } from './peer.js';
+export { type SendOptions, type ConnectionStatus, type ChannelStatus, type RttStatus } from './conn/mconnection.js';
+export { NodeKey, isValidNodeId } from './node-key.js';
+export { NodeInfo, type NodeInfoFields, type ProtocolVersion } from './node-info.js';
+export { NetAddress, type NetProtocol } from './net-address.js';
 export { type Transport, type RawConnection, type AcceptHandler, type RemoteEndpoint } from './transport.js';
-export { MultiplexTransport, type MultiplexTransportOptions, type UpgradedConn } from './transport-multiplex.js';
 export { TCPTransport, type TCPTransportOptions } from './transport-tcp.js';
 export { UnixTransport } from './transport-unix.js';
 export {
@@ -65,7 +35,7 @@ export {
   type MemoryNetworkStats,
   type LinkProfile,
 } from './transport-memory.js';
-export { mulberry32 } from './mulberry32.js';
+export { P2PMetrics } from './metrics.js';
 export {
   RequestReactor,
   type InFlightCounts,
@@ -74,22 +44,3 @@ export {
   type RequestHandler,
   type RequestContext,
 } from './request-reactor.js';
-export {
-  decodeRequestMessage,
-  encodeRequest,
-  encodeResponse,
-  encodeError,
-  encodeCancel,
-  REQUEST_KIND_REQUEST,
-  REQUEST_KIND_RESPONSE,
-  REQUEST_KIND_ERROR,
-  REQUEST_KIND_CANCEL,
-  REQUEST_HEADER_MAX,
-  MAX_ERROR_CODE,
-  MAX_ERROR_MESSAGE,
-  type RequestMessage,
-  type WireRequest,
-  type WireResponse,
-  type WireError,
-  type WireCancel,
-} from './request-wire.js';

@@ -96,8 +96,9 @@ export class MemoryPipe {
   }
 
   private schedule(): void {
-    if (this.timer || this.paused || this.dead || this.head >= this.queue.length) return;
-    const wait = this.queue[this.head]!.at - this.ctx.now();
+    const next = this.queue[this.head]; // undefined past the end
+    if (this.timer || this.paused || this.dead || next === undefined) return;
+    const wait = next.at - this.ctx.now();
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
@@ -109,8 +110,7 @@ export class MemoryPipe {
 
   private flush(): void {
     const now = this.ctx.now();
-    while (!this.dead && !this.paused && this.head < this.queue.length) {
-      const c = this.queue[this.head]!;
+    for (let c = this.queue[this.head]; c !== undefined && !this.dead && !this.paused; c = this.queue[this.head]) {
       if (c.at > now) break;
       this.queue[this.head++] = undefined as never;
       if (this.dst.destroyed) continue;

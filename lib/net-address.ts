@@ -68,9 +68,9 @@ export class NetAddress {
     if (typeof s === 'string' && s.startsWith(UNIX_PREFIX)) return new NetAddress('', s.slice(UNIX_PREFIX.length), 0, 'unix');
     const raw = typeof s === 'string' ? s.replace(/^tcp:\/\//, '') : '';
     const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(raw);
-    const host = m ? (m[1] ?? m[2]) : '';
-    const port = m ? Number(m[3]) : NaN;
-    if (!m || port > 65535 || (m[1] !== undefined && isIP(host) !== 6) || !isValidHost(host)) {
+    const host = m?.[1] ?? m?.[2]; // the regex holds one of the two and the port when it matches
+    const port = Number(m?.[3]);
+    if (host === undefined || !(port <= 65535) || (m?.[1] !== undefined && isIP(host) !== 6) || !isValidHost(host)) {
       throw new InvalidArgumentError(
         `invalid listen address ${JSON.stringify(s)} (expected host:port or unix:///path)`,
         'ERR_INVALID_ADDRESS',
@@ -92,7 +92,7 @@ export class NetAddress {
    * @throws InvalidArgumentError (`ERR_INVALID_ADDRESS`) naming what is wrong:
    *   a missing or malformed ID, a missing port, a port outside 1..65535, an
    *   IPv6 literal without brackets, an invalid host name, a Unix socket
-   *   path that is relative, longer than {@link MAX_UNIX_PATH_LENGTH} bytes or holds a NUL.
+   *   path that is relative, longer than 107 bytes (Linux's `sun_path` less its NUL) or holds a NUL.
    */
   static parse(s: string, opts: { requireId?: boolean } = {}): NetAddress {
     const requireId = opts.requireId ?? true;

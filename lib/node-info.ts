@@ -152,16 +152,12 @@ export class NodeInfo implements NodeInfoFields {
     if (new Set(this.channels).size !== this.channels.length) invalid('channels must be unique');
     const cv = this.channelVersions;
     if (!Array.isArray(cv) || cv.length !== this.channels.length) invalid('channelVersions must be an array with one entry per channel');
-    for (let i = 0; i < cv.length; i++) {
+    for (const [i, ch] of this.channels.entries()) {
       const vs = cv[i];
-      const ok =
-        Array.isArray(vs) &&
-        vs.length >= 1 &&
-        vs.length <= MAX_CHANNEL_VERSIONS &&
-        vs.every((v, j) => isU32(v) && v >= 1 && (j === 0 || v > vs[j - 1]));
+      const ok = Array.isArray(vs) && vs.length >= 1 && vs.length <= MAX_CHANNEL_VERSIONS && vs.every(isU32) && isAscendingFrom1(vs);
       if (!ok)
         invalid(
-          `channelVersions of channel 0x${this.channels[i].toString(16)} must be 1..${MAX_CHANNEL_VERSIONS} strictly ascending integers in 1..2^32-1`,
+          `channelVersions of channel 0x${ch.toString(16)} must be 1..${MAX_CHANNEL_VERSIONS} strictly ascending integers in 1..2^32-1`,
         );
     }
     if (typeof this.moniker !== 'string' || this.moniker.length < 1 || this.moniker.length > MAX_MONIKER || /\p{Cc}/u.test(this.moniker)) {
@@ -287,16 +283,11 @@ export class NodeInfo implements NodeInfoFields {
  */
 export function matchChannelVersions(ours: NodeInfo, theirs: NodeInfo): Map<number, number> {
   const out = new Map<number, number>();
-  for (let i = 0; i < ours.channels.length; i++) {
-    const remote = theirs.channelVersionsOf(ours.channels[i]);
-    if (!remote) continue;
-    const local = ours.channelVersions[i];
-    for (let j = local.length - 1; j >= 0; j--) {
-      if (remote.includes(local[j])) {
-        out.set(ours.channels[i], local[j]);
-        break;
-      }
-    }
+  for (const [i, ch] of ours.channels.entries()) {
+    const remote = theirs.channelVersionsOf(ch);
+    // channelVersions has one entry per channel (checked by the constructor)
+    const agreed = remote && ours.channelVersions[i]?.findLast((v) => remote.includes(v));
+    if (agreed !== undefined) out.set(ch, agreed);
   }
   return out;
 }
@@ -306,11 +297,21 @@ function defaultVersions(channels: Uint8Array): number[][] {
 }
 
 function versionList(info: NodeInfo): string {
-  return `{${Array.from(info.channels, (c, i) => `0x${c.toString(16).padStart(2, '0')}: [${info.channelVersions[i].join(', ')}]`).join(', ')}}`;
+  return `{${Array.from(info.channels, (c, i) => `0x${c.toString(16).padStart(2, '0')}: [${(info.channelVersions[i] ?? []).join(', ')}]`).join(', ')}}`;
 }
 
 function invalid(why: string): never {
   throw new NodeInfoError(`invalid NodeInfo: ${why}`, { invalid: true });
+}
+
+/** True when each version is above the one before it, the first above 0. */
+function isAscendingFrom1(vs: readonly number[]): boolean {
+  let prev = 0;
+  for (const v of vs) {
+    if (!(v > prev)) return false;
+    prev = v;
+  }
+  return true;
 }
 
 function isU32(n: unknown): boolean {

@@ -115,6 +115,12 @@ export interface Envelope {
  * `addPeer` and `removePeer`.
  */
 export interface Reactor {
+  /**
+   * The reactor's one name, unique across the Switch's reactors: what
+   * `Switch.addReactor` registers it under, `Switch.reactor(name)` finds and
+   * logs show (e.g. `'pex'`, `'echo'`).
+   */
+  readonly name: string;
   /** The channels this reactor owns (ids unique across the Switch's reactors). */
   getChannels(): ChannelDescriptor[];
   /** Called by `Switch.addReactor` with the Switch, seen through {@link ReactorHost} (not started yet: no `nodeInfo`). */
@@ -171,7 +177,7 @@ export abstract class BaseReactor implements Reactor {
   /** The Switch this reactor was added to, as a {@link ReactorHost} (set by `setSwitch`). */
   protected sw: ReactorHost | undefined;
 
-  /** @param name for logs. */
+  /** @param name the reactor's one name (see {@link Reactor.name}): `Switch.addReactor` registers it under it. */
   constructor(readonly name: string) {}
 
   abstract getChannels(): ChannelDescriptor[];

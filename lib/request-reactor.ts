@@ -143,7 +143,8 @@ const MAX_U32 = 0xffffffff;
  * Request/response over one channel.
  *
  * ```ts
- * const blocks = sw.addReactor('blocks', new RequestReactor({
+ * const blocks = sw.addReactor(new RequestReactor({
+ *   name: 'blocks',
  *   channelId: 0x41,
  *   handler: async ({ request, signal }) => encodeBlock(await store.get(decode(request), { signal })),
  * }));

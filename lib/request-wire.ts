@@ -107,7 +107,7 @@ export function encodeError(id: number, code: string, message: string): Uint8Arr
   let m = Buffer.from(String(message));
   if (m.length > MAX_ERROR_MESSAGE) {
     let end = MAX_ERROR_MESSAGE;
-    while (end > 0 && (m[end] & 0xc0) === 0x80) end--; // do not split a UTF-8 sequence
+    while (end > 0 && (m.readUInt8(end) & 0xc0) === 0x80) end--; // do not split a UTF-8 sequence (end < m.length)
     m = m.subarray(0, end);
   }
   const out = Buffer.allocUnsafe(6 + c.length + m.length);
@@ -137,7 +137,8 @@ export function decodeRequestMessage(b: Uint8Array): RequestMessage {
   if (b.length < 5) throw new MalformedPacketError(`request message of ${b.length} bytes is shorter than its 5-byte header`);
   const v = Buffer.from(b.buffer, b.byteOffset, b.length);
   const id = v.readUInt32BE(1);
-  switch (v[0]) {
+  const kind = v.readUInt8(0);
+  switch (kind) {
     case REQUEST_KIND_REQUEST: {
       if (v.length < 9) throw new MalformedPacketError('request without its timeout');
       const timeoutMs = v.readUInt32BE(5);
@@ -147,7 +148,7 @@ export function decodeRequestMessage(b: Uint8Array): RequestMessage {
     case REQUEST_KIND_RESPONSE:
       return { kind: 'response', id, payload: v.subarray(5) };
     case REQUEST_KIND_ERROR: {
-      const n = v.length > 5 ? v[5] : 0;
+      const n = v.length > 5 ? v.readUInt8(5) : 0;
       if (n < 1 || n > MAX_ERROR_CODE || v.length < 6 + n) throw new MalformedPacketError(`error response with a code length of ${n}`);
       const code = v.toString('latin1', 6, 6 + n);
       if (!CODE_RE.test(code)) throw new MalformedPacketError('error code is not printable ASCII');
@@ -166,6 +167,6 @@ export function decodeRequestMessage(b: Uint8Array): RequestMessage {
       if (v.length !== 5) throw new MalformedPacketError(`cancel of ${v.length} bytes (must be 5)`);
       return { kind: 'cancel', id };
     default:
-      throw new MalformedPacketError(`unknown request message kind 0x${v[0].toString(16)}`);
+      throw new MalformedPacketError(`unknown request message kind 0x${kind.toString(16)}`);
   }
 }

@@ -113,7 +113,7 @@ export interface SwitchEvents {
  *
  * ```ts
  * const sw = new Switch({ nodeKey: NodeKey.generate(), config: { listenAddress: '127.0.0.1:26656' } });
- * sw.addReactor('echo', new EchoReactor());
+ * sw.addReactor(new EchoReactor()); // registered under its name, 'echo'
  * await sw.start();
  * await sw.dialPeerWithAddress('<id>@127.0.0.1:26657');
  * ```
@@ -183,11 +183,15 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
   }
 
   /**
-   * Register a reactor and its channels, as CometBFT's `AddReactor`.
+   * Register a reactor and its channels under the reactor's own `name` (what
+   * {@link Switch.reactor} finds and logs show); returns the reactor. As
+   * CometBFT's `AddReactor(name, reactor)`, except that the name is not passed
+   * again: a reactor has one name, its `name`.
    * @throws InvalidArgumentError (`ERR_CHANNEL_TAKEN`) when a channel id is already taken,
    *   (`ERR_INVALID_ARGUMENT`) when the name is taken or the Switch has started.
    */
-  addReactor<R extends Reactor>(name: string, reactor: R): R {
+  addReactor<R extends Reactor>(reactor: R): R {
+    const name = reactor.name;
     if (this.running || this.stopped) throw new InvalidArgumentError('reactors must be added before start()');
     if (this.reactors.has(name)) throw new InvalidArgumentError(`a reactor named ${name} is already added`);
     const chs = reactor.getChannels();
@@ -207,7 +211,7 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
     return reactor;
   }
 
-  /** The reactor added under `name`. */
+  /** The reactor whose `name` is `name`, if added. */
   reactor<R extends Reactor = Reactor>(name: string): R | undefined {
     return this.reactors.get(name) as R | undefined;
   }

@@ -12,7 +12,7 @@
  * import { startSwitchPair } from 'switchboard/testing';
  *
  * t.test('echo answers foo with bar', async (t) => {
- *   const { toB, stop } = await startSwitchPair({ a: { echo: new EchoReactor() }, b: { echo: new EchoReactor() } });
+ *   const { toB, stop } = await startSwitchPair({ a: [new EchoReactor()], b: [new EchoReactor()] });
  *   t.teardown(stop);
  *   await toB.send(ECHO_CHANNEL, encodeEcho('foo'));
  * });
@@ -149,10 +149,10 @@ export function peerRemoved(sw: Switch, id?: string, opts: WaitOptions = {}): Pr
 
 /** Options of {@link startSwitchPair}. */
 export interface SwitchPairOptions {
-  /** Reactors of Switch `a` (the dialer) by name, added in this order with `addReactor(name, reactor)`. */
-  a: Record<string, Reactor>;
+  /** Reactors of Switch `a` (the dialer), added in this order with `addReactor` (each under its `name`). */
+  a: readonly Reactor[];
   /** Reactors of Switch `b` (the listener that `a` dials). */
-  b: Record<string, Reactor>;
+  b: readonly Reactor[];
   /** Network name of both NodeInfos. Default `"test"`. */
   network?: string;
   /** P2P config of both Switches (any subset); `listenAddress` defaults to `127.0.0.1:0` (a free port). */
@@ -187,13 +187,13 @@ export interface SwitchPair {
  */
 export async function startSwitchPair(opts: SwitchPairOptions): Promise<SwitchPair> {
   const timeoutMs = deadline(opts);
-  const make = (moniker: string, reactors: Record<string, Reactor>) => {
+  const make = (moniker: string, reactors: readonly Reactor[]) => {
     const sw = new Switch({
       nodeKey: NodeKey.generate(),
       nodeInfo: { network: opts.network ?? 'test', moniker },
       config: { listenAddress: '127.0.0.1:0', ...opts.config },
     });
-    for (const [name, reactor] of Object.entries(reactors)) sw.addReactor(name, reactor);
+    for (const reactor of reactors) sw.addReactor(reactor);
     return sw;
   };
   const started: Switch[] = [];

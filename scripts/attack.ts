@@ -172,7 +172,7 @@ async function honestPairProcess(): Promise<void> {
       nodeInfo: { network: NETWORK, moniker },
       config: { listenAddress: '127.0.0.1:0' },
     });
-    const g = sw.addReactor('gossip', new GossipReactor());
+    const g = sw.addReactor(new GossipReactor());
     await sw.start();
     await sw.dialPeerWithAddress(addr);
     return { sw, g };
@@ -400,7 +400,7 @@ async function scenario(name: Scenario, args: Args): Promise<Row> {
         nodeInfo: { network: NETWORK, moniker: 'flooder' },
         config: { listenAddress: '127.0.0.1:0' },
       });
-      const g = flooder.addReactor('gossip', new GossipReactor());
+      const g = flooder.addReactor(new GossipReactor());
       await flooder.start();
       td.teardown(() => flooder.stop());
       const fp = await flooder.dialPeerWithAddress(victim.addr);

@@ -38,7 +38,7 @@ t.test('MConnection, descriptors, the Switch and UnknownChannelError all print 0
     { message: 'duplicate channel id 0x05' },
   );
   const sw = new Switch({ nodeKey: NodeKey.generate() });
-  sw.addReactor('one', new RecordingReactor([{ id: 5 }]));
-  t.throws(() => sw.addReactor('two', new RecordingReactor([{ id: 5 }])), { message: 'channel 0x05 of reactor two is already taken' });
+  sw.addReactor(new RecordingReactor([{ id: 5 }], 'one'));
+  t.throws(() => sw.addReactor(new RecordingReactor([{ id: 5 }], 'two')), { message: 'channel 0x05 of reactor two is already taken' });
   t.equal(new UnknownChannelError(5).message, 'unknown channel 0x05');
 });

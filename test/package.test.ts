@@ -61,6 +61,7 @@ symlinkSync(join(repo, 'node_modules'), join(copy, 'node_modules'));
 
 type PackResult = { filename: string; files: { path: string }[] };
 const [packed] = JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', tmp], copy)) as PackResult[];
+if (!packed) throw new Error('npm pack printed no result');
 const tarball = join(tmp, packed.filename);
 const files = packed.files.map((f) => f.path);
 
@@ -77,7 +78,8 @@ symlinkSync(join(repo, 'node_modules', 'tap'), join(app, 'node_modules', 'tap'))
 /** A markdown file's complete files: fenced blocks whose first line is `// file: <name>`. */
 function completeFiles(markdown: string): { name: string; text: string }[] {
   const out: { name: string; text: string }[] = [];
-  for (const m of markdown.matchAll(/^```[a-z]*\n\/\/ file: (\S+)\n([\s\S]*?)^```$/gm)) out.push({ name: m[1], text: m[2] });
+  for (const [, name, text] of markdown.matchAll(/^```[a-z]*\n\/\/ file: (\S+)\n([\s\S]*?)^```$/gm))
+    if (name !== undefined && text !== undefined) out.push({ name, text });
   return out;
 }
 
@@ -135,7 +137,7 @@ t.test('the tarball holds the build, the bin, the guides and the licence, and no
   t.notOk(existsSync(join(app, 'node_modules', 'tsx')), 'tsx is not installed with the package');
 });
 
-t.test('an app imports switchboard, switchboard/reactors/pex and switchboard/testing', async (t) => {
+t.test('an app imports switchboard, switchboard/reactors/pex, switchboard/testing and switchboard/conn', async (t) => {
   const out = await run(
     process.execPath,
     [
@@ -144,11 +146,16 @@ t.test('an app imports switchboard, switchboard/reactors/pex and switchboard/tes
       `const root = await import('switchboard');
        const pex = await import('switchboard/reactors/pex');
        const testing = await import('switchboard/testing');
-       console.log(JSON.stringify([typeof root.Switch, typeof root.BaseReactor, typeof pex.PEXReactor, typeof pex.AddrBook, typeof testing.startSwitchPair, typeof testing.peerAdded]));`,
+       const conn = await import('switchboard/conn');
+       console.log(JSON.stringify([typeof root.Switch, typeof root.BaseReactor, typeof pex.PEXReactor, typeof pex.AddrBook, typeof testing.startSwitchPair, typeof testing.peerAdded, typeof conn.MConnection, typeof conn.decodePacket, typeof root.MConnection]));`,
     ],
     app,
   );
-  t.same(JSON.parse(out), ['function', 'function', 'function', 'function', 'function', 'function']);
+  t.same(
+    JSON.parse(out),
+    ['function', 'function', 'function', 'function', 'function', 'function', 'function', 'function', 'undefined'],
+    'the wire level is switchboard/conn, not the root',
+  );
 });
 
 t.test('a TypeScript app type-checks against the shipped .d.ts', async (t) => {
@@ -167,12 +174,12 @@ class Hello extends BaseReactor {
   override receive({ src, message }: Envelope): void { src.trySend(0x60, message); }
 }
 const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'app' }, config: { listenAddress: '127.0.0.1:0' } });
-sw.addReactor('hello', new Hello());
-sw.addReactor('pex', new PEXReactor(new AddrBook('addrbook.json'), {}));
+sw.addReactor(new Hello());
+sw.addReactor(new PEXReactor(new AddrBook('addrbook.json'), {}));
 sw.on('peer:add', (peer) => void peer.send(0x60, Buffer.from('hi')));
 export async function main(): Promise<number> {
   await sw.start();
-  const pair: SwitchPair = await startSwitchPair({ a: { hello: new Hello() }, b: { hello: new Hello() } });
+  const pair: SwitchPair = await startSwitchPair({ a: [new Hello()], b: [new Hello()] });
   const peer = await peerAdded(pair.a, pair.b.nodeKey.id, { timeoutMs: 1000 });
   await pair.stop();
   const e: SwitchboardError = new SwitchboardError('ERR_DIAL', 'x');
@@ -181,8 +188,10 @@ export async function main(): Promise<number> {
   new Switch({ nodeKey: 'not a key' });
   // @ts-expect-error: the config's types come from zod schemas: a peer limit is a number
   const limit: string = parseP2PConfig({}).maxNumInboundPeers;
-  // @ts-expect-error: startSwitchPair takes reactors by name
-  await startSwitchPair({ a: [new Hello()], b: {} });
+  // @ts-expect-error: addReactor takes the reactor alone (its name is its own)
+  sw.addReactor('hello', new Hello());
+  // @ts-expect-error: a reactor has a name
+  sw.addReactor({ getChannels: () => [], receive: () => {} });
   void limit;
   return peer.id.length + e.code.length;
 }
@@ -202,7 +211,7 @@ t.test(
       ['app.mjs'],
       'the README shows one complete file',
     );
-    writeFileSync(join(app, 'app.mjs'), blocks[0].text);
+    writeFileSync(join(app, 'app.mjs'), blocks[0]?.text ?? ''); // none: the run below fails
     t.equal(
       (await run(process.execPath, ['app.mjs'], app, 60_000)).trim(),
       'bob answered HELLO',
@@ -239,7 +248,7 @@ t.test("the guide's complete files type-check in the app against the installed p
     for (const [, spec] of b.text.matchAll(/from '([^']+)'/g)) {
       t.match(
         spec,
-        /^(switchboard|switchboard\/testing|switchboard\/reactors\/pex|node:[a-z]+|\.\/[a-z-.]+\.js|@msgpack\/msgpack|tap)$/,
+        /^(switchboard|switchboard\/testing|switchboard\/reactors\/pex|switchboard\/conn|node:[a-z]+|\.\/[a-z-.]+\.js|@msgpack\/msgpack|tap)$/,
         `${b.name} imports ${spec}: the package, node, its own files or an npm package`,
       );
     }

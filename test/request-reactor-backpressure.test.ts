@@ -40,7 +40,6 @@ t.test('a full channel makes request wait, bounded by its timeout; nothing is dr
       config: { listenAddress: '127.0.0.1:0', mconn: { recvWindowBytes: INITIAL_WINDOW } },
     });
     const rr = sw.addReactor(
-      'req',
       new RequestReactor({ channelId: REQ, handler, sendQueueCapacity: 1, maxRequestBytes: 256 << 10, stallLimit: 0, timeoutMs: 60_000 }),
     );
     t.teardown(() => sw.stop());

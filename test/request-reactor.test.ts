@@ -32,11 +32,8 @@ async function pair(
     nodeInfo: { network: 'req-test', moniker: 'here' },
     config: { listenAddress: '127.0.0.1:0' },
   });
-  const rr = sw.addReactor(
-    'req',
-    new RequestReactor({ channelId: REQ_CHANNEL, handler: scriptedHandler((e) => events.push(e)), ...opts.here }),
-  );
-  if (opts.other) sw.addReactor('other', new OtherReactor((e) => events.push(e)));
+  const rr = sw.addReactor(new RequestReactor({ channelId: REQ_CHANNEL, handler: scriptedHandler((e) => events.push(e)), ...opts.here }));
+  if (opts.other) sw.addReactor(new OtherReactor((e) => events.push(e)));
   await sw.start();
   t.teardown(() => sw.stop());
   const child = await startRequestPeer(t, opts.child ?? {});
@@ -166,7 +163,7 @@ t.test('a stalling peer is dropped after stallLimit timeouts in a row; an answer
 /** A Switch with a RequestReactor here, connected to a child that writes raw bytes on the request channel. */
 async function rawPair(t: Parameters<typeof startRequestPeer>[0]) {
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'req-test' }, config: { listenAddress: '127.0.0.1:0' } });
-  sw.addReactor('req', new RequestReactor({ channelId: REQ_CHANNEL }));
+  sw.addReactor(new RequestReactor({ channelId: REQ_CHANNEL }));
   await sw.start();
   t.teardown(() => sw.stop());
   const child = await startRequestPeer(t, { mode: 'raw' });
@@ -219,7 +216,7 @@ t.test('channel versions: [2] and [3] leave the channel inactive, the peer stays
 
 t.test('no channel with a common version: the handshake refuses the peer', async (t) => {
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'req-test' }, config: { listenAddress: '127.0.0.1:0' } });
-  sw.addReactor('req', new RequestReactor({ channelId: REQ_CHANNEL, versions: [2] }));
+  sw.addReactor(new RequestReactor({ channelId: REQ_CHANNEL, versions: [2] }));
   await sw.start();
   t.teardown(() => sw.stop());
   const child = await startRequestPeer(t, { versions: [3] });

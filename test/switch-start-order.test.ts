@@ -29,7 +29,7 @@ class WatchingReactor extends BaseReactor {
   readonly startCalled: Promise<void>;
   private calledStart!: () => void;
   constructor(private readonly ch: number) {
-    super('watching');
+    super(`watching-${ch}`);
     this.startCalled = new Promise<void>((r) => (this.calledStart = r));
   }
   getChannels(): ChannelDescriptor[] {
@@ -57,7 +57,7 @@ class WatchingReactor extends BaseReactor {
 
 function newSwitch(t: Teardown, ...reactors: BaseReactor[]): Switch {
   const sw = new Switch({ nodeKey: NodeKey.generate(), config: { listenAddress: '127.0.0.1:0' } });
-  reactors.forEach((r, i) => sw.addReactor(`r${i}`, r));
+  for (const r of reactors) sw.addReactor(r);
   t.teardown(() => sw.stop());
   return sw;
 }

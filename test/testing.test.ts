@@ -8,8 +8,11 @@ import { mconnectionPair, memoryDuplexPair, peerAdded, peerRemoved, startSwitchP
 /** Answers "ping" with "pong" on channel 0x40; throws on anything else; records what it got. */
 class PingReactor extends BaseReactor {
   readonly got: string[] = [];
-  constructor(private readonly id = 0x40) {
-    super('ping');
+  constructor(
+    private readonly id = 0x40,
+    name = 'ping',
+  ) {
+    super(name);
   }
   getChannels(): ChannelDescriptor[] {
     return [{ id: this.id, sendQueueCapacity: 4 }];
@@ -25,7 +28,7 @@ class PingReactor extends BaseReactor {
 t.test('startSwitchPair: both Switches hold each other and exchange messages; stop() stops both', async (t) => {
   const ra = new PingReactor();
   const rb = new PingReactor();
-  const pair = await startSwitchPair({ a: { ping: ra }, b: { ping: rb } });
+  const pair = await startSwitchPair({ a: [ra], b: [rb] });
   t.teardown(pair.stop);
   t.equal(pair.toB.id, pair.b.nodeKey.id);
   t.equal(pair.toA.id, pair.a.nodeKey.id);
@@ -54,7 +57,9 @@ t.test('startSwitchPair: both Switches hold each other and exchange messages; st
 });
 
 t.test('startSwitchPair: a failure stops what was started and passes the typed error on', async (t) => {
-  await t.rejects(startSwitchPair({ a: { one: new PingReactor(), two: new PingReactor() }, b: {} }), { code: 'ERR_CHANNEL_TAKEN' });
+  await t.rejects(startSwitchPair({ a: [new PingReactor(0x40, 'one'), new PingReactor(0x40, 'two')], b: [] }), {
+    code: 'ERR_CHANNEL_TAKEN',
+  });
   // a refused dial: the dial's typed error, and both Switches stopped (their reactors' stop ran)
   const stopped: string[] = [];
   class Stopping extends PingReactor {
@@ -65,14 +70,14 @@ t.test('startSwitchPair: a failure stops what was started and passes the typed e
       stopped.push(this.who);
     }
   }
-  await t.rejects(startSwitchPair({ a: { ping: new Stopping('a') }, b: { ping: new Stopping('b') }, config: { maxNumOutboundPeers: 0 } }), {
+  await t.rejects(startSwitchPair({ a: [new Stopping('a')], b: [new Stopping('b')], config: { maxNumOutboundPeers: 0 } }), {
     code: 'ERR_TOO_MANY_PEERS',
   });
   t.same(stopped.sort(), ['a', 'b']);
 });
 
 t.test('peerAdded: at once for a present peer, on the event otherwise, WaitTimeoutError after the deadline', async (t) => {
-  const pair = await startSwitchPair({ a: { ping: new PingReactor() }, b: { ping: new PingReactor() } });
+  const pair = await startSwitchPair({ a: [new PingReactor()], b: [new PingReactor()] });
   t.teardown(pair.stop);
   t.equal(await peerAdded(pair.a, pair.b.nodeKey.id, { timeoutMs: 1 }), pair.toB);
 
@@ -90,7 +95,7 @@ t.test('peerAdded: at once for a present peer, on the event otherwise, WaitTimeo
     await t.rejects(peerAdded(pair.a, absent, { timeoutMs }), { code: 'ERR_INVALID_ARGUMENT' }, `timeoutMs ${timeoutMs}`);
     await t.rejects(peerRemoved(pair.a, absent, { timeoutMs }), { code: 'ERR_INVALID_ARGUMENT' });
   }
-  await t.rejects(startSwitchPair({ a: {}, b: {}, timeoutMs: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
+  await t.rejects(startSwitchPair({ a: [], b: [], timeoutMs: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
 
   const anyRemoved = peerRemoved(pair.a, undefined, { timeoutMs: 30_000 });
   const again = peerAdded(pair.a, undefined, { timeoutMs: 30_000 });

@@ -20,7 +20,7 @@ async function memSwitch(
     config: { listenAddress: `${transport.host}:26656`, ...config },
     transport,
   });
-  const reactor = sw.addReactor('recording', new RecordingReactor());
+  const reactor = sw.addReactor(new RecordingReactor());
   await sw.start();
   t.teardown(() => sw.stop());
   return { sw, reactor };
@@ -146,7 +146,7 @@ t.test('on a bandwidth-limited link under bulk, a high-priority channel is not q
       config: { listenAddress: `${transport.host}:26656`, plaintext: true },
       transport,
     });
-    const reactor = sw.addReactor('recording', new RecordingReactor(channels));
+    const reactor = sw.addReactor(new RecordingReactor(channels));
     await sw.start();
     t.teardown(() => sw.stop());
     return { sw, reactor };

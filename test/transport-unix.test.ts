@@ -26,7 +26,7 @@ async function unixSwitch(
     config: { listenAddress: `unix://${path}`, plaintext },
     transport: new UnixTransport(),
   });
-  const reactor = sw.addReactor('recording', new RecordingReactor());
+  const reactor = sw.addReactor(new RecordingReactor());
   await sw.start();
   t.teardown(() => sw.stop());
   return { sw, reactor };

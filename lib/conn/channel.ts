@@ -276,8 +276,12 @@ export class Channel {
 
   /** Queue blocked senders, in order, while the queue and the send budget have room; each resolves true. */
   admitWaiters(): void {
-    while (this.waiters.length > 0 && this.count < this.desc.sendQueueCapacity && this.fits(this.waiters[0]!.msg.length)) {
-      const w = this.waiters.shift()!;
+    for (
+      let w = this.waiters[0];
+      w !== undefined && this.count < this.desc.sendQueueCapacity && this.fits(w.msg.length);
+      w = this.waiters[0]
+    ) {
+      this.waiters.shift();
       this.push(w.msg);
       this.settle(w, true);
     }
@@ -296,8 +300,9 @@ export class Channel {
    */
   ready(): boolean {
     if (this.sending === null) {
-      if (this.count === 0) return false;
-      this.sending = this.ring[this.head]!;
+      const next = this.ring[this.head]; // undefined exactly when the queue is empty
+      if (this.count === 0 || next === undefined) return false;
+      this.sending = next;
       this.ring[this.head] = undefined;
       this.head = (this.head + 1) % this.ring.length;
       this.count--;
@@ -352,7 +357,7 @@ export class Channel {
     this.waiters = [];
     for (const w of ws) this.settle(w, false);
     let freed = this.sending ? this.sending.length : 0;
-    for (let i = 0; i < this.count; i++) freed += this.ring[(this.head + i) % this.ring.length]!.length;
+    for (let i = 0; i < this.count; i++) freed += this.ring[(this.head + i) % this.ring.length]?.length ?? 0;
     this.budget.held -= freed;
     this.heldHere = 0;
     this.ring.fill(undefined);
@@ -468,8 +473,8 @@ export class Channel {
 
   /** The next held message, in arrival order, or undefined when none is left. */
   nextHeld(): Uint8Array | undefined {
-    if (this.heldHead === this.held.length) return undefined;
-    const m = this.held[this.heldHead]!;
+    const m = this.held[this.heldHead]; // undefined exactly when none is left (entries before heldHead are cleared)
+    if (m === undefined) return undefined;
     this.held[this.heldHead++] = undefined;
     if (this.heldHead === this.held.length) {
       this.held = [];

@@ -136,9 +136,9 @@ export class FrameSealer extends FrameCipherState {
       head.writeUInt32BE(len, 0);
       const cipher = createCipheriv(CIPHER, this.key, this.nonceFor(), { authTagLength: FRAME_TAG_SIZE });
       cipher.setAAD(head, { plaintextLength: len });
-      let chunk = chunks[ci]!;
+      let chunk = chunkAt(chunks, ci);
       while (co === chunk.length) {
-        chunk = chunks[++ci]!; // skip empty chunks
+        chunk = chunkAt(chunks, ++ci); // skip empty chunks
         co = 0;
       }
       let payload: Uint8Array;
@@ -151,7 +151,7 @@ export class FrameSealer extends FrameCipherState {
         let s = 0;
         while (need > 0) {
           while (co === chunk.length) {
-            chunk = chunks[++ci]!;
+            chunk = chunkAt(chunks, ++ci);
             co = 0;
           }
           const n = Math.min(need, chunk.length - co);
@@ -170,6 +170,16 @@ export class FrameSealer extends FrameCipherState {
     }
     return out;
   }
+}
+
+/**
+ * `chunks[i]`, in range while `total` is at most the chunks' length.
+ * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when `sealChunks` was given a `total` beyond its chunks.
+ */
+function chunkAt(chunks: readonly Uint8Array[], i: number): Uint8Array {
+  const c = chunks[i];
+  if (c === undefined) throw new InvalidArgumentError(`sealChunks: total exceeds the ${chunks.length} chunks' bytes`);
+  return c;
 }
 
 /**

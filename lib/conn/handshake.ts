@@ -95,10 +95,12 @@ export const LOW_ORDER_POINTS: readonly Uint8Array[] = Object.freeze(
 export function isLowOrderPoint(pubKey: Uint8Array): boolean {
   if (pubKey.length !== EPHEMERAL_KEY_SIZE) return true;
   let found = 0;
+  const key = Buffer.from(pubKey.buffer, pubKey.byteOffset, EPHEMERAL_KEY_SIZE); // views: readUInt8 is bounds-checked
   for (const p of LOW_ORDER_POINTS) {
+    const q = Buffer.from(p.buffer, p.byteOffset, p.length);
     let diff = 0;
-    for (let i = 0; i < 31; i++) diff |= pubKey[i]! ^ p[i]!;
-    diff |= (pubKey[31]! & 0x7f) ^ p[31]!;
+    for (let i = 0; i < 31; i++) diff |= key.readUInt8(i) ^ q.readUInt8(i);
+    diff |= (key.readUInt8(31) & 0x7f) ^ q.readUInt8(31);
     found |= diff === 0 ? 1 : 0;
   }
   return found === 1;
@@ -274,11 +276,17 @@ class HandshakeReader {
     w?.reject(err);
   }
 
+  /** The bytes received so far, in one buffer (the chunk itself when there is one). */
+  private joined(): Buffer {
+    const [first] = this.chunks;
+    return this.chunks.length === 1 && first !== undefined ? first : Buffer.concat(this.chunks, this.length);
+  }
+
   private serve(): void {
     const w = this.waiter;
     if (!w || this.length < w.n) return;
     this.waiter = undefined;
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
+    const all = this.joined();
     const out = all.subarray(0, w.n);
     const rest = all.subarray(w.n);
     this.chunks = rest.length > 0 ? [rest] : [];
@@ -301,7 +309,7 @@ class HandshakeReader {
     this.conn.off('close', this.onClose);
     this.conn.off('error', this.onError);
     if (this.failure) throw this.failure;
-    const leftover = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
+    const leftover = this.joined();
     this.chunks = [];
     this.length = 0;
     return { leftover, paused: this.pausedByUs };

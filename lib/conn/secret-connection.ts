@@ -208,12 +208,11 @@ export class SecretConnection extends Duplex {
 
   /** Duplex implementation (called by the stream machinery): seals the chunks into frames. */
   override _writev(chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>, cb: (err?: Error | null) => void): void {
-    const bufs: Buffer[] = new Array(chunks.length);
+    const bufs: Buffer[] = [];
     let total = 0;
-    for (let i = 0; i < chunks.length; i++) {
-      const c = chunks[i]!.chunk;
-      bufs[i] = c;
-      total += c.length;
+    for (const { chunk } of chunks) {
+      bufs.push(chunk);
+      total += chunk.length;
     }
     this.sendChunks(bufs, total, cb);
   }

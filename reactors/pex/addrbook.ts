@@ -9,7 +9,7 @@
  * starts from the previous good save or empty); bucket capacity is enforced
  * exactly (CometBFT admits a 65th entry), a demoted old entry is never lost,
  * and a ban on an old entry no longer loses it on reinstatement; a new entry
- * that fails {@link MAX_FAILURES} dials in a row is dropped at once; our own
+ * that fails `MAX_FAILURES` (10) dials in a row is dropped at once; our own
  * addresses are refused by ID and by `ip:port`, not only by exact string.
  *
  * @module
@@ -297,7 +297,7 @@ export class AddrBook {
 
   /**
    * Record a dial attempt to `addr`'s ID (CometBFT's `MarkAttempt`). A new
-   * entry that reaches {@link MAX_FAILURES} (10) attempts without a success in
+   * entry that reaches `MAX_FAILURES` (10) attempts without a success in
    * the last 7 days is dropped from the book at once (CometBFT only expires
    * such entries when a bucket is full). Unknown IDs are ignored.
    */
@@ -329,7 +329,7 @@ export class AddrBook {
    * Ban `addr`'s ID for `banMs` ms and remove it from the book (CometBFT's
    * `MarkBad`). Unlike CometBFT the ban is persisted, and an address not in
    * the book is banned too. Banning a banned ID extends the ban when the new
-   * one ends later. Bans are kept in {@link MAX_BANS} records at most (those
+   * one ends later. Bans are kept in `MAX_BANS` (20 480) records at most (those
    * expiring first are dropped).
    * @throws InvalidArgumentError (`ERR_INVALID_ARGUMENT`) when `banMs` is not a
    *   finite number ≥ 0 or `addr` has no ID.
@@ -446,7 +446,7 @@ export class AddrBook {
     return this.size() === 0;
   }
 
-  /** True when the book holds fewer than {@link NEED_ADDRESS_THRESHOLD} (1000) addresses (CometBFT's `NeedMoreAddrs`). */
+  /** True when the book holds fewer than `NEED_ADDRESS_THRESHOLD` (1000) addresses (CometBFT's `NeedMoreAddrs`). */
   needMoreAddrs(): boolean {
     return this.size() < NEED_ADDRESS_THRESHOLD;
   }
@@ -485,14 +485,14 @@ export class AddrBook {
    * bad contents:
    *
    * - a missing file gives an empty book;
-   * - a file that is empty, larger than {@link MAX_ADDR_BOOK_FILE_BYTES}
+   * - a file that is empty, larger than `MAX_ADDR_BOOK_FILE_BYTES` (32 MiB)
    *   (32 MiB), not UTF-8 JSON, of another `version` (a newer program's), or
    *   with a bad `key`, `addrs` or `bans` is renamed to
    *   `<file>.corrupt-<ms timestamp>` with a warning, and the book is loaded
    *   from `<file>.bak` (the previous good save) if that is good, else starts
    *   empty;
    * - invalid entries are skipped with one counted warning, as are entries
-   *   beyond {@link ADDR_BOOK_CAPACITY} and bans beyond {@link MAX_BANS},
+   *   beyond `ADDR_BOOK_CAPACITY` (20 480) and bans beyond `MAX_BANS` (20 480),
    *   duplicate IDs, and (with `routabilityStrict`) non-routable addresses;
    * - entries are re-placed with bucket capacities enforced.
    *

@@ -21,6 +21,7 @@
  * @module
  */
 import { createHmac } from 'node:crypto';
+import { InvalidArgumentError } from '../../lib/errors.js';
 import type { NetAddress } from '../../lib/net-address.js';
 import type { AddrBookLogger } from './addrbook-file.js';
 import { groupKey } from './group-key.js';
@@ -111,7 +112,7 @@ export class BucketTables {
     this.remove(ka);
     ka.bucketType = 'old';
     const idx = this.#calcOldBucket(ka.addr);
-    const bucket = this.#oldBuckets[idx]!;
+    const bucket = this.#bucket('old', idx);
     while (bucket.size >= OLD_BUCKET_SIZE) {
       const demoted = oldest(bucket)!;
       this.#removeFromBucket(demoted, idx);
@@ -131,7 +132,7 @@ export class BucketTables {
       const wanted = ka.buckets;
       ka.buckets = [];
       for (const idx of wanted) {
-        const bucket = this.#newBuckets[idx]!;
+        const bucket = this.#bucket('new', idx);
         if (bucket.size >= NEW_BUCKET_SIZE || bucket.has(ka.id)) continue;
         bucket.set(ka.id, ka);
         ka.addBucketRef(idx);
@@ -148,8 +149,8 @@ export class BucketTables {
   /** A random entry of a random non-empty bucket of the `type` table; undefined when that table is empty. */
   pickFrom(type: BucketType): NetAddress | undefined {
     const nonEmpty = (type === 'old' ? this.#oldBuckets : this.#newBuckets).filter((b) => b.size > 0);
-    if (nonEmpty.length === 0) return undefined;
-    const bucket = nonEmpty[randomIndex(nonEmpty.length)]!;
+    const bucket = nonEmpty[randomIndex(nonEmpty.length)]; // undefined when the table is empty
+    if (bucket === undefined) return undefined;
     let i = randomIndex(bucket.size);
     for (const ka of bucket.values()) {
       if (i-- === 0) return ka.addr;
@@ -169,8 +170,15 @@ export class BucketTables {
 
   // ================================================================ private
 
+  /**
+   * Bucket `idx` of the `type` table (indices are computed mod the table size, or checked by
+   * `KnownAddress.fromJSON` for loaded ones). @throws InvalidArgumentError for an index outside the table.
+   */
   #bucket(type: BucketType, idx: number): Bucket {
-    return (type === 'new' ? this.#newBuckets : this.#oldBuckets)[idx]!;
+    const table = type === 'new' ? this.#newBuckets : this.#oldBuckets;
+    const bucket = table[idx];
+    if (bucket === undefined) throw new InvalidArgumentError(`${type} bucket ${idx} is outside 0..${table.length - 1}`);
+    return bucket;
   }
 
   /** Add `ka` (new) to new bucket `idx`, expiring entries while the bucket is full. */
@@ -179,7 +187,7 @@ export class BucketTables {
       this.#logger.warn({ addr: ka.addr.toString() }, 'address book: refusing to put an old address in a new bucket');
       return;
     }
-    const bucket = this.#newBuckets[idx]!;
+    const bucket = this.#bucket('new', idx);
     if (bucket.has(ka.id)) return;
     while (bucket.size >= NEW_BUCKET_SIZE) this.#expireNew(idx);
     bucket.set(ka.id, ka);
@@ -189,7 +197,7 @@ export class BucketTables {
 
   /** Add `ka` (old, in no bucket) to old bucket `idx`; false when the bucket is full. */
   #addToOldBucket(ka: KnownAddress, idx: number): boolean {
-    const bucket = this.#oldBuckets[idx]!;
+    const bucket = this.#bucket('old', idx);
     if (bucket.size >= OLD_BUCKET_SIZE) return false;
     bucket.set(ka.id, ka);
     if (ka.addBucketRef(idx) === 1) this.#nOld++;
@@ -208,7 +216,7 @@ export class BucketTables {
 
   /** Make room in new bucket `idx`: drop a bad entry, else the least recently tried (CometBFT's `expireNew`). */
   #expireNew(idx: number): void {
-    const bucket = this.#newBuckets[idx]!;
+    const bucket = this.#bucket('new', idx);
     const now = this.#now();
     let victim: KnownAddress | undefined;
     for (const ka of bucket.values()) {

@@ -70,12 +70,11 @@ export function groupKey(addr: NetAddress, routabilityStrict = true): string {
   if (inRange(ip, RFC6145) || inRange(ip, RFC6052)) return ipv4Group(bytes.slice(12, 16));
   if (inRange(ip, RFC3964)) return ipv4Group(bytes.slice(2, 6));
   if (inRange(ip, RFC4380)) return ipv4Group(bytes.slice(12, 16).map((b) => b ^ 0xff));
-  if (inRange(ip, ONION_CAT)) return `tor:${bytes[6]! & 0x0f}`;
-  const parts = (ip as ipaddr.IPv6).parts.slice();
+  if (inRange(ip, ONION_CAT)) return `tor:${Buffer.from(bytes).readUInt8(6) & 0x0f}`; // 16 bytes: IPv6
   const bits = inRange(ip, HE_NET) ? 36 : 32;
-  for (let i = 0; i < 8; i++) {
+  const parts = (ip as ipaddr.IPv6).parts.map((part, i) => {
     const keep = Math.max(0, Math.min(16, bits - i * 16));
-    parts[i] = keep === 0 ? 0 : parts[i]! & ((0xffff << (16 - keep)) & 0xffff);
-  }
+    return keep === 0 ? 0 : part & ((0xffff << (16 - keep)) & 0xffff);
+  });
   return new ipaddr.IPv6(parts).toRFC5952String();
 }

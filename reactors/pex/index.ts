@@ -1,16 +1,16 @@
 /**
  * The PEX (peer exchange) reactor and its address book, as CometBFT's
  * `p2p/pex` package: {@link AddrBook} (bucketed, persisted), {@link PEXReactor}
- * (channel 0x00), the PEX wire messages, the book's tuning constants, and
+ * (channel 0x00), the PEX wire messages, the reactor's defaults, and
  * {@link createNode}, which builds a Switch with both from one config.
  *
  * ```ts
  * import { createNode } from 'switchboard/reactors/pex';
- * const node = createNode({ nodeKey, config: { seeds }, addrBookPath: 'addrbook.json', reactors: { app } });
+ * const node = createNode({ nodeKey, config: { seeds }, addrBookPath: 'addrbook.json', reactors: [app] });
  * await node.start();
  * // or by hand:
  * import { AddrBook, PEXReactor } from 'switchboard/reactors/pex';
- * sw.addReactor('pex', new PEXReactor(new AddrBook('addrbook.json'), { seeds }));
+ * sw.addReactor(new PEXReactor(new AddrBook('addrbook.json'), { seeds }));
  * ```
  *
  * @module switchboard/reactors/pex
@@ -25,7 +25,6 @@ export {
 } from './addrbook.js';
 export { groupKey } from './group-key.js';
 export { KnownAddress, type BucketType, type KnownAddressJSON, type NetAddressJSON } from './known-address.js';
-export * from './params.js';
 export {
   PEX_CHANNEL,
   MAX_PEX_ADDRS,

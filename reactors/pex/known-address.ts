@@ -157,8 +157,8 @@ export class KnownAddress {
    * CometBFT's `isBad`: an entry is worthless when it is new, was not
    * attempted in the last minute, and either claims to be from the future
    * (lastAttempt more than 10 minutes ahead; a TODO in CometBFT), was last
-   * attempted over a week ago, failed {@link NUM_RETRIES} (3) times without
-   * ever succeeding, or failed {@link MAX_FAILURES} (10) times with no success
+   * attempted over a week ago, failed `NUM_RETRIES` (3) times without
+   * ever succeeding, or failed `MAX_FAILURES` (10) times with no success
    * in the last week. Old entries are never bad.
    */
   isBad(now: number): boolean {
@@ -172,7 +172,7 @@ export class KnownAddress {
   }
 
   /**
-   * True when the entry has failed {@link MAX_FAILURES} (10) times with no
+   * True when the entry has failed `MAX_FAILURES` (10) times with no
    * success in the last week, whatever the last-minute grace of
    * {@link isBad}: the book drops such new entries at once (a bound CometBFT
    * leaves to bucket pressure).

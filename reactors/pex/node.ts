@@ -17,7 +17,7 @@
  *   nodeInfo: { network: 'my-net', moniker: 'alice' },
  *   config: { listenAddress: '0.0.0.0:26656', seeds: ['<id>@seed.example.com:26656'] },
  *   addrBookPath: './home/data/addrbook.json',
- *   reactors: { echo: new EchoReactor() },
+ *   reactors: [new EchoReactor()],
  * });
  * await node.start();
  * ```
@@ -108,8 +108,8 @@ export interface CreateNodeOptions {
    * needed). Required when `config.pex` is on (the default).
    */
   addrBookPath?: string;
-  /** The application's reactors, added after PEX in this order, by name. Default none. */
-  reactors?: Readonly<Record<string, Reactor>>;
+  /** The application's reactors, added after PEX in this order, each under its `name` (`'pex'` is PEX's). Default none. */
+  reactors?: readonly Reactor[];
   /** pino logger for the Switch, PEX (child `{ reactor: 'pex' }`) and the book (child `{ module: 'addrbook' }`). Default silent. */
   logger?: Logger;
   /** prom-client metrics; default none. */
@@ -169,9 +169,9 @@ export function createNode(opts: CreateNodeOptions): SwitchboardNode {
   let pex: PEXReactor | undefined;
   if (pexOn) {
     book = new AddrBook(opts.addrBookPath!, { routabilityStrict, logger: opts.logger?.child({ module: 'addrbook' }) });
-    pex = sw.addReactor('pex', new PEXReactor(book, { seedMode, seeds, ensurePeersPeriodMs, crawlPeriodMs, minTimeBetweenCrawlsMs }));
+    pex = sw.addReactor(new PEXReactor(book, { seedMode, seeds, ensurePeersPeriodMs, crawlPeriodMs, minTimeBetweenCrawlsMs }));
   }
-  for (const [name, reactor] of Object.entries(opts.reactors ?? {})) sw.addReactor(name, reactor);
+  for (const reactor of opts.reactors ?? []) sw.addReactor(reactor);
   return {
     switch: sw,
     pex,

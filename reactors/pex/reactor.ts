@@ -203,7 +203,7 @@ interface SeedHistory {
  * ```ts
  * const book = new AddrBook(join(home, 'addrbook.json'));
  * const pex = new PEXReactor(book, { seeds: ['<id>@seed.example.com:26656'] });
- * sw.addReactor('pex', pex);
+ * sw.addReactor(pex); // registered under its name, 'pex'
  * await sw.start();
  * ```
  *
@@ -265,7 +265,7 @@ export class PEXReactor extends BaseReactor {
    *   outside 1..250, a `maxAttemptsToDial` < 1, or a `now` that is not a function.
    */
   constructor(book: AddrBook, opts: PEXReactorOptions = {}) {
-    super('PEX');
+    super('pex');
     if (!book || typeof book.pickAddress !== 'function') throw new InvalidArgumentError('PEXReactor needs an AddrBook');
     this.book = book;
     this.seedMode = opts.seedMode ?? false;

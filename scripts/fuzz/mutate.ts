@@ -62,7 +62,7 @@ const mutations: Mutation[] = [
   (b, rng) => {
     if (b.length === 0) return b;
     const i = rng.int(b.length);
-    b[i] ^= 1 << rng.int(8);
+    b.writeUInt8(b.readUInt8(i) ^ (1 << rng.int(8)), i); // i < b.length
     return b;
   },
   // set a byte to an interesting value

@@ -70,13 +70,12 @@ async function main(): Promise<void> {
   });
   const quiet = { warn() {}, info() {}, debug() {} };
   sw.addReactor(
-    'pex',
     new PEXReactor(new AddrBook(join(spec.home, 'data', 'addrbook.json'), { routabilityStrict: false, logger: quiet }), {
       ensurePeersPeriodMs: 1000,
       dialBackoffBaseMs: 200,
     }),
   );
-  const gossip = sw.addReactor('gossip', new GossipReactor());
+  const gossip = sw.addReactor(new GossipReactor());
   let heard = 0;
   gossip.events.on('message', (_m, from) => void (from && heard++));
   const dialFailures = new Map<string, string[]>();

@@ -13,7 +13,7 @@ t.test('each pong updates rttMs (latest and smoothed with alpha 1/8) and the RTT
       metrics: m,
       config: { listenAddress: '127.0.0.1:0', mconn: { pingIntervalMs: 20 } },
     });
-    sw.addReactor('r', new RecordingReactor());
+    sw.addReactor(new RecordingReactor());
     t.teardown(() => sw.stop());
     return sw;
   };
@@ -41,8 +41,9 @@ t.test('each pong updates rttMs (latest and smoothed with alpha 1/8) and the RTT
   t.ok(samples.length >= 5, `${samples.length} samples`);
   const s = peer.status().rttMs!;
   t.equal(s.latest, samples.at(-1), 'latest is the last sample');
-  let srtt = samples[0];
-  for (const r of samples.slice(1)) srtt = srtt + (r - srtt) / 8;
+  const [firstSample = NaN, ...later] = samples;
+  let srtt = firstSample;
+  for (const r of later) srtt = srtt + (r - srtt) / 8;
   t.ok(Math.abs(s.smoothed - srtt) < 1e-9, `smoothed ${s.smoothed} = SRTT ${srtt}`);
   t.ok(
     samples.every((r) => r > 0 && r < 10_000),

@@ -22,6 +22,7 @@ import { FRAME_OVERHEAD, FRAME_TAG_SIZE, FrameOpener, FrameSealer, MAX_NONCE_COU
 import { SecretConnection, type SecretConnectionOptions, type SecretConnectionTestOptions } from '../../lib/conn/secret-connection.js';
 import { SwitchboardError } from '../../lib/errors.js';
 import { NodeKey } from '../../lib/node-key.js';
+import { xorByte } from '../helpers/bytes.js';
 
 // ---------------------------------------------------------------------------
 // Fixtures
@@ -242,7 +243,7 @@ t.test('handshake over real sockets: each side authenticates the other', async (
   t.equal(b.remoteId, aKey.id);
   t.same(Buffer.from(a.remotePubKey()), Buffer.from(bKey.pubKey));
   t.same(Buffer.from(b.remotePubKey()), Buffer.from(aKey.pubKey));
-  a.remotePubKey()[0] ^= 0xff;
+  a.remotePubKey().fill(0);
   t.same(Buffer.from(a.remotePubKey()), Buffer.from(bKey.pubKey), 'remotePubKey returns a copy');
 
   const toB = collect(b, 5);
@@ -533,9 +534,9 @@ t.test('evil: wrong signatures → ERR_AUTH', async (t) => {
 t.test('evil: tampered frames → ERR_BAD_FRAME', async (t) => {
   const server = await new Server().listen();
   for (const [what, flip] of [
-    ['ciphertext bit', (f: Buffer) => (f[10]! ^= 0x01)],
-    ['tag bit', (f: Buffer) => (f[f.length - 1]! ^= 0x80)],
-    ['length bit (100 → 96)', (f: Buffer) => (f[3]! ^= 0x04)],
+    ['ciphertext bit', (f: Buffer) => xorByte(f, 10, 0x01)],
+    ['tag bit', (f: Buffer) => xorByte(f, f.length - 1, 0x80)],
+    ['length bit (100 → 96)', (f: Buffer) => xorByte(f, 3, 0x04)],
   ] as const) {
     const e = await evilSession(server);
     e.sock.on('error', () => {});

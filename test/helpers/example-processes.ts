@@ -50,8 +50,8 @@ export class ExampleProcess {
    * future). Rejects when the process exits first, or after `deadlineMs`.
    */
   waitFor(re: RegExp, { from = 0, deadlineMs = 20_000 } = {}): Promise<RegExpExecArray> {
-    for (let i = from; i < this.lines.length; i++) {
-      const m = re.exec(this.lines[i]);
+    for (const line of this.lines.slice(from)) {
+      const m = re.exec(line);
       if (m) return Promise.resolve(m);
     }
     return new Promise((resolve, reject) => {
@@ -116,8 +116,10 @@ export async function startExample(
   });
   const p = new ExampleProcess(name, child);
   const m = await p.waitFor(/^listening on (([0-9a-f]{40})@\S+)/);
-  p.addr = m[1];
-  p.id = m[2];
+  const [, addr, id] = m;
+  if (addr === undefined || id === undefined) throw new Error(`${name}: no address in "${m[0]}"`);
+  p.addr = addr;
+  p.id = id;
   return p;
 }
 

@@ -43,7 +43,7 @@ export function pexCluster(
       const book = new AddrBook(join(dir, `${nodeKey.id}.json`), { routabilityStrict: false, logger: quietBook });
       const pex = new PEXReactor(book, { ...defaults, ...opts.pex });
       const sw = new Switch({ nodeKey, nodeInfo: { network: 'test' }, config: { listenAddress: '127.0.0.1:0', ...opts.config } });
-      sw.addReactor('pex', pex);
+      sw.addReactor(pex);
       const node = { sw, pex, book, id: nodeKey.id, added: [] as string[], maxOutbound: 0 } as unknown as PexNode;
       sw.on('peer:add', (p) => {
         node.added.push(p.id);

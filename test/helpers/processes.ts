@@ -27,10 +27,11 @@ export async function startNodeProcess(
   const addr = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (l) => {
       lines.push(l);
-      const m = / listening on (\S+)/.exec(l);
-      if (m) resolve(m[1]);
+      const addr = / listening on (\S+)/.exec(l)?.[1];
+      if (addr !== undefined) resolve(addr);
     });
     void exited.then((code) => reject(new Error(`node exited (${code}) before listening: ${stderr}`)));
   });
-  return { child, id: addr.split('@')[0], addr, lines, exited };
+  const [id = ''] = addr.split('@');
+  return { child, id, addr, lines, exited };
 }

@@ -132,16 +132,19 @@ async function main(cfg: PeerConfig): Promise<void> {
     cfg.mode === 'raw'
       ? undefined
       : sw.addReactor(
-          'req',
           new RequestReactor({ channelId: REQ_CHANNEL, handler: scriptedHandler(out), versions: cfg.versions, ...cfg.reactor }),
         );
-  if (cfg.mode === 'raw') sw.addReactor('raw', new RawReactor(cfg.versions));
-  if (cfg.other) sw.addReactor('other', new OtherReactor(out));
+  if (cfg.mode === 'raw') sw.addReactor(new RawReactor(cfg.versions));
+  if (cfg.other) sw.addReactor(new OtherReactor(out));
   sw.on('peer:add', (p) => out({ ev: 'peer', id: p.id, version: p.channelVersion(REQ_CHANNEL) ?? null }));
   sw.on('peer:remove', (p, reason) => out({ ev: 'removed', id: p.id, code: (reason as { code?: string })?.code ?? null }));
   await sw.start();
   out({ ev: 'listening', addr: sw.listenAddr.toString() });
-  const peer = (): Peer => sw.peers.list()[0];
+  const peer = (): Peer => {
+    const [p] = sw.peers.list();
+    if (!p) throw new Error('no peer connected');
+    return p;
+  };
   createInterface({ input: process.stdin }).on('line', (l) => {
     const c = JSON.parse(l) as { cmd: string; tag?: string; body?: string; hex?: string; timeoutMs?: number; addr?: string; text?: string };
     if (c.cmd === 'dial')

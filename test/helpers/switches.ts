@@ -16,8 +16,11 @@ export class RecordingReactor extends BaseReactor {
   /** The `reason` of each `removePeer` call, in order. */
   readonly removeReasons: SwitchboardError[] = [];
   private waiters: { n: number; resolve: () => void }[] = [];
-  constructor(private readonly chs: ChannelDescriptor[] = [{ id: 0x20, sendQueueCapacity: 100 }]) {
-    super('recording');
+  constructor(
+    private readonly chs: ChannelDescriptor[] = [{ id: 0x20, sendQueueCapacity: 100 }],
+    name = 'recording',
+  ) {
+    super(name);
   }
   getChannels(): ChannelDescriptor[] {
     return this.chs;
@@ -54,7 +57,7 @@ export async function startSwitch(
     nodeInfo: { network: opts.network ?? 'test', moniker: opts.moniker },
     config: { listenAddress: '127.0.0.1:0', ...opts.config },
   });
-  const reactor = sw.addReactor('recording', new RecordingReactor(opts.channels));
+  const reactor = sw.addReactor(new RecordingReactor(opts.channels));
   await sw.start();
   t.teardown(() => sw.stop());
   return { sw, reactor };

@@ -45,15 +45,12 @@ export async function startTarget(
     metrics: opts.metrics,
     logger: opts.logger,
   });
-  const echo = sw.addReactor('echo', new EchoReactor());
-  const gossip = sw.addReactor('gossip', new GossipReactor());
+  const echo = sw.addReactor(new EchoReactor());
+  const gossip = sw.addReactor(new GossipReactor());
   // the book saves on stop: its directory goes only after the Switch has stopped
   const dir = opts.pex ? mkdtempSync(join(tmpdir(), 'switchboard-target-')) : undefined;
   if (dir)
-    sw.addReactor(
-      'pex',
-      new PEXReactor(new AddrBook(join(dir, 'addrbook.json'), { routabilityStrict: true }), { ensurePeersPeriodMs: 60_000 }),
-    );
+    sw.addReactor(new PEXReactor(new AddrBook(join(dir, 'addrbook.json'), { routabilityStrict: true }), { ensurePeersPeriodMs: 60_000 }));
   const log = new RefusalLog(sw);
   t.teardown(async () => {
     await sw.stop();
@@ -96,7 +93,7 @@ export class GoodPeer {
       nodeInfo: { network: NETWORK, moniker: 'good' },
       config: { listenAddress: '127.0.0.1:0', ...opts.config },
     });
-    const echo = sw.addReactor('echo', new EchoReactor());
+    const echo = sw.addReactor(new EchoReactor());
     await sw.start();
     t.teardown(() => sw.stop());
     const peer = await sw.dialPeerWithAddress(target.sw.listenAddr);

@@ -26,7 +26,7 @@ t.test('a flood does not crowd honest messages out of a slow peer’s queue', as
       nodeInfo: { network: NETWORK, moniker },
       config: { listenAddress: '127.0.0.1:0' },
     });
-    const g = sw.addReactor('gossip', new GossipReactor());
+    const g = sw.addReactor(new GossipReactor());
     await sw.start();
     t.teardown(() => sw.stop());
     const added = peerAdded(target.sw, sw.nodeKey.id);

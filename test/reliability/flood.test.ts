@@ -121,7 +121,7 @@ t.test(`${WANT} connection attempts in a burst`, async (t) => {
 
   // and the node still accepts a newcomer
   const newcomer = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK }, config: { listenAddress: '127.0.0.1:0' } });
-  newcomer.addReactor('echo', new EchoReactor());
+  newcomer.addReactor(new EchoReactor());
   await newcomer.start();
   t.teardown(() => newcomer.stop());
   const seen = peerAdded(target.sw, newcomer.nodeKey.id);

@@ -19,6 +19,7 @@ import { decodeGossip, MAX_GOSSIP_MESSAGE_SIZE } from '../../reactors/examples/g
 import { Fuzzer } from '../../scripts/fuzz/runner.js';
 import { allTargets, handshakeTranscript, isTypedRefusal, replayHandshake, type FuzzTarget } from '../../scripts/fuzz/targets.js';
 import { Rng } from '../../scripts/fuzz/rng.js';
+import { xorByte } from '../helpers/bytes.js';
 
 const targets = new Map(allTargets().map((x) => [x.name, x]));
 const target = (name: string): FuzzTarget => targets.get(name)!;
@@ -136,7 +137,7 @@ t.test('frame decoder (SecretConnection FrameOpener)', async (t) => {
           const wire = Buffer.concat(msgs.map((m) => sealer.seal(m)));
           const plain = Buffer.concat(msgs.map((m) => Buffer.from(m)));
           const i = at % wire.length;
-          wire[i] ^= x;
+          xorByte(wire, i, x);
           const opener = new FrameOpener(key);
           const got: Buffer[] = [];
           let code: string | undefined;
@@ -193,7 +194,7 @@ t.test('handshake (SecretConnection.make against mutated transcripts)', async (t
   await fc.assert(
     fc.asyncProperty(fc.integer({ min: 0, max: 32 + 116 - 1 }), fc.integer({ min: 1, max: 255 }), async (at, x) => {
       const bad = Buffer.from(transcript);
-      bad[at] ^= x;
+      xorByte(bad, at, x);
       let code: string | undefined;
       try {
         await replayHandshake([bad], localKey, opts);

@@ -16,7 +16,7 @@ import type { Teardown } from '../helpers/teardown.js';
 
 async function node(t: Teardown) {
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: 'g' }, config: { listenAddress: '127.0.0.1:0' } });
-  const gossip = sw.addReactor('gossip', new GossipReactor());
+  const gossip = sw.addReactor(new GossipReactor());
   const log = new RefusalLog(sw);
   await sw.start();
   t.teardown(() => sw.stop());

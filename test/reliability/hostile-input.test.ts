@@ -18,6 +18,7 @@ import { ECHO_CAPACITY, ECHO_CHANNEL, ECHO_QUEUE } from '../helpers/echo-reactor
 import { RawPeer, msgHeader } from '../helpers/raw-peer.js';
 import { GoodPeer, startTarget, type Target } from '../helpers/target.js';
 import { within, sleep } from '../helpers/time.js';
+import { xorByte } from '../helpers/bytes.js';
 
 /** One scenario: what the raw peer does, and the code the target must report. */
 interface Scenario {
@@ -39,7 +40,7 @@ const scenarios: Scenario[] = [
   {
     name: 'an auth frame with a flipped ciphertext bit',
     code: 'ERR_AUTH',
-    act: async (raw) => void raw.secretHandshake({ authFrame: (f) => ((f[10] ^= 1), f) }).catch(() => {}),
+    act: async (raw) => void raw.secretHandshake({ authFrame: (f) => (xorByte(f, 10, 1), f) }).catch(() => {}),
   },
   {
     name: 'an auth frame whose length prefix says 4096',
@@ -103,7 +104,7 @@ const scenarios: Scenario[] = [
     code: 'ERR_BAD_FRAME',
     act: afterJoin((raw) => {
       const f = raw.sealer!.seal(encodePacket({ type: 'msg', channelId: ECHO_CHANNEL, eof: true, data: Buffer.from([1, 0, 0, 0, 1]) }));
-      f[6] ^= 0x40;
+      xorByte(f, 6, 0x40);
       raw.write(f);
     }),
   },

@@ -22,7 +22,7 @@ async function newcomer(t: Teardown): Promise<Switch> {
     nodeInfo: { network: NETWORK, moniker: 'newcomer' },
     config: { listenAddress: '127.0.0.1:0' },
   });
-  sw.addReactor('echo', new EchoReactor());
+  sw.addReactor(new EchoReactor());
   await sw.start();
   t.teardown(() => sw.stop());
   return sw;

@@ -33,7 +33,7 @@ const retainedHeap = (): number => (gc(), process.memoryUsage().heapUsed);
 
 async function gossiper(t: Teardown, moniker: string, target: { sw: Switch }): Promise<{ sw: Switch; gossip: GossipReactor }> {
   const sw = new Switch({ nodeKey: NodeKey.generate(), nodeInfo: { network: NETWORK, moniker }, config: { listenAddress: '127.0.0.1:0' } });
-  const gossip = sw.addReactor('gossip', new GossipReactor());
+  const gossip = sw.addReactor(new GossipReactor());
   await sw.start();
   t.teardown(() => sw.stop());
   const added = peerAdded(target.sw, sw.nodeKey.id);

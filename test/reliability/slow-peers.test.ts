@@ -55,7 +55,7 @@ t.test('slowloris clients are cut off at handshakeTimeoutMs; a good handshake is
     nodeInfo: { network: NETWORK },
     config: { listenAddress: '127.0.0.1:0', mconn },
   });
-  newcomer.addReactor('echo', new EchoReactor());
+  newcomer.addReactor(new EchoReactor());
   await newcomer.start();
   t.teardown(() => newcomer.stop());
   const dialStart = performance.now();
@@ -153,7 +153,7 @@ t.test('a peer that vanishes without a FIN is detected by the keepalive on both 
     nodeInfo: { network: NETWORK, moniker: 'far' },
     config: { listenAddress: '127.0.0.1:0', mconn },
   });
-  const farEcho = far.addReactor('echo', new EchoReactor());
+  const farEcho = far.addReactor(new EchoReactor());
   await far.start();
   t.teardown(() => far.stop());
   const farLog = new RefusalLog(far);

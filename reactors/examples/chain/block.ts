@@ -146,7 +146,8 @@ export function meetsDifficulty(hashHex: string, difficulty: number): boolean {
   const full = Math.floor(difficulty / 4);
   for (let i = 0; i < full; i++) if (hashHex.charCodeAt(i) !== 0x30) return false;
   const rest = difficulty % 4;
-  return rest === 0 || parseInt(hashHex[full], 16) >> (4 - rest) === 0;
+  const nibble = parseInt(hashHex.charAt(full), 16); // NaN past the end: not met
+  return rest === 0 || (nibble >= 0 && nibble >> (4 - rest) === 0);
 }
 
 /** The genesis block of a chain with this difficulty: fixed, so nodes with the same difficulty share it. */

@@ -237,7 +237,7 @@ export class ChainReactor extends BaseReactor {
 
   /** The last block of our chain. */
   get tip(): ChainBlock {
-    return this.chain[this.chain.length - 1];
+    return this.chain[this.chain.length - 1] ?? this.genesis; // the chain holds the genesis block at least
   }
 
   /** Our block at `height`, or undefined. */
@@ -535,28 +535,32 @@ export class ChainReactor extends BaseReactor {
       }
       state.height = res.height;
       const blocks = res.blocks;
-      if (blocks.length === 0) {
+      const last = blocks[blocks.length - 1];
+      if (last === undefined) {
         state.height = Math.min(res.height, from - 1);
         continue;
       }
-      const hashes = blocks.map((b) => blockHash(b));
-      for (let j = 1; j < blocks.length; j++) {
-        if (blocks[j].prevHash !== hashes[j - 1])
-          throw new InvalidBlockError(blocks[j].height, 'prevHash is not the previous block of the batch');
+      const hashes: string[] = [];
+      for (const b of blocks) {
+        const prev = hashes[hashes.length - 1];
+        if (prev !== undefined && b.prevHash !== prev)
+          throw new InvalidBlockError(b.height, 'prevHash is not the previous block of the batch');
+        hashes.push(blockHash(b));
       }
       let i = 0;
       if (branch.length === 0) {
-        while (i < blocks.length && this.chain[blocks[i].height]?.hash === hashes[i]) i++; // blocks we have
-        if (i === blocks.length) {
-          from = blocks[i - 1].height + 1;
+        i = blocks.findIndex((b, k) => this.chain[b.height]?.hash !== hashes[k]); // past the blocks we have
+        const firstNew = blocks[i];
+        if (firstNew === undefined) {
+          from = last.height + 1;
           continue;
         }
-        const parent = this.chain[blocks[i].height - 1];
+        const parent = this.chain[firstNew.height - 1];
         if (!parent) {
           from = this.tip.height + 1;
           continue;
         }
-        if (parent.hash !== blocks[i].prevHash) {
+        if (parent.hash !== firstNew.prevHash) {
           // a fork below `from`: step back (exponentially) to find the common block
           if (from === 1) throw new InvalidBlockError(1, 'does not extend our genesis block');
           from = Math.max(1, from - back);
@@ -566,7 +570,8 @@ export class ChainReactor extends BaseReactor {
         base = parent.height;
         baseHash = parent.hash;
       }
-      if (this.chain[base]?.hash !== baseHash) {
+      const baseBlock = this.chain[base];
+      if (baseBlock === undefined || baseBlock.hash !== baseHash) {
         // our chain changed under the branch while we waited: start over from our tip
         branch = [];
         branchTxs = new Set();
@@ -574,9 +579,9 @@ export class ChainReactor extends BaseReactor {
         back = Math.min(this.batch, maxSyncBatch(peer.channelVersion(RANGE_CHANNEL) ?? 1));
         continue;
       }
-      let parent = branch.at(-1) ?? this.chain[base];
-      for (; i < blocks.length; i++) {
-        const b = validateBlock(blocks[i], parent, this.ctxAt(base, branchTxs));
+      let parent = branch.at(-1) ?? baseBlock;
+      for (const blk of blocks.slice(i)) {
+        const b = validateBlock(blk, parent, this.ctxAt(base, branchTxs));
         branch.push(b);
         for (const tx of b.txs) branchTxs.add(txHash(tx));
         parent = b;

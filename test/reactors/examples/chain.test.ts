@@ -123,7 +123,7 @@ t.test('wire validation: junk on any channel is ERR_MALFORMED_PACKET', async (t)
     { from: 1, count: MAX_SYNC_BATCH + 1 },
     'version 2 allows larger batches',
   );
-  t.equal(decodeRangeResponse(encodeRangeResponse({ from: 1, height: 1, blocks: [b1] }), 1).blocks[0].height, 1);
+  t.equal(decodeRangeResponse(encodeRangeResponse({ from: 1, height: 1, blocks: [b1] }), 1).blocks[0]?.height, 1);
   t.same(decodeSync(encodeSync({ type: 'status', height: 1, hash: b1.hash })), { type: 'status', height: 1, hash: b1.hash });
 });
 
@@ -141,7 +141,7 @@ async function chainNode(t: Teardown, opts: Partial<ChainOptions> = {}) {
     peerFilters: [chainPeerFilter(chain.genesis.hash)],
     config: { listenAddress: '127.0.0.1:0' },
   });
-  sw.addReactor('chain', chain);
+  sw.addReactor(chain);
   await sw.start();
   t.teardown(() => sw.stop());
   const syncs: [number, number][] = [];
@@ -157,12 +157,11 @@ async function rawNode(t: Teardown, genesisHash: string, ranges?: ConstructorPar
     config: { listenAddress: '127.0.0.1:0' },
   });
   const reactor = sw.addReactor(
-    'raw',
     new RecordingReactor(
       [TX_CHANNEL, BLOCK_CHANNEL, SYNC_CHANNEL].map((id) => ({ id, sendQueueCapacity: 8, recvMessageCapacity: 1 << 20 })),
     ),
   );
-  sw.addReactor('ranges', new RequestReactor({ channelId: RANGE_CHANNEL, handler: ranges, versions: [1, 2], maxInFlightPerPeer: 4 }));
+  sw.addReactor(new RequestReactor({ channelId: RANGE_CHANNEL, handler: ranges, versions: [1, 2], maxInFlightPerPeer: 4 }));
   await sw.start();
   t.teardown(() => sw.stop());
   return { sw, reactor };
@@ -226,6 +225,7 @@ t.test('a longer fork wins; the loser gets its orphaned transactions back in the
 
   // q mines the tx on top of the common chain; p adopts the announced block
   const [b7] = await q.chain.mine(1);
+  if (!b7) return t.fail('mine(1) mined no block');
   await tipIs(p.chain, b7.hash);
   t.equal(p.chain.tip.txs.length, 1);
   t.same(q.chain.pendingTxs(), []);
@@ -236,12 +236,13 @@ t.test('transactions are gossiped once and mined blocks are relayed along a line
   await connect(b.sw, a.sw);
   await connect(c.sw, b.sw);
   const txSeen = [0, 0, 0];
-  [a, b, c].forEach((n, i) => n.chain.events.on('tx', () => txSeen[i]++));
+  [a, b, c].forEach((n, i) => n.chain.events.on('tx', () => (txSeen[i] = (txSeen[i] ?? 0) + 1)));
   const arrived = new Promise<void>((resolve) => a.chain.events.on('tx', () => resolve()));
   c.chain.submitTx(tx(7));
   await arrived;
   t.same(txSeen, [1, 1, 1]);
   const [block] = await a.chain.mine(1);
+  if (!block) return t.fail('mine(1) mined no block');
   t.equal(block.txs.length, 1, 'the miner included the gossiped tx');
   await tipIs(c.chain, block.hash);
   t.same(c.chain.pendingTxs(), [], 'mined txs leave every mempool');

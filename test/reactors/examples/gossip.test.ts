@@ -16,7 +16,7 @@ import type { Teardown } from '../../helpers/teardown.js';
 /** A started Switch with a gossip reactor that records what it delivers (from a peer: `from` set). */
 async function gossipNode(t: Teardown, moniker: string, nodeKey = NodeKey.generate()) {
   const sw = new Switch({ nodeKey, nodeInfo: { network: 'gossip', moniker }, config: { listenAddress: '127.0.0.1:0' } });
-  const gossip = sw.addReactor('gossip', new GossipReactor());
+  const gossip = sw.addReactor(new GossipReactor());
   await sw.start();
   t.teardown(() => sw.stop());
   const delivered: { msg: GossipMessage; from: string | undefined }[] = [];

@@ -17,7 +17,7 @@ import { peerAdded, RecordingReactor } from '../../helpers/switches.js';
 t.test('createNode wires PEX and the AddrBook from the config, then the app reactors', async (t) => {
   const dir = t.testdir();
   const seedKey = NodeKey.generate();
-  const app = new RecordingReactor([{ id: 0x40 }]);
+  const app = new RecordingReactor([{ id: 0x40 }], 'app');
   const node = createNode({
     nodeKey: NodeKey.generate(),
     nodeInfo: { network: 'n', moniker: 'alice' },
@@ -31,7 +31,7 @@ t.test('createNode wires PEX and the AddrBook from the config, then the app reac
       maxNumOutboundPeers: 3,
     },
     addrBookPath: join(dir, 'data', 'addrbook.json'),
-    reactors: { app },
+    reactors: [app],
   });
   t.teardown(() => node.stop());
   t.equal(node.book?.routabilityStrict, false, 'routabilityStrict reaches the book');
