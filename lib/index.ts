@@ -7,17 +7,7 @@
 export * from './errors.js';
 export { CHANNEL_DEFAULTS, fillChannelDescriptor, type ChannelDescriptor, type FullChannelDescriptor } from './conn/channel.js';
 export { FlowRate } from './conn/flow-rate.js';
-export {
-  MConnection,
-  DEFAULT_MCONN_CONFIG,
-  type MConnConfig,
-  type ConnectionStatus,
-  type ChannelStatus,
-  type RttStatus,
-  type SendOptions,
-  type ReceiveHandler,
-  type ErrorHandler,
-} from './conn/mconnection.js';
+export { MConnection, type SendOptions, type ReceiveHandler, type ErrorHandler } from './conn/mconnection.js';
 export {
   decodePacket,
   encodePacket,
@@ -52,7 +42,10 @@ export {
   type SwitchAddrBook,
 } from './reactor.js';
 export { Switch, type SwitchOptions, type SwitchEvents, type NodeInfoSettings, type ConnFilter, type PeerFilter } from './switch.js';
-export { parseP2PConfig, P2PConfigSchema, MConnConfigSchema, DEFAULT_P2P_CONFIG, type P2PConfig, type P2PConfigInput } from './config.js';
+export { parseP2PConfig, P2PConfigSchema, DEFAULT_P2P_CONFIG, type P2PConfig, type P2PConfigInput } from './config.js';
+export { MConnConfigSchema, DEFAULT_MCONN_CONFIG, type MConnConfig } from './conn/mconn-config.js';
+export { type RttStatus } from './conn/keepalive.js';
+export { type ConnectionStatus, type ChannelStatus } from './conn/connection-status.js';
 export { P2PMetrics } from './metrics.js';
 export { type Transport, type RawConnection, type AcceptHandler, type RemoteEndpoint } from './transport.js';
 export { MultiplexTransport, type MultiplexTransportOptions, type UpgradedConn } from './transport-multiplex.js';

@@ -13,7 +13,6 @@ import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import pino, { type Logger } from 'pino';
 import { channelIdHex, type ChannelDescriptor } from './conn/channel.js';
-import { DEFAULT_MCONN_CONFIG } from './conn/mconnection.js';
 import { parseP2PConfig, type P2PConfig, type P2PConfigInput } from './config.js';
 import {
   ChannelInactiveError,
@@ -809,7 +808,7 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
   private congested(now: number): boolean {
     if (now - this.congestionCheckedAt < CONGESTION_RECHECK_MS) return this.congestionCached;
     this.congestionCheckedAt = now;
-    const mark = (this.config.mconn.maxSendWaiters ?? DEFAULT_MCONN_CONFIG.maxSendWaiters) / 8;
+    const mark = this.config.mconn.maxSendWaiters / 8;
     let congested = false;
     for (const p of this.peers.list()) {
       if (p.mostSendWaiters >= mark && p.sendStalledMs < CONGESTION_STALL_GRACE_MS) {

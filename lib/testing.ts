@@ -24,7 +24,8 @@
  */
 import { Duplex } from 'node:stream';
 import type { ChannelDescriptor } from './conn/channel.js';
-import { MConnection, type MConnConfig, type ReceiveHandler } from './conn/mconnection.js';
+import type { MConnConfig } from './conn/mconn-config.js';
+import { MConnection, type ReceiveHandler } from './conn/mconnection.js';
 import type { P2PConfigInput } from './config.js';
 import { InvalidArgumentError, SwitchboardError } from './errors.js';
 import { NodeKey } from './node-key.js';

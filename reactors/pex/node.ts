@@ -26,7 +26,8 @@
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { parseConfig, P2PConfigSchema } from '../../lib/config.js';
+import { P2PConfigSchema } from '../../lib/config.js';
+import { parseConfig } from '../../lib/parse-config.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import type { P2PMetrics } from '../../lib/metrics.js';
 import type { NodeKey } from '../../lib/node-key.js';
