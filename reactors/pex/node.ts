@@ -35,16 +35,14 @@ import type { Reactor } from '../../lib/reactor.js';
 import type { Transport } from '../../lib/transport.js';
 import { Switch, type ConnFilter, type NodeInfoSettings, type PeerFilter } from '../../lib/switch.js';
 import { AddrBook } from './addrbook.js';
-import { DEFAULT_ENSURE_PEERS_PERIOD_MS, PEXReactor } from './reactor.js';
-
-/** Largest timer period, ms (what setTimeout accepts). */
-const MAX_PERIOD_MS = 2 ** 31 - 1;
+import { PEXSettingsSchema } from './options.js';
+import { PEXReactor } from './reactor.js';
 
 /**
  * The schema of the PEX settings of {@link NodeConfig} (unknown keys are
  * errors). Defaults: `pex` true, `seeds` [], `seedMode` false,
  * `routabilityStrict` true, `ensurePeersPeriodMs`
- * {@link DEFAULT_ENSURE_PEERS_PERIOD_MS} (30 000 ms, CometBFT's).
+ * `DEFAULT_ENSURE_PEERS_PERIOD_MS` (30 000 ms, CometBFT's; from `PEXSettingsSchema`).
  */
 export const PEXConfigSchema = z
   .object({
@@ -57,7 +55,7 @@ export const PEXConfigSchema = z
     /** Refuse non-routable (private, loopback) addresses in the AddrBook (the book's option; CometBFT's `addr_book_strict`). Default true. */
     routabilityStrict: z.boolean().default(true),
     /** Period of PEX's `ensurePeers`, ms, 1..2^31−1. Default 30 000. */
-    ensurePeersPeriodMs: z.number().int().min(1).max(MAX_PERIOD_MS).default(DEFAULT_ENSURE_PEERS_PERIOD_MS),
+    ensurePeersPeriodMs: PEXSettingsSchema.shape.ensurePeersPeriodMs,
   })
   .strict();
 
