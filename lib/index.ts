@@ -41,7 +41,10 @@ export {
   type ReactorHost,
   type SwitchAddrBook,
 } from './reactor.js';
-export { Switch, type SwitchOptions, type SwitchEvents, type NodeInfoSettings, type ConnFilter, type PeerFilter } from './switch.js';
+export { Switch } from './switch.js';
+export { type SwitchOptions, type SwitchEvents } from './switch-options.js';
+export { type NodeInfoSettings } from './node-info-settings.js';
+export { type ConnFilter, type PeerFilter } from './peer-filters.js';
 export { parseP2PConfig, P2PConfigSchema, DEFAULT_P2P_CONFIG, type P2PConfig, type P2PConfigInput } from './config.js';
 export { MConnConfigSchema, DEFAULT_MCONN_CONFIG, type MConnConfig } from './conn/mconn-config.js';
 export { type RttStatus } from './conn/keepalive.js';

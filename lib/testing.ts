@@ -31,7 +31,8 @@ import { InvalidArgumentError, SwitchboardError } from './errors.js';
 import { NodeKey } from './node-key.js';
 import type { Peer } from './peer.js';
 import type { Reactor } from './reactor.js';
-import { Switch, type SwitchEvents } from './switch.js';
+import { Switch } from './switch.js';
+import type { SwitchEvents } from './switch-options.js';
 
 /** Default deadline of every wait in this module: 10000 ms. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
