@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { MConnConfig } from '../lib/conn/mconnection.js';
+import type { MConnConfig } from '../lib/conn/mconn-config.js';
 import type { LinkKind } from './link.js';
 import type { RequestParams } from './request-roles.js';
 

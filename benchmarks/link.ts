@@ -12,7 +12,8 @@
  */
 import type { Socket } from 'node:net';
 import type { ChannelDescriptor } from '../lib/conn/channel.js';
-import { DEFAULT_MCONN_CONFIG, MConnection, type MConnConfig } from '../lib/conn/mconnection.js';
+import { DEFAULT_MCONN_CONFIG, type MConnConfig } from '../lib/conn/mconn-config.js';
+import { MConnection } from '../lib/conn/mconnection.js';
 import { SecretConnection } from '../lib/conn/secret-connection.js';
 import { NodeKey } from '../lib/node-key.js';
 import { RawConnection } from './raw-tcp.js';

@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
-import { DEFAULT_MCONN_CONFIG, type MConnConfig } from '../lib/conn/mconnection.js';
+import { DEFAULT_MCONN_CONFIG, type MConnConfig } from '../lib/conn/mconn-config.js';
 import type { ProfileSummary } from './profile-summary.js';
 import { renderProfileSummaries } from './profile-summary.js';
 import type { CryptoCeiling } from './crypto-ceiling.js';

@@ -12,7 +12,7 @@
 import { NodeKey } from '../lib/node-key.js';
 import { RequestReactor } from '../lib/request-reactor.js';
 import { Switch } from '../lib/switch.js';
-import type { MConnConfig } from '../lib/conn/mconnection.js';
+import type { MConnConfig } from '../lib/conn/mconn-config.js';
 import { type ChildIpc, Meter, type RoleSpec } from './ipc.js';
 import { checkPayload, makePayloads } from './payload.js';
 import { latencyUs } from './stats.js';

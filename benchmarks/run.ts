@@ -25,7 +25,7 @@ import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { DEFAULT_MCONN_CONFIG, type MConnConfig } from '../lib/conn/mconnection.js';
+import { DEFAULT_MCONN_CONFIG, type MConnConfig } from '../lib/conn/mconn-config.js';
 import { renderChart } from './chart.js';
 import { measureCryptoCeiling } from './crypto-ceiling.js';
 import { findProfiles, summarizeProfile } from './profile-summary.js';

@@ -12,7 +12,7 @@ import type { Peer } from '../lib/peer.js';
 import { BaseReactor, type Envelope } from '../lib/reactor.js';
 import { Switch } from '../lib/switch.js';
 import type { ChannelDescriptor } from '../lib/conn/channel.js';
-import type { MConnConfig } from '../lib/conn/mconnection.js';
+import type { MConnConfig } from '../lib/conn/mconn-config.js';
 import { type ChildIpc, Meter, type RoleSpec } from './ipc.js';
 import { BENCH_SEND_QUEUE_CAPACITY } from './link.js';
 import { checkPayload, makePayloads } from './payload.js';

@@ -25,7 +25,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MConnConfig } from '../lib/conn/mconnection.js';
+import type { MConnConfig } from '../lib/conn/mconn-config.js';
 import { type ChildMsg, type LoadedPhase, type PeerHandle, type ProcStats, type RoleSpec, spawnPeer, type StreamParams } from './ipc.js';
 import { LINK_LABELS, type LinkKind } from './link.js';
 

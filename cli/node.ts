@@ -17,13 +17,13 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { z } from 'zod';
-import { parseConfig } from '../lib/config.js';
+import { parseConfig } from '../lib/parse-config.js';
 import { readBoundedFile, type BoundedRead } from '../lib/bounded-file.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { isSystemError, systemErrorText } from './errors.js';
 import { P2PMetrics } from '../lib/metrics.js';
 import { NodeKey } from '../lib/node-key.js';
-import type { RttStatus } from '../lib/conn/mconnection.js';
+import type { RttStatus } from '../lib/conn/keepalive.js';
 import { createNode, NodeConfigSchema, parseNodeConfig, type NodeConfig, type NodeConfigInput } from '../reactors/pex/index.js';
 import { GossipReactor } from '../reactors/examples/gossip/reactor.js';
 

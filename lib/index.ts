@@ -9,7 +9,10 @@
  * @module switchboard
  */
 export * from './errors.js';
-export { Switch, type SwitchOptions, type SwitchEvents, type NodeInfoSettings, type ConnFilter, type PeerFilter } from './switch.js';
+export { Switch } from './switch.js';
+export { type SwitchOptions, type SwitchEvents } from './switch-options.js';
+export { type NodeInfoSettings } from './node-info-settings.js';
+export { type ConnFilter, type PeerFilter } from './peer-filters.js';
 export { parseP2PConfig, P2PConfigSchema, type P2PConfig, type P2PConfigInput } from './config.js';
 export {
   BaseReactor,
@@ -21,7 +24,9 @@ export {
 } from './reactor.js';
 export { type ChannelDescriptor } from './conn/channel.js';
 export { Peer, PeerSet } from './peer.js';
-export { type SendOptions, type ConnectionStatus, type ChannelStatus, type RttStatus } from './conn/mconnection.js';
+export { type SendOptions } from './conn/mconnection.js';
+export { type ConnectionStatus, type ChannelStatus } from './conn/connection-status.js';
+export { type RttStatus } from './conn/keepalive.js';
 export { NodeKey, isValidNodeId } from './node-key.js';
 export { NodeInfo, type NodeInfoFields, type ProtocolVersion } from './node-info.js';
 export { NetAddress, type NetProtocol } from './net-address.js';

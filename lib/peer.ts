@@ -7,14 +7,9 @@
 import type { Duplex } from 'node:stream';
 import type { ChannelDescriptor } from './conn/channel.js';
 import { ChannelInactiveError } from './errors.js';
-import {
-  MConnection,
-  type ConnectionStatus,
-  type ErrorHandler,
-  type MConnConfig,
-  type ReceiveHandler,
-  type SendOptions,
-} from './conn/mconnection.js';
+import type { ConnectionStatus } from './conn/connection-status.js';
+import { MConnection, type ErrorHandler, type ReceiveHandler, type SendOptions } from './conn/mconnection.js';
+import type { MConnConfig } from './conn/mconn-config.js';
 import { NetAddress } from './net-address.js';
 import type { NodeInfo } from './node-info.js';
 

@@ -24,13 +24,15 @@
  */
 import { Duplex } from 'node:stream';
 import type { ChannelDescriptor } from './conn/channel.js';
-import { MConnection, type MConnConfig, type ReceiveHandler } from './conn/mconnection.js';
+import type { MConnConfig } from './conn/mconn-config.js';
+import { MConnection, type ReceiveHandler } from './conn/mconnection.js';
 import type { P2PConfigInput } from './config.js';
 import { InvalidArgumentError, SwitchboardError } from './errors.js';
 import { NodeKey } from './node-key.js';
 import type { Peer } from './peer.js';
 import type { Reactor } from './reactor.js';
-import { Switch, type SwitchEvents } from './switch.js';
+import { Switch } from './switch.js';
+import type { SwitchEvents } from './switch-options.js';
 
 /** Default deadline of every wait in this module: 10000 ms. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 10_000;

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { readConfigFile, resolveNodeConfig } from '../cli/node.js';
 import { cliErrorLine } from '../cli/errors.js';
+import { DEFAULT_MCONN_CONFIG } from '../lib/conn/mconn-config.js';
 import { RejectedError } from '../lib/errors.js';
 
 const messageOf = (fn: () => unknown): string => {
@@ -31,7 +32,7 @@ t.test('a valid file is returned as written; flags override it and defaults fill
   });
   t.equal(cfg.moniker, 'm');
   t.equal(cfg.p2p.maxNumInboundPeers, 4, 'the flag wins');
-  t.same(cfg.p2p.mconn, { sendRate: 9, recvRate: 1 }, 'mconn merged field by field');
+  t.same(cfg.p2p.mconn, { ...DEFAULT_MCONN_CONFIG, sendRate: 9, recvRate: 1 }, 'mconn merged field by field, defaults filled');
 });
 
 t.test('JSON errors: what and where (line, column), never the bytes', async (t) => {

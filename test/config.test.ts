@@ -2,7 +2,9 @@
 // "did you mean" for near-miss keys.
 import t from 'tap';
 import { z } from 'zod';
-import { DEFAULT_P2P_CONFIG, P2PConfigSchema, parseConfig, parseP2PConfig } from '../lib/config.js';
+import { DEFAULT_P2P_CONFIG, P2PConfigSchema, parseP2PConfig } from '../lib/config.js';
+import { DEFAULT_MCONN_CONFIG } from '../lib/conn/mconn-config.js';
+import { parseConfig } from '../lib/parse-config.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 
 const messageOf = (fn: () => unknown): string => {
@@ -19,7 +21,7 @@ t.test('a valid config gets every default', async (t) => {
   const c = parseP2PConfig({ maxNumInboundPeers: 3, mconn: { sendRate: 100 } });
   t.equal(c.maxNumInboundPeers, 3);
   t.equal(c.maxNumOutboundPeers, DEFAULT_P2P_CONFIG.maxNumOutboundPeers);
-  t.same(c.mconn, { sendRate: 100 });
+  t.same(c.mconn, { ...DEFAULT_MCONN_CONFIG, sendRate: 100 }, 'the MConnection group gets its defaults too');
 });
 
 t.test('one typo: its key, and the key it was meant to be', async (t) => {

@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { NodeReport, PeerStats } from '../node.js';
-import type { RttStatus } from '../../lib/conn/mconnection.js';
+import type { RttStatus } from '../../lib/conn/keepalive.js';
 
 /** How long a closed connection stays on the graph (dashed), ms. */
 export const RECENTLY_CLOSED_MS = 30_000;

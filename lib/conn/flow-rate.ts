@@ -78,3 +78,40 @@ export class FlowRate {
     this.last = t;
   }
 }
+
+/** Window of {@link RecentRate} (ms). */
+const RECENT_WINDOW_MS = 250;
+
+/**
+ * Byte rate over the last quarter to half second: quick to react, unlike
+ * {@link FlowRate.rate}'s 1 s moving average. Two windows of 250 ms, the
+ * current and the previous one; `record` takes the time the caller already
+ * read, so it reads no clock.
+ */
+export class RecentRate {
+  /** Bytes in the current and the previous window (previous: −1 before the first ends). */
+  private cur = 0;
+  private prev = -1;
+  private start = performance.now();
+
+  /** Count `n` bytes at `now` (performance.now() ms). */
+  record(now: number, n: number): void {
+    this.roll(now);
+    this.cur += n;
+  }
+
+  /** The rate at `now` (bytes/s). */
+  rate(now: number): number {
+    this.roll(now);
+    const span = now - this.start + (this.prev >= 0 ? RECENT_WINDOW_MS : 0);
+    return span > 0 ? ((Math.max(0, this.prev) + this.cur) * 1000) / span : 0;
+  }
+
+  private roll(now: number): void {
+    const age = now - this.start;
+    if (age < RECENT_WINDOW_MS) return;
+    this.prev = age < 2 * RECENT_WINDOW_MS ? this.cur : 0;
+    this.cur = 0;
+    this.start = now;
+  }
+}

@@ -15,8 +15,8 @@
  *
  * @module switchboard/conn
  */
-export { MConnection, DEFAULT_MCONN_CONFIG, type MConnConfig, type ReceiveHandler, type ErrorHandler } from './mconnection.js';
-export { MConnConfigSchema } from '../config.js';
+export { MConnection, type ReceiveHandler, type ErrorHandler } from './mconnection.js';
+export { MConnConfigSchema, DEFAULT_MCONN_CONFIG, type MConnConfig } from './mconn-config.js';
 export { CHANNEL_DEFAULTS, fillChannelDescriptor, type FullChannelDescriptor } from './channel.js';
 export { FlowRate } from './flow-rate.js';
 export {

@@ -1,53 +1,36 @@
 /**
  * MConnection: prioritised, multiplexed channels over one stream, as
- * CometBFT's `p2p/conn.MConnection`.
+ * CometBFT's `p2p/conn.MConnection`. Its parts, one file each: settings
+ * (`mconn-config.ts`), which channel sends next (`scheduler.ts`), what one
+ * socket write carries (`batch.ts`), ping/pong and round-trip time
+ * (`keepalive.ts`), credit owed to the peer (`window-updates.ts`), the
+ * isolation deadlines (`deadlines.ts`), `status()` (`connection-status.ts`),
+ * one channel's queue, packet cutting, window and reassembly (`channel.ts`).
  *
- * Sending: each channel has a bounded queue; a scheduler repeatedly picks,
- * among channels with pending data, the one with the least
- * `recentlySent / priority` and writes one packet of at most
- * `maxPacketMsgPayloadSize` bytes from it, so a large message on one channel
- * cannot starve another. Packets are batched into one buffer per socket write.
- * `recentlySent` decays by 0.8 every 2 s (as CometBFT's `updateStats`); and a
- * channel that was idle re-enters at no worse than the best backlogged
- * channel's ratio (start-time fair queuing), so a high-priority channel that
- * sent a big message earlier is not starved afterwards — a known weakness of
- * the reference.
+ * Sending: each channel has a bounded queue; the scheduler picks the pending
+ * channel with the least `recentlySent / priority` for each packet of at most
+ * `maxPacketMsgPayloadSize` bytes, so a large message on one channel cannot
+ * starve another; packets are batched into one buffer per socket write.
  *
  * Receiving: packets are decoded as they arrive, fragments reassembled per
  * channel under `recvMessageCapacity`, and each message handed to
  * `onReceive`. A handler that returns a Promise pauses that channel only,
  * until it settles: the connection keeps reading, other channels and
- * keepalive flow, messages of the paused channel that are already in flight
- * are held (in order, at most its window), and the channel's credit is not
- * returned, so the peer's queue for it fills (CometBFT #3250, #3199).
+ * keepalive flow, messages of the paused channel already in flight are held
+ * (in order, at most its window), and the channel's credit is not returned,
+ * so the peer's queue for it fills (CometBFT #3250, #3199).
  *
- * Flow control: per channel, as HTTP/2 streams (RFC 9113 §5.2, §6.9) — each
- * channel has its own credit window in each direction (docs/PROTOCOL.md §4).
- * The window we grant starts at `recvWindowBytes` and is auto-tuned (see
- * `Channel.release`: it doubles while the reader keeps up with a sender
- * that the window holds back, against the connection's minimum round-trip
- * time) up to `maxRecvWindowBytes` for all channels together. A ping goes
- * out at start so that the round-trip time is known from the first
- * milliseconds.
+ * Flow control: per channel, as HTTP/2 streams (RFC 9113 §5.2, §6.9;
+ * docs/PROTOCOL.md §4). The window we grant starts at `recvWindowBytes` and
+ * is auto-tuned (`Channel.release`, against the connection's least round
+ * trip) up to `maxRecvWindowBytes` for all channels together.
  *
- * Isolation: everything a peer can make us hold or wait for is bounded.
- * Blocked `send()` callers per channel are capped (`maxSendWaiters`: past
- * it `send` resolves false at once), and so are the bytes held for sending to
- * the peer (`maxSendBufferBytes`, with a guaranteed share per channel so that
- * one stopped channel cannot lock the others out: past it `trySend` returns
- * false and `send` waits). What the peer can make us buffer on receipt is its
- * flow-control windows (together at most the larger of `maxRecvWindowBytes`
- * and channels × `recvWindowBytes`) plus, per channel, one message being
- * reassembled (`recvMessageCapacity`). A peer that grants no credit (or does not read)
- * while we have data for it is disconnected after `sendStallTimeoutMs`
- * (`ERR_SEND_STALL`); one that sends nothing at all for `idleTimeoutMs`
- * (`ERR_IDLE_TIMEOUT`, as neo-go's idle timeout), or leaves a packet or a
- * message half-sent (`packetTimeoutMs`, `messageTimeoutMs`: `ERR_RECV_STALL`)
- * likewise; time our own reader spends paused is not counted against it.
- * A peer that pings without waiting for our pongs (`ERR_PING_FLOOD`) or
- * sends a pong we did not ask for (`ERR_UNSOLICITED_PONG`) breaks the
- * protocol: at most one pong answers any number of pings, so pings cost us
- * no more than one pong per flush.
+ * Isolation: everything a peer can make us hold or wait for is bounded —
+ * blocked senders per channel (`maxSendWaiters`), bytes held for sending
+ * (`maxSendBufferBytes`, with a share per channel so that one stopped channel
+ * cannot lock the others out), on receipt its windows plus one message being
+ * reassembled per channel — and a peer that stalls us is disconnected
+ * (docs/operations.md lists each bound).
  *
  * @module
  */
@@ -57,199 +40,20 @@ import {
   ConnectionClosedError,
   FlowControlError,
   InvalidArgumentError,
-  KeepaliveError,
-  PongTimeoutError,
   ReceiveFailedError,
-  StallError,
   SwitchboardError,
   UnknownChannelError,
 } from '../errors.js';
 import { Channel, channelIdHex, type ChannelDescriptor, type SendBudget } from './channel.js';
-import { FlowRate } from './flow-rate.js';
-import {
-  INITIAL_WINDOW,
-  MAX_PACKET_PAYLOAD_LIMIT,
-  MAX_WINDOW,
-  MSG_HEADER_SIZE,
-  PACKET_PING,
-  PacketDecoder,
-  WINDOW_UPDATE_SIZE,
-  type PacketHandler,
-  writePing,
-  writePong,
-  writeWindowUpdate,
-} from './packet.js';
-
-/**
- * MConnection settings. Units: ms for times, bytes for sizes, bytes/s for rates.
- */
-export interface MConnConfig {
-  /** Send rate limit (bytes/s); 0 = unlimited. Default 0 (CometBFT's node config uses 5120000). */
-  sendRate: number;
-  /** Receive rate limit (bytes/s); 0 = unlimited. Default 0. */
-  recvRate: number;
-  /**
-   * Largest data of one msg packet (bytes), 1..1048576. Default 16384: large
-   * enough that per-packet work does not bound throughput, small enough that a
-   * high-priority packet waits at most ~16 KiB behind a bulk channel.
-   * CometBFT uses 1024. Both ends must agree (a peer sending larger packets
-   * than ours accepts is disconnected).
-   */
-  maxPacketMsgPayloadSize: number;
-  /**
-   * Longest a queued packet waits before it is written (ms). 0 (default):
-   * written at the end of the current event-loop turn, batching everything
-   * queued in that turn into one write. CometBFT v1 uses 10 ms.
-   */
-  flushThrottleMs: number;
-  /** Bytes per socket write at most (a batch of packets). Default 65536. */
-  maxBatchBytes: number;
-  /**
-   * Flow-control window we grant the peer on each channel at start (bytes
-   * of msg packets, headers included, that may be in flight to us
-   * unconsumed on that channel), 65536..2^31−1. Default 1048576. It bounds
-   * what sits in socket buffers ahead of a high-priority packet (so the
-   * priority scheduler keeps its meaning under bulk traffic) and what a peer
-   * can make us hold for a paused channel. Credit is returned (HTTP/2-style
-   * window updates, RFC 9113 §6.9) each time a quarter of the window has
-   * been consumed; a channel whose receive handler is pending returns none.
-   * Smaller windows cut the wait of urgent packets behind bulk, larger ones
-   * raise bulk throughput on long links (see benchmarks/README.md, W5).
-   */
-  recvWindowBytes: number;
-  /**
-   * Most bytes the receive windows of all channels may add up to by
-   * auto-tuning (each starts at `recvWindowBytes` and doubles while its
-   * reader keeps up with a sender the window holds back), recvWindowBytes..2^31−1.
-   * Default 16777216 (16 MiB): a window of 8 MiB or more on one channel, line
-   * rate over a 100 ms, 640 Mbit/s path.
-   */
-  maxRecvWindowBytes: number;
-  /** Interval between pings (ms). Default 60000, as CometBFT. */
-  pingIntervalMs: number;
-  /** Time to wait for a pong (ms) before failing with `ERR_PONG_TIMEOUT`. Default 45000, as CometBFT. */
-  pongTimeoutMs: number;
-  /** Default timeout of a blocking `send()` (ms). Default 10000, as CometBFT's `defaultSendTimeout`. */
-  sendTimeoutMs: number;
-  /** Longest `flushStop()` waits for the queues to drain before closing anyway (ms). Default 10000. */
-  flushStopTimeoutMs: number;
-  /**
-   * Blocked `send()` callers allowed at once per channel; past it `send`
-   * resolves false at once. Default 1024 (the gossip example's history of
-   * 1000 messages to a new peer fits). CometBFT does not bound them.
-   */
-  maxSendWaiters: number;
-  /**
-   * Bytes held for sending to this peer, summed over its channels (queued
-   * messages and the ones being cut into packets; a blocked sender's message
-   * is the sender's until queued): past it `trySend` returns false and `send`
-   * waits for room, except that each channel may always hold its share
-   * (this ÷ channels) and one message — so the total stays under 2 × this
-   * plus a message per channel, and a channel the peer has stopped cannot
-   * lock the others out. Default 16777216 (16 MiB).
-   */
-  maxSendBufferBytes: number;
-  /**
-   * A peer that lets us make no progress while we have data for it — no
-   * flow-control credit, or a socket that does not drain — for this long is
-   * disconnected with `ERR_SEND_STALL` (ms); 0 = never. Default 30000
-   * (shorter than a ping interval plus pong timeout).
-   */
-  sendStallTimeoutMs: number;
-  /**
-   * Nothing at all received (not even a pong to our pings) for this long
-   * disconnects with `ERR_IDLE_TIMEOUT` (ms); 0 = never. Must exceed
-   * `pingIntervalMs` (our pings draw a pong from a live peer). Default 90000.
-   */
-  idleTimeoutMs: number;
-  /** A packet whose first bytes arrived must be complete within this (ms), else `ERR_RECV_STALL`; 0 = never. Default 10000. */
-  packetTimeoutMs: number;
-  /**
-   * A message sent in several packets must be complete within this (ms) of
-   * its first packet, else `ERR_RECV_STALL`; 0 = never. Default 120000 (a
-   * 21 MiB message at 180 kB/s).
-   */
-  messageTimeoutMs: number;
-}
-
-/** Defaults of {@link MConnConfig}. */
-export const DEFAULT_MCONN_CONFIG: Readonly<MConnConfig> = Object.freeze({
-  sendRate: 0,
-  recvRate: 0,
-  maxPacketMsgPayloadSize: 16384,
-  flushThrottleMs: 0,
-  maxBatchBytes: 65536,
-  recvWindowBytes: 1 << 20,
-  maxRecvWindowBytes: 16 << 20,
-  pingIntervalMs: 60_000,
-  pongTimeoutMs: 45_000,
-  sendTimeoutMs: 10_000,
-  flushStopTimeoutMs: 10_000,
-  maxSendWaiters: 1024,
-  maxSendBufferBytes: 16 << 20,
-  sendStallTimeoutMs: 30_000,
-  idleTimeoutMs: 90_000,
-  packetTimeoutMs: 10_000,
-  messageTimeoutMs: 120_000,
-});
-
-/** One channel in a {@link ConnectionStatus}. */
-export interface ChannelStatus {
-  /** Channel id. */
-  id: number;
-  /** Channel name (descriptor `name`). */
-  name: string;
-  /** Channel priority. */
-  priority: number;
-  /** Capacity of the send queue (messages). */
-  sendQueueCapacity: number;
-  /** Messages waiting (not counting one partly written). */
-  sendQueueSize: number;
-  /** Decayed bytes sent recently (the scheduler's measure). */
-  recentlySent: number;
-  /** Payload bytes sent / received on this channel since start. */
-  bytesSent: number;
-  /** Payload bytes received on this channel since start. */
-  bytesRecv: number;
-  /** The flow-control window we grant the peer on this channel (bytes; starts at `recvWindowBytes`, grows by auto-tuning). */
-  recvWindow: number;
-  /** Credit the peer has left us on this channel (bytes of msg packets we may send now). */
-  sendCredit: number;
-  /** True while this channel's receive handler is pending (the channel is paused). */
-  paused: boolean;
-}
-
-/** Snapshot returned by {@link MConnection.status}. */
-export interface ConnectionStatus {
-  /** Time since `start()` (ms). */
-  durationMs: number;
-  /** Moving-average rates (bytes/s) and totals (bytes) on the wire, headers included. */
-  sendRate: number;
-  /** Moving-average receive rate (bytes/s). */
-  recvRate: number;
-  /** Bytes written since start. */
-  bytesSent: number;
-  /** Bytes read since start. */
-  bytesRecv: number;
-  /** One entry per channel. */
-  channels: ChannelStatus[];
-  /**
-   * Round-trip time of the keepalive ping/pong (ms): the latest sample and
-   * the smoothed value, as TCP's SRTT (RFC 6298, alpha = 1/8). Absent until
-   * the first pong (the first ping goes out after `pingIntervalMs`). A round
-   * trip during which our own reader was paused is not sampled (it measures
-   * us, not the link), as Karn's rule skips ambiguous samples.
-   */
-  rttMs?: RttStatus;
-}
-
-/** Keepalive round-trip time of a connection (ms). */
-export interface RttStatus {
-  /** The latest ping→pong sample (ms). */
-  latest: number;
-  /** The smoothed round-trip time, SRTT of RFC 6298 with alpha = 1/8 (ms). */
-  smoothed: number;
-}
+import { nextBatch } from './batch.js';
+import { connectionStatus, type ConnectionStatus } from './connection-status.js';
+import { overdue, watchdogPeriod } from './deadlines.js';
+import { FlowRate, RecentRate } from './flow-rate.js';
+import { Keepalive } from './keepalive.js';
+import { parseMConnConfig, type MConnConfig } from './mconn-config.js';
+import { MAX_WINDOW, MSG_HEADER_SIZE, PACKET_PING, PacketDecoder, type PacketHandler } from './packet.js';
+import { catchUp, decay } from './scheduler.js';
+import { WindowUpdates } from './window-updates.js';
 
 /** Options of a blocking send. */
 export interface SendOptions {
@@ -264,30 +68,10 @@ export type ReceiveHandler = (channelId: number, msg: Uint8Array) => void | Prom
 /** Called at most once, with the typed error that stopped the connection. */
 export type ErrorHandler = (err: SwitchboardError) => void;
 
-const DECAY_PERIOD_MS = 2000;
-const DECAY_FACTOR = 0.8;
-/** Room kept in a batch for control packets: a pong, a ping and a window update. */
-const CONTROL_BYTES = 2 + WINDOW_UPDATE_SIZE;
-/** Pings a peer may send without a pong of ours in between before `ERR_PING_FLOOD` (an honest peer waits for each pong). */
-const MAX_PINGS_PER_PONG = 4;
-/** Window of {@link MConnection.recentRecvRate} (ms). */
-const RECV_WINDOW_MS = 250;
-/** Bounds of the watchdog period (ms): a quarter of the shortest deadline, within these. */
-const WATCHDOG_MIN_MS = 20;
-const WATCHDOG_MAX_MS = 1000;
 /** Messages held for a paused channel delivered per event-loop turn once it resumes. */
 const MAX_HELD_PER_TURN = 64;
 /** Batches written per event-loop turn before yielding to the loop. */
 const MAX_BATCHES_PER_TURN = 16;
-/**
- * Size of the slab that batches are carved from (bytes). One slab is shared
- * by every connection of the process: batches are disjoint views written
- * once, so sharing is safe, and 1,000 idle peers do not each pin a slab.
- */
-const SLAB_SIZE = 1 << 20;
-let slab: Buffer = Buffer.allocUnsafe(0);
-let slabOff = 0;
-
 /**
  * A multiplexed connection over any Duplex (a socket, a SecretConnection,
  * an in-memory pair). See the module doc for the scheduling rules.
@@ -314,24 +98,15 @@ export class MConnection {
   private flushScheduled = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private waitingDrain = false;
-  private pingPending = false;
-  private pongPending = 0;
   /** Bytes held for sending, shared with the channels (`maxSendBufferBytes`). */
   private readonly budget: SendBudget;
   // flow control (per channel, RFC 9113 §6.9 semantics): channels with credit to grant in the next batch
-  private readonly grantQueue: Channel[] = [];
+  private readonly grants = new WindowUpdates();
   /** Least round-trip time seen (ms; 0 until the first pong): the auto-tuning's RTT, as BBR's min_rtt, so queueing behind our own bulk data does not inflate it. */
   private minRtt = 0;
   private lastDecay = 0;
   private idleWaiters: (() => void)[] = [];
-  // keepalive
-  private pingTimer: NodeJS.Timeout | undefined;
-  private pongTimer: NodeJS.Timeout | undefined;
-  private awaitingPong = false;
-  private pausedSincePing = false;
-  private pongDeferred = false;
-  private pingSentAt = 0;
-  private rtt: RttStatus | undefined;
+  private readonly keepalive: Keepalive;
   /** Called with each round-trip sample (ms) when a pong arrives (the Switch feeds its RTT histogram). */
   onRtt: ((rttMs: number) => void) | undefined;
   // receive side
@@ -346,18 +121,14 @@ export class MConnection {
   private lastMsgAt = 0;
   private packetStartedAt = 0;
   private sendStalledSince = 0;
-  private pingsSincePong = 0;
-  /** Bytes read in the current and the previous window of RECV_WINDOW_MS (previous: −1 before the first ends). */
-  private recvWin = 0;
-  private recvPrevWin = -1;
-  private recvWinStart = performance.now();
+  private readonly recentRecv = new RecentRate();
 
   /**
    * @param conn the stream to run over (owned by the connection from `start()`: it is destroyed on stop).
    * @param channels one descriptor per channel; ids must be unique.
    * @param onReceive gets each complete message (a view of received bytes; keep it or copy it).
    * @param onError gets the error that stopped the connection, exactly once.
-   * @param config overrides of {@link DEFAULT_MCONN_CONFIG}.
+   * @param config overrides of `DEFAULT_MCONN_CONFIG` (validated by `parseMConnConfig`).
    */
   constructor(
     private readonly conn: Duplex,
@@ -366,7 +137,7 @@ export class MConnection {
     private readonly onError: ErrorHandler,
     config: Partial<MConnConfig> = {},
   ) {
-    this.config = validateConfig({ ...DEFAULT_MCONN_CONFIG, ...stripUndefined(config) });
+    this.config = parseMConnConfig(config);
     if (channels.length === 0) throw new InvalidArgumentError('an MConnection needs at least one channel');
     this.budget = { held: 0, max: this.config.maxSendBufferBytes, share: this.config.maxSendBufferBytes / Math.max(1, channels.length) };
     this.channels = channels.map((d) => new Channel(d, this.config.maxSendWaiters, this.budget));
@@ -376,8 +147,17 @@ export class MConnection {
     }
     this.sendFlow = new FlowRate(this.config.sendRate);
     this.recvFlow = new FlowRate(this.config.recvRate);
+    this.keepalive = new Keepalive(this.config.pingIntervalMs, this.config.pongTimeoutMs, {
+      scheduleFlush: () => this.scheduleFlush(),
+      fail: (err) => this.fail(err),
+      readPaused: () => this.readPaused,
+      sampled: (ms) => {
+        if (this.minRtt === 0 || ms < this.minRtt) this.minRtt = ms; // flow control's RTT is the least one
+        this.onRtt?.(ms);
+      },
+    });
     const handler: PacketHandler = {
-      onControl: (type) => this.onControl(type),
+      onControl: (type) => (type === PACKET_PING ? this.keepalive.onPing() : this.keepalive.onPong()),
       onWindowUpdate: (id, inc) => this.onWindowUpdate(id, inc),
       onMsg: (id, eof, data) => this.onMsg(id, eof, data),
     };
@@ -394,37 +174,32 @@ export class MConnection {
     this.conn.on('end', this.onEnd);
     this.conn.on('error', this.onStreamError);
     this.conn.on('close', this.onClose);
-    this.pingTimer = setInterval(this.sendPing, this.config.pingIntervalMs);
-    this.pingTimer.unref();
     this.lastRecvAt = this.lastMsgAt = this.startedAt;
-    const c = this.config;
-    const deadlines = [c.sendStallTimeoutMs, c.idleTimeoutMs, c.packetTimeoutMs, c.messageTimeoutMs].filter((d) => d > 0);
-    if (deadlines.length > 0) {
-      const period = Math.min(WATCHDOG_MAX_MS, Math.max(WATCHDOG_MIN_MS, Math.min(...deadlines) / 4));
+    const period = watchdogPeriod(this.config);
+    if (period !== undefined) {
       this.watchdogTimer = setInterval(this.watchdog, period);
       this.watchdogTimer.unref();
     }
     // open each channel's receive window from the protocol's initial size to the configured one
     for (const ch of this.channels) {
-      this.queueGrant(ch, ch.openWindow(this.config.recvWindowBytes, this.startedAt));
+      this.grants.add(ch, ch.openWindow(this.config.recvWindowBytes, this.startedAt));
     }
     // a first ping, so the round-trip time (flow control's auto-tuning, status) is known at once
-    this.pingPending = true;
+    this.keepalive.start();
     this.scheduleFlush();
   }
 
   /**
-   * When the last complete message arrived (`performance.now()` ms of the
-   * read that completed it; the start time until one has). The Switch replaces the inbound peer with the
-   * oldest one when its inbound slots are full.
+   * When the last complete message arrived (`performance.now()` ms of the read that completed it; the start time until one has).
+   * The Switch replaces the inbound peer with the oldest one when its inbound slots are full.
    */
   get lastMessageAt(): number {
     return this.lastMsgAt;
   }
 
   /**
-   * Blocked `send()` callers on this connection's busiest channel (bounded by
-   * `maxSendWaiters`): how far behind the peer is in taking what we send.
+   * Blocked `send()` callers on this connection's busiest channel (bounded by `maxSendWaiters`): how far behind the peer is in
+   * taking what we send.
    */
   get mostSendWaiters(): number {
     let n = 0;
@@ -438,23 +213,11 @@ export class MConnection {
   }
 
   /**
-   * Receive rate over the last quarter to half second (bytes/s, as read
-   * from the stream): quick to react, unlike the 1 s moving average of
-   * {@link status}. The Switch compares peers by it to slow a flood.
+   * Receive rate over the last quarter to half second (bytes/s, as read from the stream): quick to react, unlike the 1 s moving
+   * average of {@link status}. The Switch compares peers by it to slow a flood.
    */
   get recentRecvRate(): number {
-    const now = performance.now();
-    this.rollRecvWindow(now);
-    const span = now - this.recvWinStart + (this.recvPrevWin >= 0 ? RECV_WINDOW_MS : 0);
-    return span > 0 ? ((Math.max(0, this.recvPrevWin) + this.recvWin) * 1000) / span : 0;
-  }
-
-  private rollRecvWindow(now: number): void {
-    const age = now - this.recvWinStart;
-    if (age < RECV_WINDOW_MS) return;
-    this.recvPrevWin = age < 2 * RECV_WINDOW_MS ? this.recvWin : 0;
-    this.recvWin = 0;
-    this.recvWinStart = now;
+    return this.recentRecv.rate(performance.now());
   }
 
   /** Bytes held for sending to the peer, over all channels (bounded by `maxSendBufferBytes`). */
@@ -468,16 +231,14 @@ export class MConnection {
   }
 
   /**
-   * Stop at once, as CometBFT's `Stop`: queued messages are dropped, blocked
-   * senders resolve false, the stream is destroyed. Does not call `onError`.
-   * Idempotent.
+   * Stop at once, as CometBFT's `Stop`: queued messages are dropped, blocked senders resolve false, the stream is destroyed. Does
+   * not call `onError`. Idempotent.
    */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.pingTimer);
+    this.keepalive.stop();
     clearInterval(this.watchdogTimer);
-    clearTimeout(this.pongTimer);
     clearTimeout(this.flushTimer);
     clearTimeout(this.recvRateTimer);
     for (const ch of this.channels) ch.close();
@@ -492,11 +253,9 @@ export class MConnection {
   }
 
   /**
-   * Write every queued message, then close, as CometBFT's `FlushStop`: once
-   * the queues are written it sends FIN and keeps reading until the peer
-   * closes too (so no reset can discard what the peer has not read yet). New
-   * sends are refused (false) from the moment it is called. Each of the two
-   * waits is bounded by `flushStopTimeoutMs`, after which it closes anyway.
+   * Write every queued message, then close, as CometBFT's `FlushStop`: once the queues are written it sends FIN and keeps reading
+   * until the peer closes too (so no reset can discard what the peer has not read yet). New sends are refused (false) from the
+   * moment it is called. Each of the two waits is bounded by `flushStopTimeoutMs`, after which it closes anyway.
    */
   async flushStop(): Promise<void> {
     if (this.stopped) return;
@@ -533,14 +292,11 @@ export class MConnection {
   }
 
   /**
-   * Queue `msg` on `channelId`, waiting for room if the queue or the peer's
-   * send buffer (`maxSendBufferBytes`) is full, as CometBFT's
-   * `MConnection.Send`. Resolves true once queued (at once when there is
-   * room), false after `opts.timeoutMs` (default `sendTimeoutMs`, 10 s), on
-   * abort, or when the connection is stopped or stopping — and false at once
-   * when `maxSendWaiters` senders already wait on the channel.
-   * The bytes are not copied: do not modify `msg` after sending it.
-   * Rejects with InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a channel id this connection does not have.
+   * Queue `msg` on `channelId`, waiting for room if the queue or the peer's send buffer (`maxSendBufferBytes`) is full, as
+   * CometBFT's `MConnection.Send`. Resolves true once queued (at once when there is room), false after `opts.timeoutMs` (default
+   * `sendTimeoutMs`, 10 s), on abort, or when the connection is stopped or stopping — and false at once when `maxSendWaiters`
+   * senders already wait on the channel. The bytes are not copied: do not modify `msg` after sending it. Rejects with
+   * InvalidArgumentError (`ERR_INVALID_ARGUMENT`) for a channel id this connection does not have.
    */
   send(channelId: number, msg: Uint8Array, opts?: SendOptions): Promise<boolean> {
     const ch = this.byId[channelId];
@@ -551,9 +307,8 @@ export class MConnection {
   }
 
   /**
-   * Queue `msg` if there is room, never waiting, as CometBFT's `TrySend`.
-   * Returns false when the channel's queue is full, the peer's send buffer is
-   * full (`maxSendBufferBytes`) or the connection is stopped.
+   * Queue `msg` if there is room, never waiting, as CometBFT's `TrySend`. Returns false when the channel's queue is full, the
+   * peer's send buffer is full (`maxSendBufferBytes`) or the connection is stopped.
    * @throws InvalidArgumentError for an unknown channel id.
    */
   trySend(channelId: number, msg: Uint8Array): boolean {
@@ -563,9 +318,8 @@ export class MConnection {
   }
 
   /**
-   * True when `trySend` on `channelId` would queue now, checked against that
-   * channel's own `sendQueueCapacity` (CometBFT checks the default capacity — a
-   * known bug). False when stopped. @throws InvalidArgumentError for an unknown channel id.
+   * True when `trySend` on `channelId` would queue now, checked against that channel's own `sendQueueCapacity` (CometBFT checks
+   * the default capacity — a known bug). False when stopped. @throws InvalidArgumentError for an unknown channel id.
    */
   canSend(channelId: number): boolean {
     const ch = this.channel(channelId);
@@ -574,27 +328,8 @@ export class MConnection {
 
   /** Queue sizes, priorities, recently sent bytes and rates. */
   status(): ConnectionStatus {
-    return {
-      durationMs: this.started ? performance.now() - this.startedAt : 0,
-      sendRate: this.sendFlow.rate(),
-      recvRate: this.recvFlow.rate(),
-      bytesSent: this.sendFlow.total,
-      bytesRecv: this.recvFlow.total,
-      channels: this.channels.map((c) => ({
-        id: c.desc.id,
-        name: c.desc.name,
-        priority: c.desc.priority,
-        sendQueueCapacity: c.desc.sendQueueCapacity,
-        sendQueueSize: c.queueSize,
-        recentlySent: c.recentlySent,
-        bytesSent: c.bytesSent,
-        bytesRecv: c.bytesRecv,
-        recvWindow: c.recvWindow,
-        sendCredit: c.sendCredit,
-        paused: c.blocked,
-      })),
-      ...(this.rtt ? { rttMs: { ...this.rtt } } : {}),
-    };
+    const durationMs = this.started ? performance.now() - this.startedAt : 0;
+    return connectionStatus(durationMs, this.sendFlow, this.recvFlow, this.channels, this.keepalive.rtt);
   }
 
   private channel(id: number): Channel {
@@ -606,22 +341,9 @@ export class MConnection {
   private enqueue(ch: Channel, msg: Uint8Array): boolean {
     const wasIdle = !ch.hasPending;
     if (!ch.tryEnqueue(msg)) return false;
-    if (wasIdle) this.catchUp(ch);
+    if (wasIdle) catchUp(this.channels, ch);
     if (!this.flushScheduled && this.started) this.scheduleFlush();
     return true;
-  }
-
-  /** Start-time fair queuing: an idle channel re-enters at no worse than the best backlogged ratio. */
-  private catchUp(ch: Channel): void {
-    let best = Infinity;
-    for (const c of this.channels) {
-      if (c !== ch && c.hasPending) {
-        const r = c.recentlySent / c.desc.priority;
-        if (r < best) best = r;
-      }
-    }
-    const cap = best === Infinity ? 0 : best * ch.desc.priority;
-    if (ch.recentlySent > cap) ch.recentlySent = cap;
   }
 
   // ---- send side ------------------------------------------------------
@@ -644,7 +366,8 @@ export class MConnection {
           this.flushTimer = setTimeout(this.flush, wait);
           return;
         }
-        const batch = this.buildBatch();
+        this.lastDecay = decay(this.channels, this.lastDecay, performance.now());
+        const batch = nextBatch(this.channels, this.keepalive, this.grants, this.config.maxPacketMsgPayloadSize, this.config.maxBatchBytes);
         if (batch === null) {
           // data left but nothing written: the peer's windows are exhausted
           if (this.sendStalledSince === 0 && this.channels.some((c) => c.hasPending)) this.sendStalledSince = performance.now();
@@ -666,75 +389,15 @@ export class MConnection {
   };
 
   /**
-   * The stream drained: write on in the next turn, not now. A SecretConnection's drain comes in
-   * a nextTick after a write the kernel took at once, so flushing here chained batch after batch
-   * in nextTicks and kept the event loop from reading the peer's pongs and window updates
-   * (W5 p99 56 → 36 ms under encrypted bulk, W2 unchanged within noise).
+   * The stream drained: write on in the next turn, not now. A SecretConnection's drain comes in a nextTick after a write the
+   * kernel took at once, so flushing here chained batch after batch in nextTicks and kept the event loop from reading the peer's
+   * pongs and window updates (W5 p99 56 → 36 ms under encrypted bulk, W2 unchanged within noise).
    */
   private readonly onDrain = (): void => {
     this.waitingDrain = false;
     this.sendStalledSince = 0;
     this.scheduleFlush();
   };
-
-  /** Next batch of packets, or null when nothing is pending. */
-  private buildBatch(): Buffer | null {
-    const maxPayload = this.config.maxPacketMsgPayloadSize;
-    const size = Math.max(this.config.maxBatchBytes, maxPayload + MSG_HEADER_SIZE + CONTROL_BYTES);
-    if (slab.length - slabOff < size) {
-      slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, size));
-      slabOff = 0;
-    }
-    const buf = slab;
-    const start = slabOff;
-    const end = start + size;
-    let off = start;
-    if (this.pongPending > 0) {
-      off = writePong(buf, off);
-      this.pongPending--;
-      this.pingsSincePong = 0;
-    }
-    if (this.pingPending) {
-      off = writePing(buf, off);
-      this.pingPending = false;
-      this.pingSentAt = performance.now();
-      this.armPongTimer();
-    }
-    off = this.writeGrants(buf, off, end);
-    this.decay();
-    const single = this.channels.length === 1 ? this.channels[0]! : null;
-    while (end - off > MSG_HEADER_SIZE) {
-      const ch = single ? (single.ready() ? single : null) : this.pick();
-      if (ch === null) break;
-      const next = ch.writePacketTo(buf, off, end - off, maxPayload, off === start);
-      if (next === off) break;
-      off = next;
-    }
-    for (const ch of this.channels) ch.admitWaiters();
-    if (off === start) return null;
-    slabOff = off;
-    return buf.subarray(start, off);
-  }
-
-  /** Write the window updates queued by {@link queueGrant} that fit before `end`. */
-  private writeGrants(buf: Buffer, off: number, end: number): number {
-    const q = this.grantQueue;
-    let i = 0;
-    for (; i < q.length && end - off >= WINDOW_UPDATE_SIZE; i++) {
-      const ch = q[i]!;
-      off = writeWindowUpdate(buf, off, ch.desc.id, ch.grantPending);
-      ch.grantPending = 0;
-    }
-    q.splice(0, i);
-    return off;
-  }
-
-  /** Grant `inc` bytes (0: nothing) on `ch` in the next batch. */
-  private queueGrant(ch: Channel, inc: number): void {
-    if (inc <= 0) return;
-    if (ch.grantPending === 0) this.grantQueue.push(ch);
-    ch.grantPending += inc;
-  }
 
   /** What the channels' receive windows may still grow by, together (`maxRecvWindowBytes` less their sum); asked only when a window would grow. */
   private readonly growRoom = (): number => {
@@ -743,38 +406,9 @@ export class MConnection {
     return this.config.maxRecvWindowBytes - sum;
   };
 
-  /** True while some channel's reader is paused or it still holds messages for it. */
-  private get anyChannelBlocked(): boolean {
-    return this.channels.some((c) => c.blocked);
-  }
-
-  /** The pending channel with the least recentlySent/priority (CometBFT's selection). */
-  private pick(): Channel | null {
-    let best: Channel | null = null;
-    let bestRatio = Infinity;
-    for (const ch of this.channels) {
-      if (!ch.ready()) continue;
-      const r = ch.recentlySent / ch.desc.priority;
-      if (r < bestRatio) {
-        bestRatio = r;
-        best = ch;
-      }
-    }
-    return best;
-  }
-
-  private decay(): void {
-    const now = performance.now();
-    const periods = Math.floor((now - this.lastDecay) / DECAY_PERIOD_MS);
-    if (periods <= 0) return;
-    this.lastDecay += periods * DECAY_PERIOD_MS;
-    const f = Math.pow(DECAY_FACTOR, Math.min(periods, 100));
-    for (const ch of this.channels) ch.recentlySent *= f;
-  }
-
   private checkIdle(): void {
     if (this.idleWaiters.length === 0) return;
-    if (this.waitingDrain || this.pingPending || this.pongPending > 0 || this.grantQueue.length > 0) return;
+    if (this.waitingDrain || this.keepalive.pending || this.grants.length > 0) return;
     if (this.channels.some((c) => c.hasPending || c.waitingSenders > 0)) return;
     this.releaseIdleWaiters();
   }
@@ -783,59 +417,6 @@ export class MConnection {
     const ws = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of ws) w();
-  }
-
-  // ---- keepalive ------------------------------------------------------
-
-  private readonly sendPing = (): void => {
-    if (this.stopped || this.awaitingPong) return;
-    this.pingPending = true;
-    this.scheduleFlush();
-  };
-
-  private armPongTimer(): void {
-    this.awaitingPong = true;
-    this.pausedSincePing = this.readPaused;
-    clearTimeout(this.pongTimer);
-    this.pongTimer = setTimeout(this.onPongTimeout, this.config.pongTimeoutMs);
-    this.pongTimer.unref();
-  }
-
-  private readonly onPongTimeout = (): void => {
-    if (this.stopped) return;
-    if (this.readPaused) {
-      // The pong may be sitting unread behind our own paused reader: not the peer's fault.
-      this.pongDeferred = true;
-      return;
-    }
-    if (this.pausedSincePing) {
-      this.armPongTimer();
-      return;
-    }
-    this.fail(new PongTimeoutError(this.config.pongTimeoutMs));
-  };
-
-  private onControl(type: number): void {
-    if (type === PACKET_PING) {
-      // one pong answers any number of pings; an honest peer waits for it before pinging again
-      if (++this.pingsSincePong > MAX_PINGS_PER_PONG)
-        throw new KeepaliveError('ERR_PING_FLOOD', `peer sent ${this.pingsSincePong} pings without waiting for our pong`);
-      if (this.pongPending < 1) this.pongPending++;
-      this.scheduleFlush();
-    } else {
-      if (!this.awaitingPong) throw new KeepaliveError('ERR_UNSOLICITED_PONG', 'peer sent a pong we did not ask for');
-      if (!this.pausedSincePing) this.sampleRtt(performance.now() - this.pingSentAt);
-      this.awaitingPong = false;
-      this.pongDeferred = false;
-      clearTimeout(this.pongTimer);
-    }
-  }
-
-  /** RFC 6298 §2: SRTT ← (1 − 1/8)·SRTT + 1/8·R′, the first sample taken as is. */
-  private sampleRtt(ms: number): void {
-    if (this.minRtt === 0 || ms < this.minRtt) this.minRtt = ms;
-    this.rtt = { latest: ms, smoothed: this.rtt ? this.rtt.smoothed + (ms - this.rtt.smoothed) / 8 : ms };
-    this.onRtt?.(ms);
   }
 
   /** The peer granted more credit on a channel (RFC 9113 §6.9: a window may not exceed 2^31−1). */
@@ -857,8 +438,7 @@ export class MConnection {
     if (this.stopped) return;
     this.recvFlow.record(chunk.length);
     this.lastRecvAt = performance.now();
-    this.rollRecvWindow(this.lastRecvAt);
-    this.recvWin += chunk.length;
+    this.recentRecv.record(this.lastRecvAt, chunk.length);
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -907,11 +487,9 @@ export class MConnection {
   }
 
   /**
-   * A paused channel's handler settled: deliver what it holds, in order, at
-   * most {@link MAX_HELD_PER_TURN} per event-loop turn (as reading would
-   * deliver them chunk by chunk, so that a receive handler that pauses by a
-   * cached verdict — the Switch's fair share — sees each turn, not one burst
-   * of a whole window), then return its withheld credit.
+   * A paused channel's handler settled: deliver what it holds, in order, at most {@link MAX_HELD_PER_TURN} per event-loop turn
+   * (as reading would deliver them chunk by chunk, so that a receive handler that pauses by a cached verdict — the Switch's fair
+   * share — sees each turn, not one burst of a whole window), then return its withheld credit.
    */
   private unblock(ch: Channel): void {
     if (this.stopped) return;
@@ -938,20 +516,19 @@ export class MConnection {
       this.fail(asSwitchboardError(err));
       return;
     }
-    if (this.remoteEnded && !this.anyChannelBlocked) this.onEnd();
+    if (this.remoteEnded && !this.channels.some((c) => c.blocked)) this.onEnd();
   }
 
   /** Return consumed bytes of `ch` to the peer (see `Channel.release`), growing the window by auto-tuning. */
   private returnCredit(ch: Channel, cost: number): void {
     const inc = ch.release(cost, this.lastRecvAt, this.minRtt, this.config.maxRecvWindowBytes, this.growRoom);
     if (inc === 0 || this.writeEnded) return;
-    this.queueGrant(ch, inc);
+    this.grants.add(ch, inc);
     // Grant at once rather than at the end of the turn: a busy receiver may read many chunks in a
     // turn while its peer sits idle waiting for credit. Behind a backed-up socket it waits its turn.
     if (this.waitingDrain || this.stopped) return this.scheduleFlush();
-    const w = Buffer.allocUnsafe(WINDOW_UPDATE_SIZE * this.grantQueue.length);
-    const n = this.writeGrants(w, 0, w.length);
-    this.sendFlow.record(n);
+    const w = this.grants.take();
+    this.sendFlow.record(w.length);
     if (!this.conn.write(w)) {
       this.waitingDrain = true;
       this.conn.once('drain', this.onDrain);
@@ -963,7 +540,7 @@ export class MConnection {
       this.readPaused = true;
       this.conn.pause();
     }
-    this.pausedSincePing = true;
+    this.keepalive.readerPaused();
   }
 
   private resumeReading(): void {
@@ -977,17 +554,14 @@ export class MConnection {
       for (const ch of this.channels) if (ch.recvStartedAt > 0) ch.recvStartedAt = now;
       this.conn.resume();
     }
-    if (this.pongDeferred) {
-      this.pongDeferred = false;
-      this.armPongTimer();
-    }
+    this.keepalive.readerResumed();
   }
 
   private readonly onEnd = (): void => {
     this.remoteEnded = true;
     if (this.closeWaiter) return this.closeWaiter(); // flushStop: the peer closed after our FIN
     // messages held for a paused channel are delivered first (unblock calls back here)
-    if (!this.anyChannelBlocked) this.fail(new ConnectionClosedError());
+    if (!this.channels.some((c) => c.blocked)) this.fail(new ConnectionClosedError());
   };
 
   private readonly onClose = (): void => {
@@ -1002,35 +576,12 @@ export class MConnection {
     );
   };
 
-  /** Checks the isolation deadlines (module doc); runs every quarter of the shortest one. */
+  /** Checks the isolation deadlines (see deadlines.ts); runs every quarter of the shortest one. */
   private readonly watchdog = (): void => {
     if (this.stopped) return;
-    const c = this.config;
-    const now = performance.now();
-    if (c.sendStallTimeoutMs > 0 && this.sendStalledSince > 0 && now - this.sendStalledSince > c.sendStallTimeoutMs) {
-      return this.fail(
-        new StallError('ERR_SEND_STALL', `peer let us send nothing for ${c.sendStallTimeoutMs} ms while we had data for it`),
-      );
-    }
-    if (this.readPaused) return;
-    if (c.idleTimeoutMs > 0 && now - this.lastRecvAt > c.idleTimeoutMs) {
-      return this.fail(new StallError('ERR_IDLE_TIMEOUT', `nothing received for ${c.idleTimeoutMs} ms`));
-    }
-    if (c.packetTimeoutMs > 0 && this.packetStartedAt > 0 && now - this.packetStartedAt > c.packetTimeoutMs) {
-      return this.fail(new StallError('ERR_RECV_STALL', `a packet stayed incomplete for ${c.packetTimeoutMs} ms`));
-    }
-    if (c.messageTimeoutMs > 0) {
-      for (const ch of this.channels) {
-        if (!ch.blocked && ch.recvStartedAt > 0 && now - ch.recvStartedAt > c.messageTimeoutMs) {
-          return this.fail(
-            new StallError(
-              'ERR_RECV_STALL',
-              `a message on channel 0x${ch.desc.id.toString(16)} stayed incomplete for ${c.messageTimeoutMs} ms`,
-            ),
-          );
-        }
-      }
-    }
+    const { sendStalledSince, lastRecvAt, packetStartedAt, readPaused } = this;
+    const err = overdue(this.config, performance.now(), { sendStalledSince, lastRecvAt, packetStartedAt, readPaused }, this.channels);
+    if (err) this.fail(err);
   };
 
   /** Stop and report `err` to onError, once. */
@@ -1046,44 +597,4 @@ function asSwitchboardError(err: unknown): SwitchboardError {
   if (err instanceof SwitchboardError) return err;
   const e = err instanceof Error ? err : new Error(String(err));
   return new ReceiveFailedError(`receive handler failed: ${e.message}`, { cause: e });
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function validateConfig(c: MConnConfig): MConnConfig {
-  const nonNeg = [
-    'sendRate',
-    'recvRate',
-    'flushThrottleMs',
-    'sendStallTimeoutMs',
-    'idleTimeoutMs',
-    'packetTimeoutMs',
-    'messageTimeoutMs',
-  ] as const;
-  const pos = ['maxBatchBytes', 'pingIntervalMs', 'pongTimeoutMs', 'flushStopTimeoutMs', 'maxSendWaiters', 'maxSendBufferBytes'] as const;
-  for (const k of nonNeg)
-    if (!(Number.isFinite(c[k]) && c[k] >= 0)) throw new InvalidArgumentError(`MConnConfig.${k} must be ≥ 0, got ${c[k]}`);
-  for (const k of pos)
-    if (!(Number.isFinite(c[k]) && c[k] > 0)) throw new InvalidArgumentError(`MConnConfig.${k} must be > 0, got ${c[k]}`);
-  if (c.idleTimeoutMs > 0 && !(c.idleTimeoutMs > c.pingIntervalMs)) {
-    throw new InvalidArgumentError(
-      `MConnConfig.idleTimeoutMs (${c.idleTimeoutMs}) must exceed pingIntervalMs (${c.pingIntervalMs}), or be 0`,
-    );
-  }
-  if (!(c.sendTimeoutMs >= 0)) throw new InvalidArgumentError(`MConnConfig.sendTimeoutMs must be ≥ 0, got ${c.sendTimeoutMs}`);
-  if (!Number.isInteger(c.recvWindowBytes) || c.recvWindowBytes < INITIAL_WINDOW || c.recvWindowBytes > MAX_WINDOW) {
-    throw new InvalidArgumentError(`MConnConfig.recvWindowBytes must be ${INITIAL_WINDOW}..${MAX_WINDOW}, got ${c.recvWindowBytes}`);
-  }
-  if (!Number.isInteger(c.maxRecvWindowBytes) || c.maxRecvWindowBytes < c.recvWindowBytes || c.maxRecvWindowBytes > MAX_WINDOW) {
-    throw new InvalidArgumentError(
-      `MConnConfig.maxRecvWindowBytes must be recvWindowBytes (${c.recvWindowBytes})..${MAX_WINDOW}, got ${c.maxRecvWindowBytes}`,
-    );
-  }
-  const m = c.maxPacketMsgPayloadSize;
-  if (!Number.isInteger(m) || m < 1 || m > MAX_PACKET_PAYLOAD_LIMIT) {
-    throw new InvalidArgumentError(`MConnConfig.maxPacketMsgPayloadSize must be 1..${MAX_PACKET_PAYLOAD_LIMIT}, got ${m}`);
-  }
-  return c;
 }

@@ -40,10 +40,9 @@ export {
   type PexAddrs,
   type PexMessage,
 } from './messages.js';
+export { PEXReactor, SEED_BIAS_TOWARDS_NEW_ADDRS } from './reactor.js';
+export { PexAbuseError, PexDialRefusedError, type PexAbuseReason, type PexDialRefusal } from './errors.js';
 export {
-  PEXReactor,
-  PexAbuseError,
-  PexDialRefusedError,
   DEFAULT_ENSURE_PEERS_PERIOD_MS,
   DEFAULT_CRAWL_PERIOD_MS,
   DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS,
@@ -51,13 +50,11 @@ export {
   DEFAULT_BAN_MS,
   DEFAULT_DIAL_BACKOFF_BASE_MS,
   DEFAULT_MAX_ATTEMPTS_TO_DIAL,
-  SEED_BIAS_TOWARDS_NEW_ADDRS,
-  HANGUP_WINDOW_MS,
-  MAX_SEED_BACKOFF_MS,
+  PEXSettingsSchema,
   type PEXReactorOptions,
-  type PexAbuseReason,
-  type PexDialRefusal,
-} from './reactor.js';
+  type PEXSettings,
+} from './options.js';
+export { HANGUP_WINDOW_MS, MAX_SEED_BACKOFF_MS } from './dialer.js';
 export {
   createNode,
   parseNodeConfig,

@@ -26,26 +26,27 @@
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { parseConfig, P2PConfigSchema } from '../../lib/config.js';
+import { P2PConfigSchema } from '../../lib/config.js';
+import { parseConfig } from '../../lib/parse-config.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import type { P2PMetrics } from '../../lib/metrics.js';
 import type { NodeKey } from '../../lib/node-key.js';
 import type { Reactor } from '../../lib/reactor.js';
 import type { Transport } from '../../lib/transport.js';
-import { Switch, type ConnFilter, type NodeInfoSettings, type PeerFilter } from '../../lib/switch.js';
+import type { NodeInfoSettings } from '../../lib/node-info-settings.js';
+import type { ConnFilter, PeerFilter } from '../../lib/peer-filters.js';
+import { Switch } from '../../lib/switch.js';
 import { AddrBook } from './addrbook.js';
-import { DEFAULT_CRAWL_PERIOD_MS, DEFAULT_ENSURE_PEERS_PERIOD_MS, DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS, PEXReactor } from './reactor.js';
-
-/** Largest timer period, ms (what setTimeout accepts). */
-const MAX_PERIOD_MS = 2 ** 31 - 1;
+import { PEXSettingsSchema } from './options.js';
+import { PEXReactor } from './reactor.js';
 
 /**
  * The schema of the PEX settings of {@link NodeConfig} (unknown keys are
  * errors). Defaults: `pex` true, `seeds` [], `seedMode` false,
  * `routabilityStrict` true, `ensurePeersPeriodMs`
- * {@link DEFAULT_ENSURE_PEERS_PERIOD_MS} (30 000 ms, CometBFT's),
- * `crawlPeriodMs` 30 000 and `minTimeBetweenCrawlsMs` 120 000 (CometBFT's
- * `crawlPeerPeriod` and `minTimeBetweenCrawls`).
+ * `DEFAULT_ENSURE_PEERS_PERIOD_MS` (30 000 ms, CometBFT's), `crawlPeriodMs`
+ * 30 000 and `minTimeBetweenCrawlsMs` 120 000 (CometBFT's `crawlPeerPeriod`
+ * and `minTimeBetweenCrawls`); the three from `PEXSettingsSchema`.
  */
 export const PEXConfigSchema = z
   .object({
@@ -58,11 +59,11 @@ export const PEXConfigSchema = z
     /** Refuse non-routable (private, loopback) addresses in the AddrBook (the book's option; CometBFT's `addr_book_strict`). Default true. */
     routabilityStrict: z.boolean().default(true),
     /** Period of PEX's `ensurePeers`, ms, 1..2^31−1. Default 30 000. */
-    ensurePeersPeriodMs: z.number().int().min(1).max(MAX_PERIOD_MS).default(DEFAULT_ENSURE_PEERS_PERIOD_MS),
-    /** Seed mode: period of the crawl, ms, 1..2^31−1 (CometBFT's `crawlPeerPeriod`). Default 30 000. */
-    crawlPeriodMs: z.number().int().min(1).max(MAX_PERIOD_MS).default(DEFAULT_CRAWL_PERIOD_MS),
-    /** Seed mode: least time between two crawls of one address, ms, 0..2^31−1 (CometBFT's `minTimeBetweenCrawls`). Default 120 000. */
-    minTimeBetweenCrawlsMs: z.number().int().min(0).max(MAX_PERIOD_MS).default(DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS),
+    ensurePeersPeriodMs: PEXSettingsSchema.shape.ensurePeersPeriodMs,
+    /** Seed mode: period of the crawl, ms (CometBFT's `crawlPeerPeriod`). Default 30 000. */
+    crawlPeriodMs: PEXSettingsSchema.shape.crawlPeriodMs,
+    /** Seed mode: least time between two crawls of one address, ms (CometBFT's `minTimeBetweenCrawls`). Default 120 000. */
+    minTimeBetweenCrawlsMs: PEXSettingsSchema.shape.minTimeBetweenCrawlsMs,
   })
   .strict();
 

@@ -29,173 +29,20 @@
  */
 import pino, { type Logger } from 'pino';
 import type { ChannelDescriptor } from '../../lib/conn/channel.js';
-import { InvalidArgumentError, RejectedError, SwitchboardError } from '../../lib/errors.js';
+import { InvalidArgumentError, RejectedError, type SwitchboardError } from '../../lib/errors.js';
 import { NetAddress } from '../../lib/net-address.js';
 import type { Peer } from '../../lib/peer.js';
 import { BaseReactor, type Envelope, type ReactorHost } from '../../lib/reactor.js';
 import type { AddrBook } from './addrbook.js';
-import {
-  decodePexMessage,
-  encodePexAddrs,
-  encodePexRequest,
-  isPexWireAddress,
-  MAX_PEX_ADDRS,
-  MAX_PEX_MESSAGE_SIZE,
-  PEX_CHANNEL,
-} from './messages.js';
+import { SeedCrawler } from './crawler.js';
+import { HANGUP_WINDOW_MS, PexDialer } from './dialer.js';
+import { PexAbuseError } from './errors.js';
+import { decodePexMessage, encodePexAddrs, encodePexRequest, isPexWireAddress, MAX_PEX_MESSAGE_SIZE, PEX_CHANNEL } from './messages.js';
+import { MAX_TIMER_MS, parsePEXSettings, type PEXReactorOptions, type PEXSettings } from './options.js';
+import type { PeerState } from './peer-state.js';
 
-/** Default period of `ensurePeers`, ms (CometBFT's `defaultEnsurePeersPeriod`, 30 s). */
-export const DEFAULT_ENSURE_PEERS_PERIOD_MS = 30_000;
-/** Default period of the seed-mode crawl, ms (CometBFT's `crawlPeerPeriod`, 30 s). */
-export const DEFAULT_CRAWL_PERIOD_MS = 30_000;
-/** Default minimum time between two crawls of one address, ms (CometBFT's `minTimeBetweenCrawls`, 2 min). */
-export const DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS = 2 * 60_000;
-/** Default time a seed keeps a non-persistent peer, ms (CometBFT's `SeedDisconnectWaitPeriod` default, 28 h). */
-export const DEFAULT_SEED_DISCONNECT_WAIT_MS = 28 * 60 * 60_000;
-/** Default ban of a misbehaving peer, ms (CometBFT's `defaultBanTime`, 24 h). */
-export const DEFAULT_BAN_MS = 24 * 60 * 60_000;
-/** Default base of the per-address dial backoff, ms (CometBFT: 1 s, i.e. 2^n s plus up to 1 s of jitter). */
-export const DEFAULT_DIAL_BACKOFF_BASE_MS = 1_000;
-/** Default failed dials of one address before it is banned (CometBFT's `maxAttemptsToDial`, 16 ≈ 35 h of backoff). */
-export const DEFAULT_MAX_ATTEMPTS_TO_DIAL = 16;
 /** Share of new addresses in a seed's answer (CometBFT's `biasToSelectNewPeers`, 30 %). */
 export const SEED_BIAS_TOWARDS_NEW_ADDRS = 30;
-/**
- * An outbound peer that disconnects within this time of connecting, without
- * PEX having stopped it, "hung up": the disconnect counts as a failed dial of
- * its address (backoff base·2^n), ms (ours; 10 s). A connection that lasted
- * longer clears the address's dial history when it ends.
- */
-export const HANGUP_WINDOW_MS = 10_000;
-/** Longest wait between two rounds of asking the seeds while isolated, ms (ours; 10 min). */
-export const MAX_SEED_BACKOFF_MS = 10 * 60_000;
-
-/** Crawl records older than this are forgotten, ms (CometBFT: 24 h). */
-const CRAWL_INFO_TTL_MS = 24 * 60 * 60_000;
-/** Largest delay setTimeout accepts, ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Options of {@link PEXReactor}. Every duration is in milliseconds. */
-export interface PEXReactorOptions {
-  /**
-   * Seed (crawler) mode, as CometBFT's `seed_mode`: no `ensurePeers`;
-   * instead crawl the book every `crawlPeriodMs`, answer each inbound
-   * requester once and disconnect it. Default false.
-   */
-  seedMode?: boolean;
-  /**
-   * Seed nodes, `id@host:port` each, dialed when the book needs addresses and
-   * nothing else can be dialed (CometBFT's `seeds`). Default none.
-   * Addresses a seed sends are dialed at once (CometBFT #2093).
-   */
-  seeds?: readonly string[];
-  /** Period of `ensurePeers` (first run: at once without peers, else after a random part of it). Default 30 000. */
-  ensurePeersPeriodMs?: number;
-  /**
-   * Least time between two PexRequests of one peer; its third request
-   * sooner than this after the previous accepted one disconnects and bans it
-   * (the first two are free, as CometBFT). Default `ensurePeersPeriodMs / 3`
-   * (CometBFT's `minReceiveRequestInterval`); keep it below the peers'
-   * `ensurePeersPeriodMs`.
-   */
-  requestIntervalMs?: number;
-  /** Most addresses in one answer, 1..250. Default 250 (CometBFT's `maxGetSelection`). */
-  maxAddrsPerResponse?: number;
-  /** Seed mode: a non-persistent peer connected longer than this is disconnected at the next crawl. Default 28 h (CometBFT). */
-  seedDisconnectWaitMs?: number;
-  /** Seed mode: period of the crawl. Default 30 000 (CometBFT's `crawlPeerPeriod`). */
-  crawlPeriodMs?: number;
-  /** Seed mode: least time between two crawls of one address. Default 120 000 (CometBFT's `minTimeBetweenCrawls`). */
-  minTimeBetweenCrawlsMs?: number;
-  /**
-   * Base of the per-address dial backoff: after the n-th failed dial an
-   * address is not dialed again for base·2^n plus up to base of jitter
-   * (CometBFT: 1 s · 2^n + up to 1 s). Default 1000.
-   */
-  dialBackoffBaseMs?: number;
-  /** Failed dials after which a (non-persistent) address is banned for `banMs`. Default 16 (CometBFT's `maxAttemptsToDial`). */
-  maxAttemptsToDial?: number;
-  /** Ban of a misbehaving peer (abuse, malformed message, failed authentication). Default 24 h (CometBFT's `defaultBanTime`). */
-  banMs?: number;
-  /** pino logger; default the Switch's logger with `{ reactor: 'pex' }`. */
-  logger?: Logger;
-  /** Clock, ms since the epoch; default `Date.now`. Rate limits, backoff and crawl records use it. */
-  now?: () => number;
-}
-
-/** Why a peer was disconnected by PEX: see {@link PexAbuseError}. */
-export type PexAbuseReason = 'request-too-soon' | 'unsolicited-addrs';
-
-/**
- * A peer broke the PEX rules (CometBFT's `ErrReceivedPEXRequestTooSoon` and
- * `ErrUnsolicitedList`): it requested addresses too often, or sent addresses
- * we did not ask for. Code `ERR_REJECTED`; the peer is disconnected with this
- * error and banned for `banMs`.
- */
-export class PexAbuseError extends RejectedError {
-  /** Which rule was broken. */
-  readonly reason: PexAbuseReason;
-  /** The offending peer's ID. */
-  readonly peerId: string;
-  constructor(reason: PexAbuseReason, peerId: string, message: string) {
-    super('ERR_REJECTED', message);
-    this.reason = reason;
-    this.peerId = peerId;
-  }
-}
-
-/** Why {@link PEXReactor} did not dial an address (code `ERR_REJECTED` unless noted). */
-export type PexDialRefusal = 'backoff' | 'max-attempts' | 'dialing-or-connected' | 'too-many-peers';
-
-/**
- * PEX refused to dial an address itself, before asking the Switch:
- * `backoff` (a previous dial failed recently), `max-attempts` (too many
- * failures: the address is now banned), `dialing-or-connected`
- * (`ERR_DUPLICATE_PEER`), `too-many-peers` (`ERR_TOO_MANY_PEERS`).
- */
-export class PexDialRefusedError extends RejectedError {
-  /** Why the dial was refused. */
-  readonly reason: PexDialRefusal;
-  constructor(reason: PexDialRefusal, message: string) {
-    super(
-      reason === 'dialing-or-connected' ? 'ERR_DUPLICATE_PEER' : reason === 'too-many-peers' ? 'ERR_TOO_MANY_PEERS' : 'ERR_REJECTED',
-      message,
-    );
-    this.reason = reason;
-  }
-}
-
-/** PEX state of one connected peer. */
-interface PeerState {
-  /** We sent a PexRequest and await its answer (CometBFT's `requestsSent`). */
-  requestPending: boolean;
-  /** PexRequests accepted from the peer: 0, 1 (free), 2+ (timed). */
-  requestsSeen: number;
-  /** When the last timed request was accepted (ms); CometBFT's `lastReceivedRequests`. */
-  lastRequestAt: number;
-  /** When the peer was added (ms). */
-  addedAt: number;
-  /** Seed mode: dialed by the crawl (disconnected after it answers or at the next round). */
-  crawled: boolean;
-  /** PEX itself disconnected the peer (so its leaving is not a hang-up). */
-  stoppedByUs: boolean;
-}
-
-/** Dial history of one address (CometBFT's `attemptsToDial`). */
-interface DialHistory {
-  /** Failed dials in a row. */
-  failures: number;
-  /** Not to be dialed before this time (ms). */
-  notBefore: number;
-}
-
-/** Rounds of asking the seeds since one last got us a peer (see {@link PEXReactor.dialSeeds}). */
-interface SeedHistory {
-  /** Seed rounds in a row that left us without a non-seed peer. */
-  rounds: number;
-  /** Not to ask the seeds (from `ensurePeers`) before this time (ms). */
-  notBefore: number;
-}
 
 /**
  * The PEX reactor. Add it to a Switch, which then starts and stops it:
@@ -223,35 +70,14 @@ export class PEXReactor extends BaseReactor {
   readonly seedMode: boolean;
   /** The parsed seed addresses. */
   readonly seeds: readonly NetAddress[];
-  /** Effective settings (defaults filled in), ms. */
-  readonly settings: Readonly<{
-    /** See {@link PEXReactorOptions.ensurePeersPeriodMs}. */
-    ensurePeersPeriodMs: number;
-    /** See {@link PEXReactorOptions.requestIntervalMs}. */
-    requestIntervalMs: number;
-    /** See {@link PEXReactorOptions.maxAddrsPerResponse} (a count). */
-    maxAddrsPerResponse: number;
-    /** See {@link PEXReactorOptions.seedDisconnectWaitMs}. */
-    seedDisconnectWaitMs: number;
-    /** See {@link PEXReactorOptions.crawlPeriodMs}. */
-    crawlPeriodMs: number;
-    /** See {@link PEXReactorOptions.minTimeBetweenCrawlsMs}. */
-    minTimeBetweenCrawlsMs: number;
-    /** See {@link PEXReactorOptions.dialBackoffBaseMs}. */
-    dialBackoffBaseMs: number;
-    /** See {@link PEXReactorOptions.maxAttemptsToDial} (a count). */
-    maxAttemptsToDial: number;
-    /** See {@link PEXReactorOptions.banMs}. */
-    banMs: number;
-  }>;
+  /** Effective settings (defaults filled in), ms; see {@link PEXSettings}. */
+  readonly settings: Readonly<PEXSettings>;
 
   readonly #now: () => number;
   #logger: Logger | undefined;
   readonly #peers = new Map<Peer, PeerState>();
-  readonly #dialHistory = new Map<string, DialHistory>();
-  readonly #dialing = new Set<string>();
-  readonly #crawledAt = new Map<string, number>();
-  #seedHistory: SeedHistory = { rounds: 0, notBefore: 0 };
+  readonly #dialer: PexDialer;
+  readonly #crawler: SeedCrawler;
   #timer: NodeJS.Timeout | undefined;
   #running = false;
 
@@ -276,21 +102,21 @@ export class PEXReactor extends BaseReactor {
         throw new InvalidArgumentError(`invalid seed address: ${(err as Error).message}`, 'ERR_INVALID_ADDRESS', { cause: err });
       }
     });
-    const ensurePeersPeriodMs = period(opts.ensurePeersPeriodMs, DEFAULT_ENSURE_PEERS_PERIOD_MS, 'ensurePeersPeriodMs');
-    this.settings = Object.freeze({
-      ensurePeersPeriodMs,
-      requestIntervalMs: duration(opts.requestIntervalMs, Math.floor(ensurePeersPeriodMs / 3), 'requestIntervalMs', 0),
-      maxAddrsPerResponse: intIn(opts.maxAddrsPerResponse, MAX_PEX_ADDRS, 'maxAddrsPerResponse', 1, MAX_PEX_ADDRS),
-      seedDisconnectWaitMs: duration(opts.seedDisconnectWaitMs, DEFAULT_SEED_DISCONNECT_WAIT_MS, 'seedDisconnectWaitMs', 0),
-      crawlPeriodMs: period(opts.crawlPeriodMs, DEFAULT_CRAWL_PERIOD_MS, 'crawlPeriodMs'),
-      minTimeBetweenCrawlsMs: duration(opts.minTimeBetweenCrawlsMs, DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS, 'minTimeBetweenCrawlsMs', 0),
-      dialBackoffBaseMs: duration(opts.dialBackoffBaseMs, DEFAULT_DIAL_BACKOFF_BASE_MS, 'dialBackoffBaseMs', 0),
-      maxAttemptsToDial: intIn(opts.maxAttemptsToDial, DEFAULT_MAX_ATTEMPTS_TO_DIAL, 'maxAttemptsToDial', 1, 1_000_000),
-      banMs: duration(opts.banMs, DEFAULT_BAN_MS, 'banMs', 0),
-    });
+    this.settings = Object.freeze(parsePEXSettings(opts));
     if (opts.now !== undefined && typeof opts.now !== 'function') throw new InvalidArgumentError('now must be a function returning ms');
     this.#now = opts.now ?? Date.now;
     this.#logger = opts.logger;
+    const ctx = {
+      book,
+      settings: this.settings,
+      seeds: this.seeds,
+      now: () => this.#now(),
+      log: () => this.log,
+      host: () => this.switch,
+      alive: () => this.#alive(),
+    };
+    this.#dialer = new PexDialer({ ...ctx, askSomePeerForAddrs: () => this.#askSomePeerForAddrs() });
+    this.#crawler = new SeedCrawler({ ...ctx, peers: this.#peers, dialer: this.#dialer, requestAddrs: (p) => this.requestAddrs(p) });
   }
 
   /** Channel 0x00: priority 1, send queue 10, `recvMessageCapacity` {@link MAX_PEX_MESSAGE_SIZE} (as CometBFT). */
@@ -371,8 +197,8 @@ export class PEXReactor extends BaseReactor {
       queueMicrotask(() => sw.stopPeerForError(peer, new RejectedError('ERR_BANNED', `peer ${peer.id} is banned`)));
       return;
     }
-    const isSeed = this.#isSeed(peer.id);
-    if (!isSeed) this.#seedHistory = { rounds: 0, notBefore: 0 }; // the seeds did their job, or are not needed
+    const isSeed = this.#dialer.isSeed(peer.id);
+    if (!isSeed) this.#dialer.seedsDone();
     if (peer.isOutbound()) {
       const addr = peer.remoteAddr;
       if (!isSeed && !this.book.hasAddress(addr)) this.#addToBook(addr, addr);
@@ -399,9 +225,9 @@ export class PEXReactor extends BaseReactor {
     if (!st || !peer.isOutbound() || peer.isPersistent()) return;
     const key = peer.remoteAddr.toString();
     if (this.#now() - st.addedAt >= HANGUP_WINDOW_MS) {
-      this.#dialHistory.delete(key);
-    } else if (!st.stoppedByUs && !this.#isSeed(peer.id)) {
-      const failures = this.#backoff(key);
+      this.#dialer.connectionLasted(key);
+    } else if (!st.stoppedByUs && !this.#dialer.isSeed(peer.id)) {
+      const failures = this.#dialer.countFailure(key);
       this.log.debug({ peer: peer.id, failures }, 'pex: peer hung up soon after we connected: backing off');
     }
   }
@@ -477,32 +303,8 @@ export class PEXReactor extends BaseReactor {
    * Resolves when the dials it started have settled; never rejects.
    * Does nothing until the Switch has started.
    */
-  async ensurePeers(): Promise<void> {
-    if (!this.#alive()) return;
-    const sw = this.switch;
-    const numOut = sw.peers.numOutbound();
-    const numToDial = sw.config.maxNumOutboundPeers - this.#outboundAndDials();
-    this.log.debug({ numOut, numIn: sw.peers.numInbound(), numToDial }, 'pex: ensure peers');
-    if (numToDial <= 0) return;
-    const bias = Math.min(numOut, 8) * 10 + 10;
-    const toDial = new Map<string, NetAddress>();
-    for (let i = 0; i < numToDial * 3 && toDial.size < numToDial; i++) {
-      const a = this.book.pickAddress(bias);
-      if (!a || toDial.has(a.id) || this.#isSeed(a.id) || this.#dialingOrConnected(a.id) || this.#backingOff(a)) continue;
-      toDial.set(a.id, a);
-    }
-    const dials: Promise<unknown>[] = [];
-    for (const a of toDial.values()) dials.push(this.dialPeer(a).catch((err: unknown) => this.#logDialError(a, err)));
-    if (this.book.needMoreAddrs()) this.book.reinstateBadPeers();
-    if (this.book.needMoreAddrs()) {
-      const candidates = sw.peers.list().filter((p) => p.nodeInfo.hasChannel(PEX_CHANNEL) && this.#peers.get(p)?.requestPending === false);
-      if (candidates.length > 0) this.requestAddrs(candidates[Math.floor(Math.random() * candidates.length)]!);
-    }
-    // Seeds are the fallback (CometBFT): only with nobody to talk to, or an empty book; backing off between rounds.
-    if (toDial.size === 0 && (sw.peers.size === 0 || this.book.isEmpty()) && this.#now() >= this.#seedHistory.notBefore) {
-      dials.push(this.dialSeeds());
-    }
-    await Promise.all(dials);
+  ensurePeers(): Promise<void> {
+    return this.#dialer.ensurePeers();
   }
 
   /**
@@ -520,49 +322,8 @@ export class PEXReactor extends BaseReactor {
    * @returns the connected Peer.
    * @throws PexDialRefusedError, or the Switch's dial error.
    */
-  async dialPeer(addr: NetAddress): Promise<Peer> {
-    const sw = this.switch;
-    const key = addr.toString();
-    const hist = this.#dialHistory.get(key);
-    const persistent = sw.isPersistentPeer(addr.id);
-    if (hist && !persistent && hist.failures > this.settings.maxAttemptsToDial) {
-      this.#dialHistory.delete(key);
-      this.#ban(addr);
-      throw new PexDialRefusedError('max-attempts', `${addr} failed ${hist.failures} dials: banned`);
-    }
-    if (hist && this.#now() < hist.notBefore) {
-      throw new PexDialRefusedError(
-        'backoff',
-        `${addr} failed ${hist.failures} dials: not before ${new Date(hist.notBefore).toISOString()}`,
-      );
-    }
-    if (this.#dialingOrConnected(addr.id))
-      throw new PexDialRefusedError('dialing-or-connected', `already dialing or connected to ${addr.id}`);
-    if (!sw.isUnconditionalPeer(addr.id) && this.#outboundAndDials() >= sw.config.maxNumOutboundPeers) {
-      throw new PexDialRefusedError('too-many-peers', `outbound limit ${sw.config.maxNumOutboundPeers} reached`);
-    }
-    this.#dialing.add(addr.id);
-    this.book.markAttempt(addr);
-    try {
-      // the history is cleared once the connection has lasted HANGUP_WINDOW_MS (see removePeer)
-      return await sw.dialPeerWithAddress(addr);
-    } catch (err) {
-      const code = err instanceof SwitchboardError ? err.code : undefined;
-      if (code === 'ERR_DUPLICATE_PEER' || code === 'ERR_TOO_MANY_PEERS' || code === 'ERR_SWITCH_STOPPED') throw err;
-      if (code === 'ERR_SELF_CONNECTION') {
-        this.#dialHistory.delete(key);
-        this.book.removeAddress(addr);
-        this.book.addOurAddress(addr);
-      } else if (code === 'ERR_AUTH' || code === 'ERR_PEER_ID_MISMATCH') {
-        this.#dialHistory.delete(key);
-        this.#ban(addr);
-      } else {
-        this.#backoff(key);
-      }
-      throw err;
-    } finally {
-      this.#dialing.delete(addr.id);
-    }
+  dialPeer(addr: NetAddress): Promise<Peer> {
+    return this.#dialer.dialPeer(addr);
   }
 
   /**
@@ -571,7 +332,7 @@ export class PEXReactor extends BaseReactor {
    * never failed.
    */
   attemptsToDial(addr: NetAddress): number {
-    return this.#dialHistory.get(addr.toString())?.failures ?? 0;
+    return this.#dialer.attemptsToDial(addr);
   }
 
   /**
@@ -584,30 +345,8 @@ export class PEXReactor extends BaseReactor {
    * seeds answer with nothing it can dial does not redial them every tick.
    * A non-seed peer connecting resets the count. Resolves when done; never rejects.
    */
-  async dialSeeds(): Promise<void> {
-    if (!this.#alive() || this.seeds.length === 0) return;
-    const sw = this.switch;
-    const rounds = this.#seedHistory.rounds + 1;
-    const base = this.settings.dialBackoffBaseMs;
-    this.#seedHistory = { rounds, notBefore: this.#now() + Math.min(base * 2 ** rounds, MAX_SEED_BACKOFF_MS) + Math.random() * base };
-    const order = [...this.seeds];
-    shuffle(order);
-    for (const seed of order) {
-      if (this.#dialingOrConnected(seed.id)) return;
-      if (!sw.isUnconditionalPeer(seed.id) && this.#outboundAndDials() >= sw.config.maxNumOutboundPeers) return;
-      this.#dialing.add(seed.id);
-      try {
-        await sw.dialPeerWithAddress(seed);
-        return;
-      } catch (err) {
-        const code = err instanceof SwitchboardError ? err.code : undefined;
-        if (code === 'ERR_DUPLICATE_PEER' || code === 'ERR_SWITCH_STOPPED' || code === 'ERR_TOO_MANY_PEERS') return;
-        this.log.warn({ seed: seed.toString(), err: (err as Error).message, code }, 'pex: dialing seed failed');
-      } finally {
-        this.#dialing.delete(seed.id);
-      }
-    }
-    this.log.warn({ seeds: this.seeds.length }, 'pex: could not connect to any seed');
+  dialSeeds(): Promise<void> {
+    return this.#dialer.dialSeeds();
   }
 
   // ------------------------------------------------------------- seed mode
@@ -627,38 +366,8 @@ export class PEXReactor extends BaseReactor {
    * Resolves when the dials it started have settled; never rejects.
    * Works in either mode; does nothing until the Switch has started.
    */
-  async crawlPeersOnce(): Promise<void> {
-    if (!this.#alive()) return;
-    const sw = this.switch;
-    const now = this.#now();
-    for (const [peer, st] of this.#peers) {
-      if (peer.isPersistent()) continue;
-      if (st.crawled || now - st.addedAt >= this.settings.seedDisconnectWaitMs) {
-        this.log.debug({ peer: peer.id, crawled: st.crawled }, 'pex: crawler disconnecting peer');
-        st.stoppedByUs = true;
-        void sw.stopPeerGracefully(peer).catch(() => {});
-      }
-    }
-    const dials: Promise<unknown>[] = [];
-    for (const a of this.book.getSelection()) {
-      if (this.#outboundAndDials() >= sw.config.maxNumOutboundPeers) break;
-      const last = this.#crawledAt.get(a.id);
-      if (last !== undefined && now - last < this.settings.minTimeBetweenCrawlsMs) continue;
-      if (this.#dialingOrConnected(a.id) || this.#backingOff(a)) continue;
-      this.#crawledAt.set(a.id, now);
-      dials.push(
-        this.dialPeer(a).then(
-          (peer) => {
-            const st = this.#peers.get(peer);
-            if (st) st.crawled = true;
-            this.requestAddrs(peer);
-          },
-          (err: unknown) => this.#logDialError(a, err),
-        ),
-      );
-    }
-    for (const [id, at] of this.#crawledAt) if (now - at > CRAWL_INFO_TTL_MS) this.#crawledAt.delete(id);
-    await Promise.all(dials);
+  crawlPeersOnce(): Promise<void> {
+    return this.#crawler.crawlOnce();
   }
 
   // ================================================================ private
@@ -717,13 +426,13 @@ export class PEXReactor extends BaseReactor {
     }
     st.requestPending = false;
     const src = selfReportedAddr(peer);
-    const fromSeed = this.#isSeed(peer.id);
+    const fromSeed = this.#dialer.isSeed(peer.id);
     let added = 0;
     for (const a of addrs) {
       if (sw.isPrivatePeer(a.id)) continue;
       if (!this.#addToBook(a, src)) continue;
       added++;
-      if (fromSeed) void this.dialPeer(a).catch((err: unknown) => this.#logDialError(a, err));
+      if (fromSeed) void this.dialPeer(a).catch((err: unknown) => this.#dialer.logDialError(a, err));
     }
     this.log.debug({ peer: peer.id, received: addrs.length, added }, 'pex: received addresses');
     if (this.seedMode && peer.isOutbound() && !peer.isPersistent()) {
@@ -749,17 +458,9 @@ export class PEXReactor extends BaseReactor {
     this.switch.banPeer(peer.remoteAddr, this.settings.banMs); // the Switch's ban: ID, book, and the IP per banIpScope
   }
 
-  #ban(addr: NetAddress): void {
-    try {
-      this.book.markBad(addr, this.settings.banMs);
-    } catch (err) {
-      this.log.warn({ addr: addr.toString(), err: (err as Error).message }, 'pex: could not ban address');
-    }
-  }
-
   /** book.addAddress, logging refusals at debug (CometBFT's `logErrAddrBook`); never a configured seed. @returns true when accepted. */
   #addToBook(addr: NetAddress, src: NetAddress): boolean {
-    if (this.#isSeed(addr.id)) return false;
+    if (this.#dialer.isSeed(addr.id)) return false;
     try {
       this.book.addAddress(addr, src);
       return true;
@@ -769,50 +470,12 @@ export class PEXReactor extends BaseReactor {
     }
   }
 
-  #dialingOrConnected(id: string): boolean {
-    const sw = this.switch;
-    return this.#dialing.has(id) || sw.peers.has(id) || sw.isDialing(id);
-  }
-
-  /**
-   * Outbound peers plus dials in progress, unconditional ones not counted:
-   * the Switch's count, or ours when higher — ours also counts a dial of ours
-   * to a node that meanwhile connected to us (an inbound peer), which may
-   * still become outbound when the Switch settles the simultaneous connection.
-   */
-  #outboundAndDials(): number {
-    const sw = this.switch;
-    let ours = 0;
-    for (const p of sw.peers.list()) if (p.isOutbound() && !sw.isUnconditionalPeer(p.id)) ours++;
-    for (const id of this.#dialing) {
-      if (sw.isUnconditionalPeer(id)) continue;
-      if (!sw.peers.get(id)?.isOutbound()) ours++;
-    }
-    return Math.max(ours, sw.numOutboundPeersAndDials());
-  }
-
-  /** True when `id` is one of the configured seeds. */
-  #isSeed(id: string): boolean {
-    return this.seeds.some((s) => s.id === id);
-  }
-
-  /** Count one more failure of the address `key` and start its backoff: base·2^n + up to base of jitter. @returns n. */
-  #backoff(key: string): number {
-    const failures = (this.#dialHistory.get(key)?.failures ?? 0) + 1;
-    const base = this.settings.dialBackoffBaseMs;
-    const backoff = Math.min(base * 2 ** failures + Math.random() * base, Number.MAX_SAFE_INTEGER);
-    this.#dialHistory.set(key, { failures, notBefore: this.#now() + backoff });
-    return failures;
-  }
-
-  #backingOff(addr: NetAddress): boolean {
-    const h = this.#dialHistory.get(addr.toString());
-    return h !== undefined && this.#now() < h.notBefore;
-  }
-
-  #logDialError(addr: NetAddress, err: unknown): void {
-    const e = err as SwitchboardError;
-    this.log.debug({ addr: addr.toString(), err: e?.message, code: e?.code }, 'pex: dial failed');
+  /** Ask a random connected PEX peer without a request pending for addresses. */
+  #askSomePeerForAddrs(): void {
+    const candidates = this.switch.peers
+      .list()
+      .filter((p) => p.nodeInfo.hasChannel(PEX_CHANNEL) && this.#peers.get(p)?.requestPending === false);
+    if (candidates.length > 0) this.requestAddrs(candidates[Math.floor(Math.random() * candidates.length)]!);
   }
 
   /** True while we run on a running Switch (the loops end when it turns false). */
@@ -859,33 +522,4 @@ function selfReportedAddr(peer: Peer): NetAddress {
     }
   }
   return a;
-}
-
-function shuffle<T>(a: T[]): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-}
-
-/** A timer period: a finite number 1..2^31−1 (ms). */
-function period(v: number | undefined, dflt: number, name: string): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || v > MAX_TIMER_MS)
-    throw new InvalidArgumentError(`${name} must be a number of ms in 1..${MAX_TIMER_MS}`);
-  return v;
-}
-
-/** A duration: a finite number ≥ min (ms). */
-function duration(v: number | undefined, dflt: number, name: string, min: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min)
-    throw new InvalidArgumentError(`${name} must be a finite number of ms >= ${min}`);
-  return v;
-}
-
-function intIn(v: number | undefined, dflt: number, name: string, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  if (!Number.isInteger(v) || v < min || v > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}`);
-  return v;
 }

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { MConnection, type MConnConfig } from '../../lib/conn/mconnection.js';
+import type { MConnConfig } from '../../lib/conn/mconn-config.js';
+import { MConnection } from '../../lib/conn/mconnection.js';
 import type { ChannelDescriptor } from '../../lib/conn/channel.js';
 import { SwitchboardError } from '../../lib/errors.js';
 import { INITIAL_WINDOW, MAX_WINDOW, MSG_HEADER_SIZE, PACKET_PING, PacketDecoder, encodePacket } from '../../lib/conn/packet.js';
@@ -436,6 +437,9 @@ t.test('invalid configuration and descriptors are typed errors', async (t) => {
     ['priority 0', [{ id: 1, priority: 0 }]],
     ['maxPacketMsgPayloadSize 0', [{ id: 1 }], { maxPacketMsgPayloadSize: 0 }],
     ['a negative pingIntervalMs', [{ id: 1 }], { pingIntervalMs: -1 }],
+    ['idleTimeoutMs not above pingIntervalMs', [{ id: 1 }], { pingIntervalMs: 1000, idleTimeoutMs: 1000 }],
+    ['maxRecvWindowBytes below recvWindowBytes', [{ id: 1 }], { recvWindowBytes: 1 << 20, maxRecvWindowBytes: 1 << 19 }],
+    ['an unknown key', [{ id: 1 }], { pingIntervalMS: 5 } as Partial<MConnConfig>],
   ];
   for (const [what, chs, cfg] of cases) {
     t.throws(

@@ -4,7 +4,8 @@
 // test's ratio bound (2.5× the expected time) catches one several times too strict.
 import t from 'tap';
 import { performance } from 'node:perf_hooks';
-import { MConnection, type MConnConfig } from '../../lib/conn/mconnection.js';
+import type { MConnConfig } from '../../lib/conn/mconn-config.js';
+import { MConnection } from '../../lib/conn/mconnection.js';
 import { deferred, pattern, socketPair } from '../helpers/net.js';
 
 const MSG = 16 * 1024;

@@ -11,12 +11,13 @@ export function connInternals(peer: Peer): {
   mconn: MConnection;
   stream: Duplex;
   socket: Socket | undefined;
+  /** Pongs queued to write (0 or 1: one pong answers any number of pings). */
   pongPending: number;
   decoderBuffered: number;
 } {
   const mconn = (peer as unknown as { mconn: MConnection }).mconn; // private to the Peer: this test helper reaches in
-  const m = mconn as unknown as { conn: Duplex; pongPending: number; decoder: PacketDecoder };
+  const m = mconn as unknown as { conn: Duplex; keepalive: { pongPending: boolean }; decoder: PacketDecoder };
   const stream = m.conn;
   const socket = (stream as unknown as { conn?: Socket }).conn ?? (stream instanceof net.Socket ? stream : undefined);
-  return { mconn, stream, socket, pongPending: m.pongPending, decoderBuffered: m.decoder.bufferedBytes };
+  return { mconn, stream, socket, pongPending: Number(m.keepalive.pongPending), decoderBuffered: m.decoder.bufferedBytes };
 }

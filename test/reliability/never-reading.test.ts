@@ -13,7 +13,7 @@ import { runInNewContext } from 'node:vm';
 import { GossipReactor, GOSSIP_CHANNEL } from '../../reactors/examples/gossip/reactor.js';
 import { NodeKey } from '../../lib/node-key.js';
 import { Switch } from '../../lib/switch.js';
-import { DEFAULT_MCONN_CONFIG } from '../../lib/conn/mconnection.js';
+import { DEFAULT_MCONN_CONFIG } from '../../lib/conn/mconn-config.js';
 import type { Channel } from '../../lib/conn/channel.js';
 import { peerAdded } from '../helpers/switches.js';
 import { RawPeer } from '../helpers/raw-peer.js';

@@ -34,7 +34,7 @@ import { InvalidArgumentError, MalformedPacketError, type SwitchboardError } fro
 import type { Peer } from '../../../lib/peer.js';
 import { BaseReactor, type Envelope, type ReactorHost } from '../../../lib/reactor.js';
 import { RequestReactor } from '../../../lib/request-reactor.js';
-import type { PeerFilter } from '../../../lib/switch.js';
+import type { PeerFilter } from '../../../lib/peer-filters.js';
 import {
   InvalidBlockError,
   MAX_BLOCK_SIZE,
