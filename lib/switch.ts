@@ -379,12 +379,8 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
    * as CometBFT's `DialPeersAsync`. @throws InvalidArgumentError (`ERR_INVALID_ADDRESS`) at once for a malformed address.
    */
   dialPeersAsync(addrs: readonly (string | NetAddress)[]): void {
-    const parsed = addrs.map(toAddr);
-    for (let i = parsed.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [parsed[i], parsed[j]] = [parsed[j], parsed[i]];
-    }
-    for (const a of parsed) {
+    const order = addrs.map((a) => ({ a: toAddr(a), key: Math.random() })).sort((x, y) => x.key - y.key);
+    for (const { a } of order) {
       if (a.id === this.nodeKey.id || this.peers.has(a.id)) continue;
       this.dialPeerWithAddress(a).catch(() => {});
     }
