@@ -1,4 +1,4 @@
-// The layering DESIGN.md asks for, checked on the sources: lib/ (the core) imports nothing from
+// The layering DESIGN.md asks for, checked on the sources (and the size of a file: at most 600 lines): lib/ (the core) imports nothing from
 // reactors/ or cli/ (the layers built on it), and no two lib/ files import each other through a
 // cycle. `import type` counts: a type-only cycle still means neither file can be read alone.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -157,4 +157,19 @@ t.test('no import cycle among lib/ files (import type included)', async (t) => {
   );
   const cycle = findCycle(g);
   t.same(cycle, undefined, cycle ? `import cycle: ${cycle.join(' → ')}` : 'no cycle');
+});
+
+t.test('no source file over 600 lines (one concept per file)', async (t) => {
+  const MAX_LINES = 600;
+  const files = ['lib', 'reactors', 'cli'].flatMap((d) =>
+    (readdirSync(join(ROOT, d), { recursive: true }) as string[])
+      .filter((f) => /\.(ts|js)$/.test(f))
+      .map((f) => `${d}/${f.split(sep).join('/')}`),
+  );
+  t.ok(files.length > 50, `${files.length} source files`);
+  const long = files
+    .map((f) => ({ f, lines: readFileSync(join(ROOT, f), 'utf8').split('\n').length - 1 }))
+    .filter(({ lines }) => lines > MAX_LINES)
+    .map(({ f, lines }) => `${f}: ${lines} lines`);
+  t.same(long, [], `every file in lib/, reactors/ and cli/ has at most ${MAX_LINES} lines`);
 });

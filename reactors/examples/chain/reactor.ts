@@ -34,7 +34,6 @@ import { InvalidArgumentError, MalformedPacketError, type SwitchboardError } fro
 import type { Peer } from '../../../lib/peer.js';
 import { BaseReactor, type Envelope, type ReactorHost } from '../../../lib/reactor.js';
 import { RequestReactor } from '../../../lib/request-reactor.js';
-import type { PeerFilter } from '../../../lib/peer-filters.js';
 import {
   InvalidBlockError,
   MAX_BLOCK_SIZE,
@@ -78,6 +77,8 @@ import {
   type RangeResponse,
   type SyncMessage,
 } from './messages.js';
+
+export { CHAIN_GENESIS_KEY, chainPeerFilter } from './peer-filter.js';
 
 /** Options of {@link ChainReactor}. */
 export interface ChainOptions {
@@ -130,22 +131,6 @@ interface PeerChain {
 }
 
 const PEER_KEY = 'chain';
-
-/** Key of the NodeInfo `other` entry holding a node's genesis hash (see {@link chainPeerFilter}). */
-export const CHAIN_GENESIS_KEY = 'chain_genesis';
-
-/**
- * A Switch peer filter that refuses peers on another chain (another genesis
- * block, i.e. another difficulty) before any reactor sees them. Pair it with
- * `nodeInfo.other[CHAIN_GENESIS_KEY] = reactor.genesis.hash`.
- */
-export function chainPeerFilter(genesisHash: string): PeerFilter {
-  return (info) => {
-    const theirs = info.other[CHAIN_GENESIS_KEY];
-    if (theirs !== genesisHash)
-      throw new Error(`peer is on another chain (genesis ${theirs?.slice(0, 16) ?? 'unknown'}, ours ${genesisHash.slice(0, 16)})`);
-  };
-}
 
 /** The toy chain node. See the module doc. */
 export class ChainReactor extends BaseReactor {
