@@ -432,7 +432,9 @@ export class PEXReactor extends BaseReactor {
       if (sw.isPrivatePeer(a.id)) continue;
       if (!this.#addToBook(a, src)) continue;
       added++;
-      if (fromSeed) void this.dialPeer(a).catch((err: unknown) => this.#dialer.logDialError(a, err));
+      // dialed at once while outbound slots are free (the rest would be refused by dialPeer, an error each)
+      if (fromSeed && (sw.isUnconditionalPeer(a.id) || this.#dialer.outboundAndDials() < sw.config.maxNumOutboundPeers))
+        void this.dialPeer(a).catch((err: unknown) => this.#dialer.logDialError(a, err));
     }
     this.log.debug({ peer: peer.id, received: addrs.length, added }, 'pex: received addresses');
     if (this.seedMode && peer.isOutbound() && !peer.isPersistent()) {
