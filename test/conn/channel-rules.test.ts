@@ -237,7 +237,11 @@ t.test('release(): growth stops at maxWindow and never shrinks the window when t
   capped.evaluate(0, 10, W + W / 2);
   t.equal(capped.ch.recvWindow, W + W / 2, 'grown to maxWindow, not doubled');
   const none = tuned();
-  t.equal(none.evaluate(0, 10, 16 << 20, () => -100), 3 * (W / 4), 'only the consumed bytes are granted');
+  t.equal(
+    none.evaluate(0, 10, 16 << 20, () => -100),
+    3 * (W / 4),
+    'only the consumed bytes are granted',
+  );
   t.equal(none.ch.recvWindow, W, 'a connection over its budget does not shrink the window');
 });
 
