@@ -31,6 +31,7 @@ t.test('the bucket holds 100 ms of traffic at a high limit: a burst of limit/10 
 
 t.test('the bucket holds at least 64 KiB at a low limit, and the delay is the debt over the limit', async (t) => {
   const { fr, advance } = fakeClock(1000);
+  t.equal(fr.delayMs(), 0, 'a full bucket: no delay (not a negative one)');
   fr.record(65_536);
   t.equal(fr.delayMs(), 0, '64 KiB pass at once even at 1000 B/s');
   fr.record(2000);
