@@ -53,6 +53,12 @@ t.test('each bound accepts its largest value and refuses one more, naming the ru
       `${name}: one more is refused`,
     );
   }
+  t.equal(NodeInfo.create(base).version, '', 'version defaults to empty');
+  t.throws(() => NodeInfo.create({ ...base, channels: new Uint8Array(257) }), {
+    message: 'invalid NodeInfo: channels must be at most 256 bytes',
+  });
+  for (const other of ['abc', 7])
+    t.throws(() => NodeInfo.create({ ...base, other } as never), { message: 'invalid NodeInfo: other must be a map of strings' });
   const all = Uint8Array.from({ length: 256 }, (_, i) => i);
   t.equal(NodeInfo.create({ ...base, channels: all }).channels.length, 256, '256 channels');
   t.equal(NodeInfo.create({ ...base, moniker: 'ü—' }).moniker, 'ü—', 'a moniker may be any printable Unicode');
@@ -187,6 +193,16 @@ t.test('decode fills other, and the channel versions of an older protocol, but n
   t.throws(() => NodeInfo.decode(encode(current)), { message: /channelVersions/ }, 'the current protocol must send them');
   t.throws(() => NodeInfo.decode(encode({ ...raw, protocolVersion: 3 })), { message: /protocolVersion/ });
   t.throws(() => NodeInfo.decode(encode({ ...raw, protocolVersion: undefined })), { message: /protocolVersion/ });
-  t.throws(() => NodeInfo.decode(encode(null)), { message: 'invalid NodeInfo: NodeInfo must be a map' });
+  for (const v of [null, 3, 'str', [raw]])
+    t.throws(() => NodeInfo.decode(encode(v)), { message: 'invalid NodeInfo: NodeInfo must be a map' });
+  t.throws(() => NodeInfo.decode(encode({ ...raw, other: 'abc' })), { message: 'invalid NodeInfo: other must be a map of strings' });
+  // counts are bounded while decoding, before any NodeInfo rule looks at them
+  t.throws(() => NodeInfo.decode(encode({ ...raw, channelVersions: Array.from({ length: 257 }, () => [1]) })), {
+    code: 'ERR_INVALID_NODE_INFO',
+    message: /^NodeInfo is not valid MessagePack: /,
+  });
+  t.throws(() => NodeInfo.decode(encode({ ...raw, other: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, ''])) })), {
+    message: /^NodeInfo is not valid MessagePack: /,
+  });
   t.throws(() => NodeInfo.decode(Uint8Array.from([0xc1])), { message: /^NodeInfo is not valid MessagePack: / });
 });
