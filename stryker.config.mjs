@@ -2,7 +2,9 @@
 // Prints the mutation score per file (clear-text reporter); HTML and JSON reports go to reports/mutation/.
 // Incremental: a rerun tests only the mutants whose code or covering tests changed since the last
 // run (reports/stryker-incremental.json), so a rerun after a change is fast.
-// One module at a time: npm run mutation -- --mutate lib/node-info.ts
+// One module at a time: npm run mutation -- --mutate lib/node-info.ts, or faster with only the test files
+// that exercise it: npx stryker run stryker/<module>.config.mjs --concurrency 1 (see stryker/module.mjs).
+// Equivalent survivors that a `// Stryker disable next-line` comment cannot mark alone: stryker/EQUIVALENTS.md.
 // The test files are those that exercise the core in-process (no CLI child processes, no soak-style
 // reliability runs), each run under tsx with Stryker's coverage hook (coverageAnalysis perTest: a mutant
 // runs only the test files that cover it). Target: >= 80 % per file (thresholds.low).
