@@ -1,13 +1,15 @@
 /**
  * The seed-mode crawl, as CometBFT's `crawlPeersRoutine` in `pex_reactor.go`:
- * each round disconnects the peers it is done with, then dials addresses of
- * the book it has not crawled lately and asks each for addresses (the peer
+ * each round disconnects the peers it is done with, then dials the configured
+ * seeds and the addresses of the book it has not crawled lately and asks each
+ * for addresses (the peer
  * is disconnected once it answers, or at the next round). The PEX reactor
  * runs a round every `crawlPeriodMs` in seed mode.
  *
  * @module
  */
 import type { Logger } from 'pino';
+import type { NetAddress } from '../../lib/net-address.js';
 import type { Peer } from '../../lib/peer.js';
 import type { ReactorHost } from '../../lib/reactor.js';
 import type { AddrBook } from './addrbook.js';
@@ -22,6 +24,8 @@ const CRAWL_INFO_TTL_MS = 24 * 60 * 60_000;
 export interface SeedCrawlerContext {
   /** The address book. */
   readonly book: AddrBook;
+  /** The configured seeds (never in the book), crawled before the book's addresses. */
+  readonly seeds: readonly NetAddress[];
   /** The reactor's settings. */
   readonly settings: PEXSettings;
   /** The reactor's connected peers and their PEX state. */
@@ -61,8 +65,8 @@ export class SeedCrawler {
       }
     }
     const dials: Promise<unknown>[] = [];
-    for (const a of ctx.book.getSelection()) {
-      if (ctx.dialer.outboundAndDials() >= sw.config.maxNumOutboundPeers) break;
+    for (const a of [...ctx.seeds, ...ctx.book.getSelection()]) {
+      if (!sw.isUnconditionalPeer(a.id) && ctx.dialer.outboundAndDials() >= sw.config.maxNumOutboundPeers) continue;
       const last = this.#crawledAt.get(a.id);
       if (last !== undefined && now - last < ctx.settings.minTimeBetweenCrawlsMs) continue;
       if (ctx.dialer.dialingOrConnected(a.id) || ctx.dialer.backingOff(a)) continue;

@@ -116,7 +116,13 @@ export class PEXReactor extends BaseReactor {
       alive: () => this.#alive(),
     };
     this.#dialer = new PexDialer({ ...ctx, askSomePeerForAddrs: () => this.#askSomePeerForAddrs() });
-    this.#crawler = new SeedCrawler({ ...ctx, peers: this.#peers, dialer: this.#dialer, requestAddrs: (p) => this.requestAddrs(p) });
+    this.#crawler = new SeedCrawler({
+      ...ctx,
+      seeds: this.seeds,
+      peers: this.#peers,
+      dialer: this.#dialer,
+      requestAddrs: (p) => this.requestAddrs(p),
+    });
   }
 
   /** Channel 0x00: priority 1, send queue 10, `recvMessageCapacity` {@link MAX_PEX_MESSAGE_SIZE} (as CometBFT). */
@@ -358,7 +364,10 @@ export class PEXReactor extends BaseReactor {
    * 1. disconnect (gracefully) every non-persistent peer connected longer
    *    than `seedDisconnectWaitMs`, and every peer crawled in an earlier
    *    round that is still connected;
-   * 2. for each address of `book.getSelection()` not crawled in the last
+   * 2. for each configured seed, then each address of `book.getSelection()`
+   *    (seeds know each other only through their configuration: a seed is
+   *    never kept in a book, so without this two seeds' books would never
+   *    merge after their first contact), not crawled in the last
    *    `minTimeBetweenCrawlsMs`, not connected, not dialing and not backing
    *    off, while outbound slots are free: dial it and send a PexRequest
    *    (the peer is disconnected once it answers);
@@ -433,7 +442,8 @@ export class PEXReactor extends BaseReactor {
       if (!this.#addToBook(a, src)) continue;
       added++;
       // dialed at once while outbound slots are free (the rest would be refused by dialPeer, an error each)
-      if (fromSeed && (sw.isUnconditionalPeer(a.id) || this.#dialer.outboundAndDials() < sw.config.maxNumOutboundPeers))
+      // (not in seed mode: a seed crawls, it would hold those peers as if they were its own)
+      if (fromSeed && !this.seedMode && (sw.isUnconditionalPeer(a.id) || this.#dialer.outboundAndDials() < sw.config.maxNumOutboundPeers))
         void this.dialPeer(a).catch((err: unknown) => this.#dialer.logDialError(a, err));
     }
     this.log.debug({ peer: peer.id, received: addrs.length, added }, 'pex: received addresses');

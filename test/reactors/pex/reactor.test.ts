@@ -401,6 +401,20 @@ t.test(
   },
 );
 
+t.test('a seed crawls the seeds it is configured with, so two seeds’ books merge', { timeout: 20_000 }, async (t) => {
+  const c = pexCluster(t);
+  const s2 = await c.start({ pex: { seedMode: true } });
+  const s1 = await c.start({ pex: { seedMode: true, seeds: [s2.addr.toString()] } });
+  // s1's first round asks s2, which knows nobody yet; both hang up
+  await peerAdded(s2.sw, s1.id);
+  await Promise.all([peerRemoved(s1.sw, s2.id), peerRemoved(s2.sw, s1.id)]);
+  const x = fakeAddr(11);
+  s2.book.addAddress(x, x); // later s2 learns of X (an inbound node, say)
+  t.notOk(s1.book.hasAddress(s2.addr), 'a seed is never kept in the book');
+  await s1.pex.crawlPeersOnce();
+  t.ok(await poll(() => s1.book.hasAddress(x)), 's1 crawled s2 and took its answer');
+});
+
 t.test(
   'an outbound peer that hangs up at once backs off like a failed dial; a lasting connection clears it',
   { timeout: 20_000 },
