@@ -301,8 +301,8 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
     const seedKeys = Array.from({ length: o.seeds }, () => ({ key: NodeKey.generate(), transport: nextTransport() }));
     for (const s of seedKeys) seedAddrs.push(`${s.key.id}@${s.transport.host}:26656`);
     const seedNodes = seedKeys.map((s) => make(true, s.key, s.transport));
-    // one after another: each seed's first dial of the other seeds then finds the earlier ones listening
-    // (a seed whose first dial of its seeds fails only learns them when they dial it)
+    // one after another: each seed's first round then finds the earlier seeds listening (its crawl would reach
+    // them later anyway, a crawl period on)
     for (const n of seedNodes) await start(n);
     for (let i = 0; i < nonSeeds; i++) make(false);
     phase = 'converge';
