@@ -116,8 +116,9 @@ export interface ScalePoint {
   convergedMs: number;
   /** When the first greeting had reached every node it should (ms since the start of the run; NaN if it never did). */
   greetedAllAtMs: number;
-  /** Nodes the first greeting reached, and should have. */
+  /** Nodes the first greeting reached. */
   reached: number;
+  /** Nodes the first greeting should have reached. */
   expected: number;
   /** Wall time of the run (ms). */
   wallMs: number;
