@@ -66,7 +66,7 @@ export class SeedCrawler {
     }
     const dials: Promise<unknown>[] = [];
     for (const a of [...ctx.seeds, ...ctx.book.getSelection()]) {
-      if (!sw.isUnconditionalPeer(a.id) && ctx.dialer.outboundAndDials() >= sw.config.maxNumOutboundPeers) continue;
+      if (ctx.dialer.outboundFull(a.id)) continue;
       const last = this.#crawledAt.get(a.id);
       if (last !== undefined && now - last < ctx.settings.minTimeBetweenCrawlsMs) continue;
       if (ctx.dialer.dialingOrConnected(a.id) || ctx.dialer.backingOff(a)) continue;

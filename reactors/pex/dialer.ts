@@ -118,7 +118,7 @@ export class PexDialer {
     }
     if (this.dialingOrConnected(addr.id))
       throw new PexDialRefusedError('dialing-or-connected', `already dialing or connected to ${addr.id}`);
-    if (!sw.isUnconditionalPeer(addr.id) && this.outboundAndDials() >= sw.config.maxNumOutboundPeers) {
+    if (this.outboundFull(addr.id)) {
       throw new PexDialRefusedError('too-many-peers', `outbound limit ${sw.config.maxNumOutboundPeers} reached`);
     }
     this.#dialing.add(addr.id);
@@ -162,7 +162,7 @@ export class PexDialer {
     shuffle(order);
     for (const seed of order) {
       if (this.dialingOrConnected(seed.id)) return;
-      if (!sw.isUnconditionalPeer(seed.id) && this.outboundAndDials() >= sw.config.maxNumOutboundPeers) return;
+      if (this.outboundFull(seed.id)) return;
       this.#dialing.add(seed.id);
       try {
         await sw.dialPeerWithAddress(seed);
@@ -212,6 +212,12 @@ export class PexDialer {
   dialingOrConnected(id: string): boolean {
     const sw = this.ctx.host();
     return this.#dialing.has(id) || sw.peers.has(id) || sw.isDialing(id);
+  }
+
+  /** True when a dial of `id` would exceed `maxNumOutboundPeers` (an unconditional peer never does). */
+  outboundFull(id: string): boolean {
+    const sw = this.ctx.host();
+    return !sw.isUnconditionalPeer(id) && this.outboundAndDials() >= sw.config.maxNumOutboundPeers;
   }
 
   /**

@@ -443,7 +443,7 @@ export class PEXReactor extends BaseReactor {
       added++;
       // dialed at once while outbound slots are free (the rest would be refused by dialPeer, an error each)
       // (not in seed mode: a seed crawls, it would hold those peers as if they were its own)
-      if (fromSeed && !this.seedMode && (sw.isUnconditionalPeer(a.id) || this.#dialer.outboundAndDials() < sw.config.maxNumOutboundPeers))
+      if (fromSeed && !this.seedMode && !this.#dialer.outboundFull(a.id))
         void this.dialPeer(a).catch((err: unknown) => this.#dialer.logDialError(a, err));
     }
     this.log.debug({ peer: peer.id, received: addrs.length, added }, 'pex: received addresses');
