@@ -247,7 +247,7 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
     peerReport(p, false);
   });
   gossip.events.on('message', (m, from) => {
-    if (from) say(`heard "${m.text}" from ${m.moniker} via ${from.nodeInfo.moniker} (${m.hops} hops)`);
+    if (from) say(`heard "${preview(m.text)}" from ${m.moniker} via ${from.nodeInfo.moniker} (${m.hops} hops)`);
     report({ type: 'message', origin: m.origin, moniker: m.moniker, text: m.text, hops: m.hops });
   });
 
@@ -293,6 +293,13 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
   process.on('SIGTERM', onSignal);
   process.once('disconnect', onSignal); // the testnet parent went away
   return stop;
+}
+
+/** Longest gossip text printed whole (characters); a longer one is cut there with '…' (a flood of 1 KiB texts is 1 KiB lines otherwise). */
+const PREVIEW_LENGTH = 80;
+
+function preview(text: string): string {
+  return text.length > PREVIEW_LENGTH ? `${text.slice(0, PREVIEW_LENGTH - 1)}…` : text;
 }
 
 function makeLogger(o: NodeOptions, moniker: string): Logger {

@@ -28,6 +28,9 @@
  * npm run attack -- --only flood,pings --seconds 10
  * ```
  *
+ * `--victim-node-args '--max-semi-space-size=4 --trace-gc'` starts the
+ * victim's Node.js with those options (its stderr is not shown).
+ *
  * `--victim-config '{"banIpScope":"all"}'` adds p2p settings to the
  * victim's config file (the `ban` scenario adds `banIpScope: "all"` itself
  * when the victim knows the setting: loopback is not banned by IP by default).
@@ -56,13 +59,21 @@ interface Args {
   only: string[];
   seconds: number;
   victimConfig: Record<string, unknown>;
+  /** Node.js/V8 options of the victim process (`--victim-node-args`, space-separated). */
+  victimNodeArgs: string[];
 }
 
 const SCENARIOS = ['silent', 'flood', 'pings', 'quiet', 'ban'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { cli: fileURLToPath(new URL('../cli/index.ts', import.meta.url)), only: [...SCENARIOS], seconds: 15, victimConfig: {} };
+  const a: Args = {
+    cli: fileURLToPath(new URL('../cli/index.ts', import.meta.url)),
+    only: [...SCENARIOS],
+    seconds: 15,
+    victimConfig: {},
+    victimNodeArgs: [],
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = argv[++i];
@@ -71,7 +82,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--only') a.only = v.split(',');
     else if (k === '--seconds') a.seconds = Number(v);
     else if (k === '--victim-config') a.victimConfig = JSON.parse(v) as Record<string, unknown>;
-    else throw new Error(`unknown option ${k} (--cli, --only, --seconds, --victim-config)`);
+    else if (k === '--victim-node-args') a.victimNodeArgs = v.split(/\s+/).filter(Boolean);
+    else throw new Error(`unknown option ${k} (--cli, --only, --seconds, --victim-config, --victim-node-args)`);
   }
   for (const s of a.only)
     if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (${SCENARIOS.join(', ')})`);
@@ -105,7 +117,7 @@ interface Victim {
 }
 
 /** Start `switchboard node` on a free port with `p2p` settings; rejects if it exits first (e.g. a setting it does not know). */
-async function startVictim(td: Teardown, cli: string, p2p: Record<string, unknown>): Promise<Victim> {
+async function startVictim(td: Teardown, cli: string, p2p: Record<string, unknown>, nodeArgs: string[]): Promise<Victim> {
   const home = mkdtempSync(join(tmpdir(), 'switchboard-attack-'));
   td.teardown(() => rmSync(home, { recursive: true, force: true }));
   mkdirSync(join(home, 'config'), { recursive: true });
@@ -115,10 +127,14 @@ async function startVictim(td: Teardown, cli: string, p2p: Record<string, unknow
   // stdout to a file: the node prints a line per gossip message, which a busy reader of a pipe would make it buffer
   const outPath = join(home, 'stdout.txt');
   const out = openSync(outPath, 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'node', '--home', home, '--config', cfg, '--log-level', 'silent'], {
-    stdio: ['ignore', out, 'pipe'],
-    env: childEnv(),
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', cli, 'node', '--home', home, '--config', cfg, '--log-level', 'silent'],
+    {
+      stdio: ['ignore', out, 'pipe'],
+      env: childEnv(),
+    },
+  );
   closeSync(out);
   let exited = false;
   const exit = new Promise<void>((r) => child.once('exit', () => ((exited = true), r())));
@@ -324,13 +340,13 @@ async function scenario(name: Scenario, args: Args): Promise<Row> {
     let note = '';
     if (name === 'ban') {
       try {
-        victim = await startVictim(td, args.cli, { ...extra, banIpScope: 'all' });
+        victim = await startVictim(td, args.cli, { ...extra, banIpScope: 'all' }, args.victimNodeArgs);
         note = 'banIpScope all';
       } catch {
-        victim = await startVictim(td, args.cli, extra);
+        victim = await startVictim(td, args.cli, extra, args.victimNodeArgs);
         note = 'victim has no banIpScope';
       }
-    } else victim = await startVictim(td, args.cli, extra);
+    } else victim = await startVictim(td, args.cli, extra, args.victimNodeArgs);
     const honest = await HonestPair.start(td, victim, 50);
     await sleep(500);
     const rssBefore = victim.rssMb();
