@@ -393,6 +393,8 @@ t.test('handshake: the peer never answers → ERR_HANDSHAKE_TIMEOUT naming the m
   await rejects(t, p, HandshakeError, 'ERR_HANDSHAKE_TIMEOUT', 'handshake not completed within 50 ms');
   t.ok(w.destroyed);
   t.equal(w.listenerCount('data') + w.listenerCount('end') + w.listenerCount('close'), 0, 'the reader left no listeners');
+  // an 'error' with no listener throws from emit: a late socket error would crash the process
+  t.doesNotThrow(() => w.emit('error', new Error('late transport error')), 'a late transport error after the failure is absorbed');
 });
 
 t.test('handshake: the transport ends, closes or fails during the handshake', async (t) => {
