@@ -8,14 +8,14 @@ import base from '../stryker.config.mjs';
 
 /**
  * @param {string} name short name (reports/<name>/…)
- * @param {string} file the module to mutate
+ * @param {string | string[]} file the module, or the modules, to mutate
  * @param {string[]} testFiles the test files that exercise it
  * @returns {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
 export function moduleConfig(name, file, testFiles) {
   return {
     ...base,
-    mutate: [file],
+    mutate: Array.isArray(file) ? file : [file],
     tap: { ...base.tap, testFiles },
     // a mutant that makes a test hang costs this plus twice the test's own time, not 30 s
     timeoutMS: 5000,

@@ -60,27 +60,50 @@ t.test('packets round-trip, however the stream is split', async () => {
   );
 });
 
-t.test('garbage and truncated input give typed errors, never a crash', async (t) => {
-  t.throws(() => decodePacket(Buffer.from([0x00])), { code: 'ERR_MALFORMED_PACKET' }, 'unknown type 0');
-  t.throws(() => decodePacket(Buffer.from([0x7f, 1, 2])), { code: 'ERR_MALFORMED_PACKET' }, 'unknown type');
-  t.throws(() => decodePacket(Buffer.alloc(0)), { code: 'ERR_MALFORMED_PACKET' }, 'empty');
-  t.throws(() => decodePacket(Buffer.from([0x03, 0x01, 0x01, 0, 0])), { code: 'ERR_MALFORMED_PACKET' }, 'truncated header');
-  t.throws(() => decodePacket(Buffer.from([0x03, 0x01, 0x01, 0, 0, 0, 5, 1, 2])), { code: 'ERR_MALFORMED_PACKET' }, 'truncated data');
-  t.throws(() => decodePacket(Buffer.from([0x03, 0x01, 0x02, 0, 0, 0, 0])), { code: 'ERR_MALFORMED_PACKET' }, 'bad flags');
-  t.throws(() => decodePacket(Buffer.from([0x01, 0x01])), { code: 'ERR_MALFORMED_PACKET' }, 'trailing bytes');
-  t.throws(() => decodePacket(Buffer.from([0x04, 0x01, 0, 0, 0, 0])), { code: 'ERR_MALFORMED_PACKET' }, 'window increment 0');
-  t.throws(() => decodePacket(Buffer.from([0x04, 0x01, 0x80, 0, 0, 0])), { code: 'ERR_MALFORMED_PACKET' }, 'window increment over 2^31-1');
-  t.throws(() => decodePacket(Buffer.from([0x04, 0x01, 0, 0, 1])), { code: 'ERR_MALFORMED_PACKET' }, 'truncated window update');
+t.test('garbage and truncated input give typed errors that say what is wrong, never a crash', async (t) => {
+  const bad = (bytes: number[], message: string, what: string, max?: number) =>
+    t.throws(() => decodePacket(Buffer.from(bytes), max), { code: 'ERR_MALFORMED_PACKET', message }, what);
+  bad([0x00], 'unknown packet type 0x00', 'unknown type 0');
+  bad([0x7f, 1, 2], 'unknown packet type 0x7f', 'unknown type');
+  bad([], 'truncated packet', 'empty');
+  bad([0x03, 0x01, 0x01, 0, 0], 'truncated packet', 'truncated header');
+  bad([0x03, 0x01, 0x01, 0, 0, 0, 5, 1, 2], 'truncated packet', 'truncated data');
+  bad([0x03, 0x01, 0x02, 0, 0, 0, 0], 'invalid msg flags 0x2', 'bad flags');
+  bad([0x01, 0x01], 'more than one packet', 'two pings');
+  bad([0x04, 0x01, 0, 0, 0, 1, 0x04, 0x02, 0, 0, 0, 1], 'more than one packet', 'two window updates');
+  bad([0x03, 0x01, 0x01, 0, 0, 0, 0, 0x03, 0x01, 0x01, 0, 0, 0, 0], 'more than one packet', 'two msg packets');
+  bad([0x01, 0x03, 0x01], 'trailing bytes after packet', 'a ping, then the start of a msg header');
+  bad([0x01, 0x03, 0x01, 0x01, 0, 0, 0, 2, 9], 'trailing bytes after packet', 'a ping, then a msg packet cut in its data');
+  bad([0x04, 0x01, 0, 0, 0, 0], 'window update increment 0 outside 1..2147483647', 'window increment 0');
+  bad([0x04, 0x01, 0x80, 0, 0, 0], 'window update increment 2147483648 outside 1..2147483647', 'window increment over 2^31-1');
+  bad([0x04, 0x01, 0, 0, 1], 'truncated packet', 'truncated window update');
   t.same(
     decodePacket(Buffer.from([0x04, 0x20, 0, 0, 1, 0])),
     { type: 'window', channelId: 0x20, increment: 256 },
     'a window update names its channel',
   );
-  t.throws(
-    () => decodePacket(Buffer.from([0x03, 0x01, 0x01, 0xff, 0xff, 0xff, 0xff]), 16384),
-    { code: 'ERR_MALFORMED_PACKET' },
+  bad(
+    [0x03, 0x01, 0x01, 0xff, 0xff, 0xff, 0xff],
+    'msg packet of 4294967295 bytes exceeds maxPacketMsgPayloadSize 16384',
     'length over the bound',
+    16384,
   );
+});
+
+t.test('every packet type decodes when it arrives one, two or three bytes at a time', async (t) => {
+  const packets: Packet[] = [
+    { type: 'msg', channelId: 7, eof: true, data: Buffer.from('hello') },
+    { type: 'window', channelId: 9, increment: 70_000 },
+    { type: 'ping' },
+    { type: 'msg', channelId: 8, eof: false, data: Buffer.alloc(0) },
+    { type: 'pong' },
+  ];
+  const stream = Buffer.concat(packets.map(encodePacket));
+  for (const step of [1, 2, 3]) {
+    const chunks: Buffer[] = [];
+    for (let off = 0; off < stream.length; off += step) chunks.push(stream.subarray(off, off + step));
+    t.same(decodeStream(chunks).map(norm), packets.map(norm), `${step}-byte chunks`);
+  }
 });
 
 t.test('an oversize length is refused before any data arrives (nothing allocated for it)', async (t) => {

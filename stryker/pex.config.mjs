@@ -1,0 +1,11 @@
+import { moduleConfig } from './module.mjs';
+
+export default moduleConfig('pex', 'reactors/pex/*.ts', [
+  'test/reactors/pex/addrbook.test.ts',
+  'test/reactors/pex/reactor.test.ts',
+  'test/reactors/pex/reactor-messages.test.ts',
+  'test/reactors/pex/pex-rules.test.ts',
+  'test/reactors/pex/network.test.ts',
+  'test/reactors/pex/node.test.ts',
+  'test/reliability/ip-ban.test.ts',
+]);
