@@ -190,7 +190,7 @@ export class PacketDecoder {
     const h = this.handler;
     const len = chunk.length;
     let p = 0;
-    if (this.headLen > 0) p = this.fillHead(chunk, p);
+    if (this.headLen > 0) p = this.fillHead(chunk);
     if (this.partial !== null) p = this.fillPartial(this.partial, chunk, p);
     while (p < len) {
       const avail = len - p;
@@ -224,23 +224,23 @@ export class PacketDecoder {
     this.headLen = chunk.copy(this.head, 0, p);
   }
 
-  /** Completes a split header from `chunk` at `p`; returns the offset after what it took. */
-  private fillHead(chunk: Buffer, p: number): number {
+  /** Completes a split header from the start of `chunk`; returns how many bytes of it it took. */
+  private fillHead(chunk: Buffer): number {
     const size = this.head[0] === PACKET_WINDOW_UPDATE ? WINDOW_UPDATE_SIZE : MSG_HEADER_SIZE;
-    const n = Math.min(size - this.headLen, chunk.length - p);
-    chunk.copy(this.head, this.headLen, p, p + n);
+    const n = Math.min(size - this.headLen, chunk.length);
+    chunk.copy(this.head, this.headLen, 0, n);
     this.headLen += n;
-    if (this.headLen < size) return p + n;
+    if (this.headLen < size) return n;
     this.headLen = 0;
     if (size === WINDOW_UPDATE_SIZE) {
       this.handler.onWindowUpdate?.(this.head[1] ?? 0, checkIncrement(this.head, 0));
-      return p + n;
+      return n;
     }
     const len = this.checkHeader(this.head, 0);
     this.partial = Buffer.allocUnsafe(MSG_HEADER_SIZE + len);
     this.head.copy(this.partial, 0);
     this.partialLen = MSG_HEADER_SIZE;
-    return p + n;
+    return n;
   }
 
   /** Fills the split packet from `chunk` at `p`; delivers it when complete. Returns the offset after what it took. */
