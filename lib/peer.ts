@@ -24,7 +24,6 @@ export interface PeerInit {
   persistent: boolean;
   /** Address of the TCP socket's remote end. */
   remoteHost: string;
-  remotePort: number;
   /** For outbound peers: the address dialed. */
   dialedAddr?: NetAddress;
   channels: readonly ChannelDescriptor[];
@@ -71,11 +70,12 @@ export class Peer {
     this.remoteIp = init.remoteHost;
     let addr = init.dialedAddr;
     if (!addr) {
+      // an inbound peer: the port it listens on (NodeInfo validation: 1..65535) at the IP it came from
       const selfReported = init.nodeInfo.netAddress();
       addr =
         selfReported.protocol !== 'tcp'
           ? selfReported
-          : new NetAddress(this.id, init.remoteHost || selfReported.host, selfReported.port || init.remotePort);
+          : new NetAddress(this.id, init.remoteHost || selfReported.host, selfReported.port);
     }
     this.remoteAddr = addr;
     for (const [id, v] of init.channelVersions) this.versions[id] = v;

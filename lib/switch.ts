@@ -479,7 +479,6 @@ export class Switch extends EventEmitter<SwitchEvents> implements ReactorHost {
       outbound: up.outbound,
       persistent: this.persistent.ids.has(id),
       remoteHost: up.remoteHost,
-      remotePort: up.remotePort,
       dialedAddr,
       channels: this.reactors.channels,
       channelVersions: matchChannelVersions(this.nodeInfo, up.nodeInfo),

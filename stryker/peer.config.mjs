@@ -1,6 +1,7 @@
 import { moduleConfig } from './module.mjs';
 
 export default moduleConfig('peer', 'lib/peer.ts', [
+  'test/peer.test.ts',
   'test/switch.test.ts',
   'test/switch-errors.test.ts',
   'test/switch-limits.test.ts',
