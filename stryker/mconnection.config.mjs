@@ -18,6 +18,7 @@ export default moduleConfig(
     'test/conn/scheduler.test.ts',
     'test/conn/deadlines.test.ts',
     'test/conn/window-updates.test.ts',
+    'test/conn/keepalive.test.ts',
     'test/conn/mconnection-rtt.test.ts',
     'test/conn/flow-control.test.ts',
     'test/conn/flush-stop.test.ts',
