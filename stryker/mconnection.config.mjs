@@ -20,6 +20,7 @@ export default moduleConfig(
     'test/conn/window-updates.test.ts',
     'test/conn/keepalive.test.ts',
     'test/conn/mconn-config.test.ts',
+    'test/conn/connection-status.test.ts',
     'test/conn/mconnection-rtt.test.ts',
     'test/conn/flow-control.test.ts',
     'test/conn/flush-stop.test.ts',
