@@ -14,8 +14,16 @@ const channels = [
   { id: 5, sendQueueCapacity: 10 },
 ];
 
-function info(id: string, listenAddr = '127.0.0.1:26656', chans = [1, 2, 5]): NodeInfo {
-  return NodeInfo.create({ id, listenAddr, network: 'net', channels: Uint8Array.from(chans), moniker: 'm' });
+/** A NodeInfo with channels 1, 2 and 5; channel 5 speaks versions 2 and 4 (none in common with the tests' version maps). */
+function info(id: string, listenAddr = '127.0.0.1:26656'): NodeInfo {
+  return NodeInfo.create({
+    id,
+    listenAddr,
+    network: 'net',
+    channels: Uint8Array.from([1, 2, 5]),
+    channelVersions: [[1], [1, 3], [2, 4]],
+    moniker: 'm',
+  });
 }
 
 /** The init of a Peer that is not started (its MConnection never touches the stream). */
@@ -117,7 +125,7 @@ t.test('send, trySend and canSend deliver on a channel with a common version and
   await t.rejects(inactive, {
     code: 'ERR_CHANNEL_INACTIVE',
     channelId: 5,
-    message: `channel 0x05 is inactive for ${ID_B}: no common version (peer has [1])`,
+    message: `channel 0x05 is inactive for ${ID_B}: no common version (peer has [2, 4])`,
   });
   t.equal(a.trySend(1, Buffer.from('one')), true, 'trySend on an active channel');
   await received;
