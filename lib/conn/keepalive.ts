@@ -55,6 +55,7 @@ export class Keepalive {
   private pongPending = false;
   private pingsSincePong = 0;
   private awaitingPong = false;
+  // Stryker disable next-line BooleanLiteral: armPongTimer sets it before anything reads it (onPong only while awaitingPong)
   private pausedSincePing = false;
   private pongDeferred = false;
   private pingSentAt = 0;

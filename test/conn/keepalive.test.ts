@@ -137,9 +137,12 @@ t.test('a pong timeout while our reader is paused waits for it to resume, then r
   t.equal(s.readPausedCalls, 2, 'armed (1 call), fired while paused (2)');
   s.paused = false;
   k.readerResumed();
+  t.equal(s.readPausedCalls, 3, 're-armed on resume (3)');
+  k.readerResumed();
+  t.equal(s.readPausedCalls, 3, 'a second resume arms nothing more: the deferred timeout ran once');
   const err = await failed;
   t.equal(err.code, 'ERR_PONG_TIMEOUT', 'after the resume, a full timeout with no pong fails');
-  t.equal(s.readPausedCalls, 4, 're-armed on resume (3), fired (4)');
+  t.equal(s.readPausedCalls, 4, 'fired (4)');
 });
 
 t.test('a round trip that spans a pause of our reader is not sampled, and its timeout is given once more', async (t) => {
@@ -175,4 +178,16 @@ t.test('a pong clears a deferred timeout: resuming later arms nothing', async (t
   const calls = s.readPausedCalls;
   k.readerResumed();
   t.equal(s.readPausedCalls, calls, 'no timer armed (arming asks readPaused)');
+});
+
+t.test('stop() clears the timers: no ping asked, no pong timeout after it', async (t) => {
+  const { k, s, write, failed } = harness(t, 5, 10);
+  k.start();
+  write(); // a ping out: the pong timer runs
+  k.stop();
+  const flushes = s.flushes;
+  // three pong timeouts' worth, bounded: nothing may fire
+  for (let i = 0; i < 6; i++) await new Promise((r) => setTimeout(r, 5));
+  t.equal(await Promise.race([failed, 'not failed']), 'not failed', 'no ERR_PONG_TIMEOUT after stop');
+  t.equal(s.flushes, flushes, 'no ping asked after stop');
 });
