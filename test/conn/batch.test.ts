@@ -10,7 +10,6 @@ import { WindowUpdates } from '../../lib/conn/window-updates.js';
 import { pattern } from '../helpers/net.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
-type Tap = { equal(a: unknown, b: unknown, msg?: string): unknown };
 
 const SLAB = 1 << 20;
 
@@ -28,8 +27,8 @@ function channel(id: number): Channel {
   return ch;
 }
 
-/** The packets of a batch, in order: 'ping', 'pong', 'window <ch> <inc>' or 'msg <ch> <length>[ eof]'. */
-function packets(t: Tap, buf: Buffer): string[] {
+/** The packets of a batch, in order: 'ping', 'pong', 'window <ch> <inc>' or 'msg <ch> <length>[ eof]' (and what is left of a partial one). */
+function packets(buf: Buffer): string[] {
   const out: string[] = [];
   const dec = new PacketDecoder(
     {
@@ -40,7 +39,7 @@ function packets(t: Tap, buf: Buffer): string[] {
     1 << 20,
   );
   dec.push(buf);
-  t.equal(dec.bufferedBytes, 0, 'whole packets only');
+  if (dec.bufferedBytes > 0) out.push(`${dec.bufferedBytes} bytes of a partial packet`);
   return out;
 }
 
@@ -64,9 +63,9 @@ t.test('batches are consecutive, disjoint views of one slab, up to its last byte
   const b3 = batch(300, rest); // a batch size of exactly the room left still fits it
   t.equal(b3.buffer, b1.buffer, 'exactly the room left: the same slab');
   t.equal(b3.byteOffset, b2.byteOffset + b2.length);
-  t.same(packets(t, b1), ['msg 1 100 eof'], 'the first batch is intact');
-  t.same(packets(t, b2), ['msg 1 200 eof']);
-  t.same(packets(t, b3), ['msg 1 300 eof']);
+  t.same(packets(b1), ['msg 1 100 eof'], 'the first batch is intact');
+  t.same(packets(b2), ['msg 1 200 eof']);
+  t.same(packets(b3), ['msg 1 300 eof']);
   t.same(b1.subarray(MSG_HEADER_SIZE), pattern(100, 100));
   t.equal(nextBatch([ch], k, g, 2000, 3000), null, 'nothing pending: no batch');
 });
@@ -78,7 +77,7 @@ t.test('a batch larger than a slab (maxBatchBytes 2 MiB) carries its 2 MiB', asy
   const b = nextBatch([ch], keepalive(t), new WindowUpdates(), SLAB / 2, 2 * SLAB);
   t.ok(b);
   t.equal(b!.length, 2 * SLAB, 'the whole message in four packets, 2 MiB with their headers');
-  t.same(packets(t, b!), [`msg 1 ${SLAB / 2}`, `msg 1 ${SLAB / 2}`, `msg 1 ${SLAB / 2}`, `msg 1 ${SLAB / 2 - 4 * MSG_HEADER_SIZE} eof`]);
+  t.same(packets(b!), [`msg 1 ${SLAB / 2}`, `msg 1 ${SLAB / 2}`, `msg 1 ${SLAB / 2}`, `msg 1 ${SLAB / 2 - 4 * MSG_HEADER_SIZE} eof`]);
 });
 
 t.test('control packets come first, and a batch holds them plus one full packet whatever maxBatchBytes', async (t) => {
@@ -92,10 +91,10 @@ t.test('control packets come first, and a batch holds them plus one full packet 
   ch.tryEnqueue(pattern(10, 4));
   const b = nextBatch([ch], k, g, 2000, 1);
   t.ok(b);
-  t.same(packets(t, b!), ['pong', 'ping', 'window 3 4096', 'msg 3 2000 eof'], 'the first message whole, the second waits');
+  t.same(packets(b!), ['pong', 'ping', 'window 3 4096', 'msg 3 2000 eof'], 'the first message whole, the second waits');
   t.equal(b!.length, 1 + 1 + 6 + MSG_HEADER_SIZE + 2000);
   const b2 = nextBatch([ch], k, g, 2000, 1);
-  t.same(packets(t, b2!), ['msg 3 10 eof'], 'nothing owed any more: data only');
+  t.same(packets(b2!), ['msg 3 10 eof'], 'nothing owed any more: data only');
 });
 
 t.test('packets fill a batch up to maxBatchBytes; a tail too small for MIN_FRAGMENT is left for the next one', async (t) => {
@@ -107,12 +106,12 @@ t.test('packets fill a batch up to maxBatchBytes; a tail too small for MIN_FRAGM
   ch.tryEnqueue(pattern(10_000, 1));
   const small = 2 * packet + MSG_HEADER_SIZE + MIN_FRAGMENT - 1; // room for a fragment of MIN_FRAGMENT − 1 after two packets
   const b1 = nextBatch([ch], k, g, payload, small);
-  t.same(packets(t, b1!), ['msg 1 2000', 'msg 1 2000'], 'the small tail is not cut');
+  t.same(packets(b1!), ['msg 1 2000', 'msg 1 2000'], 'the small tail is not cut');
   t.equal(b1!.length, 2 * packet);
   const exact = 2 * packet + MSG_HEADER_SIZE + MIN_FRAGMENT;
   const b2 = nextBatch([ch], k, g, payload, exact);
-  t.same(packets(t, b2!), ['msg 1 2000', 'msg 1 2000', `msg 1 ${MIN_FRAGMENT}`], 'a tail of MIN_FRAGMENT is cut');
+  t.same(packets(b2!), ['msg 1 2000', 'msg 1 2000', `msg 1 ${MIN_FRAGMENT}`], 'a tail of MIN_FRAGMENT is cut');
   t.equal(b2!.length, exact, 'the batch is full to its last byte');
   const b3 = nextBatch([ch], k, g, payload, 100_000);
-  t.same(packets(t, b3!), [`msg 1 ${10_000 - 4 * payload - MIN_FRAGMENT} eof`], 'the rest');
+  t.same(packets(b3!), [`msg 1 ${10_000 - 4 * payload - MIN_FRAGMENT} eof`], 'the rest');
 });
