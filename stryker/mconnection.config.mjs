@@ -15,6 +15,9 @@ export default moduleConfig(
   ],
   [
     'test/conn/mconnection.test.ts',
+    'test/conn/mconnection-send.test.ts',
+    'test/conn/batch.test.ts',
+    'test/conn/window-autotune.test.ts',
     'test/conn/scheduler.test.ts',
     'test/conn/deadlines.test.ts',
     'test/conn/window-updates.test.ts',
