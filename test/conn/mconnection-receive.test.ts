@@ -409,3 +409,20 @@ t.test('a held message that pauses the channel again keeps its credit withheld u
   );
   t.same(grantsOf(s, 1), [{ type: 'window', channelId: 1, increment: 16384 + 200 + 3 * MSG_HEADER_SIZE }]);
 });
+
+t.test('a handler that stops the connection: nothing more of that chunk is delivered, and the stream is left alone', async (t) => {
+  const got: number[] = [];
+  // a rate limit that the chunk exceeds: reading would pause for it
+  const { m, s, errors } = conn(t, {
+    cfg: { recvRate: 100_000, recvWindowBytes: 1 << 20 },
+    onRecv: (_ch, b) => {
+      got.push(b[0]!);
+      m.stop();
+    },
+  });
+  s.peer(...Array.from({ length: 5 }, (_, i) => msg(1, 16384, true, i)));
+  t.same(got, [0], 'only the message whose handler stopped it');
+  t.equal(s.destroyed, true);
+  t.equal(s.pausesAfterDestroy, 0, 'no pause of a destroyed stream (nor a rate timer left behind)');
+  t.same(errors, []);
+});
