@@ -459,6 +459,7 @@ export class MConnection {
   };
 
   private onMsg(channelId: number, eof: boolean, data: Buffer): void {
+    if (this.stopped) return; // a handler stopped the connection: the rest of this chunk is not delivered
     const ch = this.byId[channelId];
     if (ch === undefined) throw new UnknownChannelError(channelId);
     const cost = MSG_HEADER_SIZE + data.length;
