@@ -73,9 +73,7 @@ export class Peer {
       // an inbound peer: the port it listens on (NodeInfo validation: 1..65535) at the IP it came from
       const selfReported = init.nodeInfo.netAddress();
       addr =
-        selfReported.protocol !== 'tcp'
-          ? selfReported
-          : new NetAddress(this.id, init.remoteHost || selfReported.host, selfReported.port);
+        selfReported.protocol !== 'tcp' ? selfReported : new NetAddress(this.id, init.remoteHost || selfReported.host, selfReported.port);
     }
     this.remoteAddr = addr;
     for (const [id, v] of init.channelVersions) this.versions[id] = v;

@@ -15,6 +15,7 @@ export default moduleConfig(
   ],
   [
     'test/conn/mconnection.test.ts',
+    'test/conn/mconnection-receive.test.ts',
     'test/conn/mconnection-send.test.ts',
     'test/conn/batch.test.ts',
     'test/conn/window-autotune.test.ts',

@@ -269,10 +269,9 @@ export class MConnection {
           this.checkIdle();
         });
         if (!this.stopped) {
-          // Let the stream write out what it holds (a SecretConnection seals it), send our FIN, and
-          // keep reading until the peer closes too: closing a socket with unread input (window
-          // updates, pings) makes the kernel send a reset, which can discard data the peer has not
-          // read yet.
+          // Let the stream write out what it holds (a SecretConnection seals it), send our FIN, and keep reading
+          // until the peer closes too: closing a socket with unread input (window updates, pings) makes the
+          // kernel send a reset, which can discard data the peer has not read yet.
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, this.config.flushStopTimeoutMs);
             this.closeWaiter = () => {
