@@ -2,11 +2,11 @@
 // it holds the peer to, the pong timeout and its pause rules, and the RTT samples. Real timers with
 // short intervals, awaited through the hooks; performance.now is stepped by hand for exact RTTs.
 import t, { type Test } from 'tap';
-import { performance } from 'node:perf_hooks';
 import { Keepalive, KEEPALIVE_BYTES, type KeepaliveHooks } from '../../lib/conn/keepalive.js';
 import { PACKET_PING, PACKET_PONG } from '../../lib/conn/packet.js';
 import type { SwitchboardError } from '../../lib/errors.js';
 import { deferred } from '../helpers/net.js';
+import { steppedClock } from '../helpers/time.js';
 
 function harness(t: Test, pingIntervalMs = 60_000, pongTimeoutMs = 60_000) {
   const failed = deferred<SwitchboardError>();
@@ -41,15 +41,6 @@ function harness(t: Test, pingIntervalMs = 60_000, pongTimeoutMs = 60_000) {
   return { k, s, write, failed: failed.promise, nextFlush };
 }
 
-/** Steps performance.now by hand for the rest of the test. */
-function clock(t: Test) {
-  const real = performance.now;
-  let now = 1000;
-  performance.now = () => now;
-  t.teardown(() => (performance.now = real));
-  return (ms: number) => (now += ms);
-}
-
 t.test('start asks for a ping at once; writeTo writes a pending pong before the pending ping', async (t) => {
   const { k, s, write } = harness(t);
   t.equal(KEEPALIVE_BYTES, 2);
@@ -66,7 +57,7 @@ t.test('start asks for a ping at once; writeTo writes a pending pong before the 
 });
 
 t.test('a pong we did not ask for is ERR_UNSOLICITED_PONG; the one we asked for is sampled once', async (t) => {
-  const step = clock(t);
+  const step = steppedClock(t);
   const { k, s, write } = harness(t);
   t.throws(() => k.onPong(), { code: 'ERR_UNSOLICITED_PONG', message: 'peer sent a pong we did not ask for' }, 'before any ping');
   k.start();
@@ -79,7 +70,7 @@ t.test('a pong we did not ask for is ERR_UNSOLICITED_PONG; the one we asked for 
 });
 
 t.test('RTT: latest sample and SRTT with alpha 1/8 (RFC 6298)', async (t) => {
-  const step = clock(t);
+  const step = steppedClock(t);
   const { k, s, write, nextFlush } = harness(t, 10);
   k.start();
   write();
@@ -146,7 +137,7 @@ t.test('a pong timeout while our reader is paused waits for it to resume, then r
 });
 
 t.test('a round trip that spans a pause of our reader is not sampled, and its timeout is given once more', async (t) => {
-  const step = clock(t);
+  const step = steppedClock(t);
   const { k, s, write, failed } = harness(t, 60_000, 20);
   k.start();
   s.paused = true;

@@ -3,9 +3,9 @@
 // queueing that makes a later round trip longer does not make the window grow.
 import t from 'tap';
 import { Duplex } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { MConnection } from '../../lib/conn/mconnection.js';
 import { INITIAL_WINDOW, MSG_HEADER_SIZE, PACKET_PING, PacketDecoder, encodePacket } from '../../lib/conn/packet.js';
+import { steppedClock } from '../helpers/time.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
 
@@ -88,12 +88,13 @@ function setup(t: Teardown, pingIntervalMs: number) {
 }
 
 t.test('a window grows when the reader keeps up within the round trip the keepalive measured', async (t) => {
+  const step = steppedClock(t); // the connection's clocks; the keepalive's timers still run in real time
   const s = setup(t, 60_000);
   s.c.start();
   await s.ping(1);
-  await sleep(100); // the peer is 100 ms away
+  step(100); // the peer is 100 ms away
   await s.pong();
-  t.ok(s.c.status().rttMs!.latest >= 99, 'a round trip of 100 ms');
+  t.equal(s.c.status().rttMs!.latest, 100, 'a round trip of 100 ms');
   t.equal(s.window(), INITIAL_WINDOW);
   await s.burst(); // three quarters of the window right after the round trip: the window holds the sender back
   t.equal(s.window(), 2 * INITIAL_WINDOW, 'the window doubled');
@@ -101,21 +102,22 @@ t.test('a window grows when the reader keeps up within the round trip the keepal
 });
 
 t.test('the round trip of the tuning is the least one seen, not the first, the latest or the longest', async (t) => {
+  const step = steppedClock(t); // the connection's clocks; the keepalive's timers still run in real time
   const s = setup(t, 150);
   s.c.start();
   await s.ping(1);
-  await sleep(100);
+  step(100);
   await s.pong(); // 100 ms
   await s.ping(2);
-  await s.pong(); // at once: the least round trip
+  step(1);
+  await s.pong(); // 1 ms: the least round trip
   await s.ping(3);
-  await sleep(100);
+  step(100);
   await s.pong(); // 100 ms again (say, behind our own bulk data)
-  const least = s.c.status().rttMs!;
-  t.ok(least.latest >= 99, 'the latest round trip took 100 ms');
+  t.equal(s.c.status().rttMs!.latest, 100, 'the latest round trip took 100 ms');
   await s.burst(); // starts a new epoch of the tuning
   const before = s.window();
-  await sleep(60); // slower than the least round trip allows, faster than 100 ms would
+  step(60); // slower than the least round trip allows, faster than 100 ms would
   await s.burst();
   t.equal(s.window(), before, 'against the least round trip the reader did not keep up: no growth');
   t.same(s.errors, []);

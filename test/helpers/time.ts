@@ -1,4 +1,6 @@
-// Time in tests: a pause, and a deadline on a promise.
+// Time in tests: a pause, a deadline on a promise, and a performance.now stepped by hand.
+import { performance } from 'node:perf_hooks';
+import type { Teardown } from './teardown.js';
 
 /**
  * Resolves after `ms`: to pace a peer (a slow or flooding one), or as the
@@ -20,4 +22,16 @@ export async function within<T>(p: Promise<T>, timeoutMs: number, what: string):
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Replaces `performance.now` (which the connection's clocks read) by one the test steps by hand, for
+ * the rest of the test; timers still run in real time. @returns `step(ms)`, which moves the clock on.
+ */
+export function steppedClock(t: Teardown): (ms: number) => number {
+  const real = performance.now;
+  let now = 1000;
+  performance.now = () => now;
+  t.teardown(() => (performance.now = real));
+  return (ms: number) => (now += ms);
 }
