@@ -11,61 +11,12 @@ import type { MConnConfig } from '../../lib/conn/mconn-config.js';
 import { MConnection } from '../../lib/conn/mconnection.js';
 import { INITIAL_WINDOW, MSG_HEADER_SIZE, encodePacket } from '../../lib/conn/packet.js';
 import { InvalidArgumentError, SwitchboardError } from '../../lib/errors.js';
-import { deferred } from '../helpers/net.js';
+import { recordingPeer } from '../helpers/recording-peer.js';
 
 type Teardown = { teardown(fn: () => unknown): void };
 
 const LONG = 100_000;
 const GUARD_MS = 10_000;
-
-/**
- * A Duplex standing for the peer: it records what we write and reports our FIN; the test pushes the peer's bytes. The peer
- * grants no credit beyond the protocol's initial window unless the test does (`grant`).
- */
-function peer(t: Teardown, opts: { holdWrites?: boolean } = {}) {
-  const chunks: Buffer[] = [];
-  const ended = deferred();
-  let finAt = -1;
-  let total = 0;
-  let onWrite: (() => void) | null = null;
-  const d = new Duplex({
-    read() {},
-    writableHighWaterMark: opts.holdWrites ? 1 : undefined,
-    write(chunk: Buffer, _e, cb) {
-      chunks.push(chunk);
-      total += chunk.length;
-      onWrite?.();
-      if (!opts.holdWrites) cb(); // a held write never completes: the stream stays backed up
-    },
-    final(cb) {
-      finAt = chunks.length;
-      ended.resolve();
-      cb();
-    },
-  });
-  t.teardown(() => d.destroy());
-  /** Resolves once at least `n` bytes were written in all. */
-  const written = (n: number) =>
-    new Promise<void>((resolve) => {
-      if (total >= n) return resolve();
-      onWrite = () => {
-        if (total >= n) {
-          onWrite = null;
-          resolve();
-        }
-      };
-    });
-  return {
-    d,
-    chunks,
-    ended: ended.promise,
-    written,
-    total: () => total,
-    /** Writes recorded after our FIN (-1 until the FIN). */
-    afterFin: () => (finAt < 0 ? -1 : chunks.length - finAt),
-    grant: (increment: number, channelId = 1) => d.push(encodePacket({ type: 'window', channelId, increment })),
-  };
-}
 
 function mconn(t: Teardown, d: Duplex, chs: ChannelDescriptor[] = [{ id: 1 }], cfg: Partial<MConnConfig> = {}) {
   const errors: SwitchboardError[] = [];
@@ -91,7 +42,7 @@ async function settlesSoon(p: Promise<unknown>): Promise<boolean> {
 const turn = () => new Promise((r) => setImmediate(r));
 
 t.test('the constructor names what is wrong: no channels, a duplicate channel id (in hex)', async (t) => {
-  const { d } = peer(t);
+  const { d } = recordingPeer(t);
   const make = (chs: ChannelDescriptor[]) =>
     new MConnection(
       d,
@@ -112,7 +63,7 @@ t.test('the constructor names what is wrong: no channels, a duplicate channel id
 });
 
 t.test('a channel id the connection does not have: send rejects, trySend and canSend throw, each naming the id', async (t) => {
-  const { d } = peer(t);
+  const { d } = recordingPeer(t);
   const { c } = mconn(t, d, [{ id: 1 }, { id: 2 }]);
   const want = { name: 'InvalidArgumentError', code: 'ERR_INVALID_ARGUMENT', message: 'unknown channel 0x09' };
   await t.rejects(c.send(9, Buffer.from('x')), want);
@@ -122,7 +73,7 @@ t.test('a channel id the connection does not have: send rejects, trySend and can
 });
 
 t.test('each channel may always hold its share (maxSendBufferBytes ÷ channels) of a full send buffer, and no more', async (t) => {
-  const { d } = peer(t);
+  const { d } = recordingPeer(t);
   // not started: nothing is written, so what is queued stays held
   const chs = [1, 2].map((id) => ({ id, sendQueueCapacity: 10 }));
   const { c } = mconn(t, d, chs, { maxSendBufferBytes: 1000 });
@@ -137,7 +88,7 @@ t.test('each channel may always hold its share (maxSendBufferBytes ÷ channels) 
 });
 
 t.test('mostSendWaiters is the blocked senders of the busiest channel', async (t) => {
-  const { d } = peer(t);
+  const { d } = recordingPeer(t);
   const { c } = mconn(t, d, [
     { id: 1, sendQueueCapacity: 1 },
     { id: 2, sendQueueCapacity: 1 },
@@ -153,7 +104,7 @@ t.test('mostSendWaiters is the blocked senders of the busiest channel', async (t
 });
 
 t.test('sendStalledMs: 0 while the peer takes data, the time since it stopped granting credit, 0 again once it grants', async (t) => {
-  const p = peer(t);
+  const p = recordingPeer(t);
   const { c } = mconn(t, p.d, [{ id: 1 }], { sendStallTimeoutMs: 0 });
   t.equal(c.sendStalledMs, 0, 'before start');
   c.start();
@@ -178,7 +129,7 @@ t.test('sendStalledMs: 0 while the peer takes data, the time since it stopped gr
 });
 
 t.test('status().durationMs is 0 before start, then the time since start', async (t) => {
-  const { d } = peer(t);
+  const { d } = recordingPeer(t);
   const { c } = mconn(t, d);
   t.equal(c.status().durationMs, 0);
   const t0 = performance.now();
@@ -192,7 +143,7 @@ t.test('status().durationMs is 0 before start, then the time since start', async
 });
 
 t.test('start is idempotent, and does nothing after stop: one data listener, each message delivered once', async (t) => {
-  const { d } = peer(t);
+  const { d } = recordingPeer(t);
   const got: string[] = [];
   const c = new MConnection(
     d,
@@ -210,7 +161,7 @@ t.test('start is idempotent, and does nothing after stop: one data listener, eac
   await seen;
   t.same(got, ['once']);
 
-  const { d: d2 } = peer(t);
+  const { d: d2 } = recordingPeer(t);
   const { c: c2 } = mconn(t, d2);
   c2.stop();
   c2.start();
@@ -219,7 +170,7 @@ t.test('start is idempotent, and does nothing after stop: one data listener, eac
 });
 
 t.test('a stream closed under the connection (no end from the peer) stops it with ConnectionClosedError', async (t) => {
-  const { d } = peer(t);
+  const { d } = recordingPeer(t);
   const { c, errors } = mconn(t, d);
   c.start();
   await turn();
@@ -231,7 +182,7 @@ t.test('a stream closed under the connection (no end from the peer) stops it wit
 });
 
 t.test('stop detaches from the stream: no data, drain, end or close listener is left, only a guard for late errors', async (t) => {
-  const p = peer(t, { holdWrites: true });
+  const p = recordingPeer(t, { holdWrites: true });
   const { c, errors } = mconn(t, p.d);
   c.start();
   t.equal(c.trySend(1, Buffer.alloc(100)), true);
@@ -246,7 +197,7 @@ t.test('stop detaches from the stream: no data, drain, end or close listener is 
 });
 
 t.test('flushStop on a connection never started stops it at once: queued messages are dropped, no FIN', async (t) => {
-  const p = peer(t);
+  const p = recordingPeer(t);
   const { c } = mconn(t, p.d, [{ id: 1 }], { flushStopTimeoutMs: LONG });
   t.equal(c.trySend(1, Buffer.from('never sent')), true);
   t.equal(await settlesSoon(c.flushStop()), true);
@@ -257,7 +208,7 @@ t.test('flushStop on a connection never started stops it at once: queued message
 });
 
 t.test('flushStop after stop resolves at once (even with a ping that was never written)', async (t) => {
-  const { d } = peer(t);
+  const { d } = recordingPeer(t);
   const { c } = mconn(t, d, [{ id: 1 }], { flushStopTimeoutMs: LONG });
   c.start(); // its first ping waits for the flush of the next turn
   c.stop();
@@ -265,7 +216,7 @@ t.test('flushStop after stop resolves at once (even with a ping that was never w
 });
 
 t.test('flushStop refuses new messages from the moment it is called, and gives up on the peer after flushStopTimeoutMs', async (t) => {
-  const p = peer(t);
+  const p = recordingPeer(t);
   const { c } = mconn(t, p.d, [{ id: 1 }], { flushStopTimeoutMs: 100, sendStallTimeoutMs: 0 });
   c.start();
   t.equal(c.canSend(1), true);
@@ -284,7 +235,7 @@ t.test('flushStop refuses new messages from the moment it is called, and gives u
 });
 
 t.test('stop() while flushStop waits for the queues ends flushStop at once, without a FIN', async (t) => {
-  const p = peer(t);
+  const p = recordingPeer(t);
   const { c } = mconn(t, p.d, [{ id: 1 }], { flushStopTimeoutMs: LONG, sendStallTimeoutMs: 0 });
   c.start();
   c.trySend(1, Buffer.alloc(INITIAL_WINDOW * 2));
@@ -297,7 +248,7 @@ t.test('stop() while flushStop waits for the queues ends flushStop at once, with
 });
 
 t.test('after flushStop sent our FIN nothing more is written: a ping of the peer gets no pong, and no error', async (t) => {
-  const p = peer(t);
+  const p = recordingPeer(t);
   const { c, errors } = mconn(t, p.d, [{ id: 1 }], { flushStopTimeoutMs: LONG });
   c.start();
   const done = c.flushStop(); // the first ping and window update go out, then our FIN
@@ -315,7 +266,7 @@ t.test('after flushStop sent our FIN nothing more is written: a ping of the peer
 });
 
 t.test('an enqueue on a channel already backlogged keeps its recentlySent (only an idle channel catches up)', async (t) => {
-  const p = peer(t);
+  const p = recordingPeer(t);
   const { c } = mconn(
     t,
     p.d,
@@ -338,7 +289,7 @@ t.test('an enqueue on a channel already backlogged keeps its recentlySent (only 
 });
 
 t.test('flushThrottleMs delays the first write by that long', async (t) => {
-  const p = peer(t);
+  const p = recordingPeer(t);
   const { c } = mconn(t, p.d, [{ id: 1 }], { flushThrottleMs: 50 });
   const t0 = performance.now();
   c.start();

@@ -4,8 +4,8 @@ import { MConnection } from '../../lib/conn/mconnection.js';
 import type { ChannelDescriptor } from '../../lib/conn/channel.js';
 import { SwitchboardError } from '../../lib/errors.js';
 import { INITIAL_WINDOW, MAX_WINDOW, MSG_HEADER_SIZE, PACKET_PING, PacketDecoder, encodePacket } from '../../lib/conn/packet.js';
-import { Duplex } from 'node:stream';
 import { deferred, pattern, socketPair } from '../helpers/net.js';
+import { recordingPeer } from '../helpers/recording-peer.js';
 
 type Got = { ch: number; msg: Buffer };
 
@@ -280,44 +280,6 @@ t.test('priority: with two channels saturated, bytes delivered follow the priori
   t.ok(ratio > 2.4 && ratio < 3.6, `priority 3 : 1 got ${ratio.toFixed(2)} : 1`);
 });
 
-/** An in-memory Duplex that records what the connection writes, always writable. */
-function recorder(opts: { credit?: boolean; channels?: number[] } = {}) {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  let onWrite: (() => void) | null = null;
-  const d = new Duplex({
-    read() {},
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk);
-      total += chunk.length;
-      onWrite?.();
-      cb();
-    },
-  });
-  // the peer a recorder stands for grants all the credit flow control allows
-  if (opts.credit !== false) {
-    for (const channelId of opts.channels ?? [1, 2])
-      d.push(encodePacket({ type: 'window', channelId, increment: MAX_WINDOW - INITIAL_WINDOW }));
-  }
-  const written = (n: number) =>
-    new Promise<void>((resolve) => {
-      if (total >= n) return resolve();
-      onWrite = () => {
-        if (total >= n) {
-          onWrite = null;
-          resolve();
-        }
-      };
-    });
-  return {
-    d,
-    chunks,
-    written,
-    total: () => total,
-    grant: (n: number, channelId = 1) => d.push(encodePacket({ type: 'window', channelId, increment: n })),
-  };
-}
-
 /** Decode recorded bytes into [channelId, length] per msg packet. */
 function packetsOf(bytes: Buffer): [number, number][] {
   const out: [number, number][] = [];
@@ -327,7 +289,7 @@ function packetsOf(bytes: Buffer): [number, number][] {
 }
 
 t.test('a high-priority channel that sent a big message earlier is not starved afterwards', async (t) => {
-  const rec = recorder();
+  const rec = recordingPeer(t, { credit: [1, 2] });
   const chs = [
     { id: 1, priority: 1, sendQueueCapacity: 64 },
     { id: 2, priority: 10, sendQueueCapacity: 4 },
@@ -358,7 +320,7 @@ t.test('a high-priority channel that sent a big message earlier is not starved a
 });
 
 t.test('the scheduler shares the link by priority, packet by packet', async (t) => {
-  const rec = recorder();
+  const rec = recordingPeer(t, { credit: [1, 2] });
   const chs = [
     { id: 1, priority: 1, sendQueueCapacity: 200 },
     { id: 2, priority: 5, sendQueueCapacity: 200 },
@@ -458,7 +420,7 @@ t.test('invalid configuration and descriptors are typed errors', async (t) => {
 });
 
 t.test('flow control: a sender writes no more than the window the receiver granted', async (t) => {
-  const rec = recorder({ credit: false });
+  const rec = recordingPeer(t);
   const a = new MConnection(
     rec.d,
     [{ id: 1, sendQueueCapacity: 100 }],
