@@ -197,10 +197,7 @@ export class MConnection {
     return this.lastMsgAt;
   }
 
-  /**
-   * Blocked `send()` callers on this connection's busiest channel (bounded by `maxSendWaiters`): how far behind the peer is in
-   * taking what we send.
-   */
+  /** Blocked `send()` callers on this connection's busiest channel (≤ `maxSendWaiters`): how far behind the peer is in taking. */
   get mostSendWaiters(): number {
     let n = 0;
     for (const ch of this.channels) if (ch.waitingSenders > n) n = ch.waitingSenders;
@@ -423,12 +420,13 @@ export class MConnection {
     const ch = this.byId[channelId];
     if (ch === undefined) return; // a channel only the peer has: it opens its window to us, we never send on it
     ch.sendCredit += increment;
-    this.sendStalledSince = 0;
     if (ch.sendCredit > MAX_WINDOW)
       throw new FlowControlError(
         `peer grew our send window on channel ${channelIdHex(channelId)} to ${ch.sendCredit} bytes, over ${MAX_WINDOW}`,
       );
-    if (this.started && !this.flushScheduled && ch.hasPending) this.scheduleFlush();
+    if (!ch.ready()) return; // credit that lets no queued packet out is no progress: it does not hold off ERR_SEND_STALL
+    this.sendStalledSince = 0;
+    if (this.started && !this.flushScheduled) this.scheduleFlush();
   }
 
   // ---- receive side ---------------------------------------------------

@@ -11,7 +11,8 @@ import type { ChannelDescriptor } from '../../lib/conn/channel.js';
 import { ConnectionClosedError, FlowControlError, ReceiveFailedError, SwitchboardError } from '../../lib/errors.js';
 import { INITIAL_WINDOW, MAX_WINDOW, MSG_HEADER_SIZE, PACKET_PING, PacketDecoder, encodePacket } from '../../lib/conn/packet.js';
 import { deferred } from '../helpers/net.js';
-import { sleep } from '../helpers/time.js';
+import { sleep, steppedClock } from '../helpers/time.js';
+import { MIN_FRAGMENT } from '../../lib/conn/channel.js';
 
 type Sent =
   | { type: 'ping' | 'pong' }
@@ -207,6 +208,25 @@ t.test('the send-stall clock: armed when credit runs out with data queued, kept 
     INITIAL_WINDOW + 10000,
     'the rest is written',
   );
+});
+
+t.test('credit that lets no queued packet out does not reset the send-stall clock (#14)', async (t) => {
+  const step = steppedClock(t);
+  const { m, s } = conn(t, { cfg: { maxSendBufferBytes: 1 << 20 } });
+  t.equal(m.trySend(1, Buffer.alloc(INITIAL_WINDOW + 10000)), true, 'more than the peer’s window, on channel 1 only');
+  for (let i = 0; i < 10 && m.sendStalledMs === 0; i++) await turn();
+  step(50);
+  t.equal(m.sendStalledMs, 50, 'stalled for the 50 ms stepped');
+  s.peer({ type: 'window', channelId: 2, increment: 100_000 });
+  await turn();
+  step(50);
+  t.equal(m.sendStalledMs, 100, 'a grant on channel 2, where nothing is queued, is no progress');
+  s.peer({ type: 'window', channelId: 1, increment: 1 });
+  await turn();
+  step(50);
+  t.equal(m.sendStalledMs, 150, 'nor is a grant on channel 1 too small for a packet');
+  s.peer({ type: 'window', channelId: 1, increment: MSG_HEADER_SIZE + MIN_FRAGMENT });
+  t.equal(m.sendStalledMs, 0, 'a grant that lets a packet out ends the stall');
 });
 
 t.test('a peer that grows our send window past 2^31−1 is ERR_FLOW_CONTROL, naming the channel and the size', async (t) => {

@@ -18,6 +18,7 @@ import type { Channel } from '../../lib/conn/channel.js';
 import { peerAdded } from '../helpers/switches.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { connInternals } from '../helpers/conn-internals.js';
+import { ECHO_CHANNEL } from '../helpers/echo-reactor.js';
 import { NETWORK, startTarget } from '../helpers/target.js';
 import { within, sleep } from '../helpers/time.js';
 import type { Teardown } from '../helpers/teardown.js';
@@ -150,4 +151,22 @@ t.test('blocked send() waiters are bounded per channel: past maxSendWaiters send
   t.ok(performance.now() - started < 1000, 'at once, not after its timeout');
   target.sw.stopPeerForError(peer!, new Error('test over'));
   t.ok((await Promise.all(accepted)).length === 260, 'the others settle when the peer stops');
+});
+
+t.test('a peer that reads but grants credit only where we have nothing to send is still dropped with ERR_SEND_STALL', async (t) => {
+  const target = await startTarget(t, { mconn: { sendStallTimeoutMs: STALL_MS } });
+  const stuck = await RawPeer.connect(t, target.port);
+  stuck.autoPong = true;
+  const added = peerAdded(target.sw, stuck.key.id);
+  await stuck.join();
+  const peer = await added;
+  // more than the initial window on the gossip channel, which the peer never opens further
+  let queued = 0;
+  for (let i = 0; i < 100; i++) if (peer.trySend(GOSSIP_CHANNEL, Buffer.alloc(1024, i))) queued++;
+  t.equal(queued, 100, '100 KiB queued for the peer');
+  // window updates on the echo channel, where the target has nothing queued: no progress for the stalled send
+  const granting = setInterval(() => stuck.sendPackets({ type: 'window', channelId: ECHO_CHANNEL, increment: 1 }), STALL_MS / 10);
+  t.teardown(() => clearInterval(granting));
+  const gone = await target.log.wait((r) => r.kind === 'peer' && r.who === stuck.key.id, STALL_MS * 10, 'stalling peer removed');
+  t.equal(gone.code, 'ERR_SEND_STALL', 'disconnected for the stall, not kept alive by credit it grants elsewhere');
 });
