@@ -436,6 +436,7 @@ export class MConnection {
     this.recvFlow.record(chunk.length);
     this.lastRecvAt = performance.now();
     this.recentRecv.record(this.lastRecvAt, chunk.length);
+    const before = this.decoder.bufferedBytes;
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -443,8 +444,9 @@ export class MConnection {
       return;
     }
     if (this.stopped) return;
+    // the packet deadline runs from the first byte of the packet now incomplete: it began in this chunk if one completed in it
     if (this.decoder.bufferedBytes === 0) this.packetStartedAt = 0;
-    else if (this.packetStartedAt === 0) this.packetStartedAt = this.lastRecvAt;
+    else if (this.packetStartedAt === 0 || this.decoder.bufferedBytes < before + chunk.length) this.packetStartedAt = this.lastRecvAt;
     const wait = this.recvFlow.delayMs();
     if (wait > 0 && !this.recvRateTimer) {
       this.pauseReading();

@@ -446,3 +446,99 @@ t.test('a handler that stops the connection: nothing more of that chunk is deliv
   t.equal(s.pausesAfterDestroy, 0, 'no pause of a destroyed stream (nor a rate timer left behind)');
   t.same(errors, []);
 });
+
+// ---- receive deadlines on a stepped clock: the watchdog is called by hand, so each check sees exactly the time stepped ----
+
+const deadlinesOnly = { sendStallTimeoutMs: 0, idleTimeoutMs: 0, packetTimeoutMs: 1000, messageTimeoutMs: 1000 };
+const watchdog = (m: MConnection) => (m as unknown as { watchdog(): void }).watchdog();
+
+t.test('a packet trickled in over several chunks: its deadline runs from its first byte', async (t) => {
+  const step = steppedClock(t);
+  const { m, s, errors } = conn(t, { cfg: deadlinesOnly });
+  const p = encodePacket(msg(1, 100));
+  s.emit('data', p.subarray(0, 10));
+  step(600);
+  s.emit('data', p.subarray(10, 20));
+  step(400);
+  watchdog(m);
+  t.same(errors, [], 'at 1000 ms since its first byte: not yet');
+  step(1);
+  watchdog(m);
+  t.match(errors, [{ code: 'ERR_RECV_STALL', message: 'a packet stayed incomplete for 1000 ms' }], 'a later chunk does not restart it');
+});
+
+t.test(
+  'a steady stream whose chunks never end on a packet boundary is no stalled packet: each completed packet restarts the deadline',
+  async (t) => {
+    const step = steppedClock(t);
+    const { m, s, errors, got } = conn(t, { cfg: deadlinesOnly });
+    const p = encodePacket(msg(1, 100));
+    s.emit('data', p.subarray(0, 50));
+    for (let i = 0; i < 5; i++) {
+      step(600);
+      s.emit('data', Buffer.concat([p.subarray(50), p.subarray(0, 50)])); // the end of one packet, the start of the next
+      watchdog(m);
+    }
+    t.equal(got.length, 5, 'a packet completed every 600 ms');
+    t.same(errors, [], '3000 ms of packets, none incomplete for more than 600 ms');
+    step(1000);
+    watchdog(m);
+    t.same(errors, [], 'the last one began 1000 ms ago: not yet');
+    step(1);
+    watchdog(m);
+    t.match(errors, [{ code: 'ERR_RECV_STALL', message: 'a packet stayed incomplete for 1000 ms' }]);
+  },
+);
+
+t.test('a chunk that ends on a packet boundary clears the packet deadline', async (t) => {
+  const step = steppedClock(t);
+  const { m, s, errors } = conn(t, { cfg: deadlinesOnly });
+  const p = encodePacket(msg(1, 100));
+  s.emit('data', p.subarray(0, 50));
+  step(900);
+  s.emit('data', p.subarray(50));
+  step(5000);
+  watchdog(m);
+  t.same(errors, [], 'nothing incomplete: no packet deadline');
+});
+
+t.test('a message whose channel was paused: its deadline restarts when the handler settles', async (t) => {
+  const step = steppedClock(t);
+  const settle = deferred();
+  let calls = 0;
+  const { m, s, errors } = conn(t, { cfg: deadlinesOnly, onRecv: () => (++calls === 1 ? settle.promise : undefined) });
+  s.peer(msg(1, 100), msg(1, 100, false)); // the first pauses channel 1; the second begins a message behind it
+  t.equal(calls, 1);
+  step(5000);
+  watchdog(m);
+  t.same(errors, [], 'a paused channel’s message does not count');
+  settle.resolve();
+  await turn();
+  step(1000);
+  watchdog(m);
+  t.same(errors, [], 'at 1000 ms since the handler settled: not yet (the peer could not send while we withheld credit)');
+  step(1);
+  watchdog(m);
+  t.match(errors, [{ code: 'ERR_RECV_STALL', message: 'a message on channel 0x1 stayed incomplete for 1000 ms' }]);
+});
+
+t.test('a recvRate pause: the packet and message deadlines restart when reading resumes', async (t) => {
+  const step = steppedClock(t);
+  const cfg = { ...deadlinesOnly, recvRate: 100_000, recvWindowBytes: 1 << 20 };
+  const { m, s, errors } = conn(t, { cfg });
+  s.resumed = deferred(); // start() resumed the stream once
+  // 70 fragments of an unfinished message on channel 2 (over the 64 KiB burst), then the start of a packet on channel 1
+  const fragments = Array.from({ length: 70 }, () => encodePacket(msg(2, 1000, false)));
+  s.emit('data', Buffer.concat([...fragments, encodePacket(msg(1, 100)).subarray(0, 5)]));
+  t.ok(s.pauses > 0, 'reading paused for the rate');
+  step(5000);
+  watchdog(m);
+  t.same(errors, [], 'no receive deadline while our own reader is paused');
+  await s.resumed.promise;
+  step(1000);
+  watchdog(m);
+  t.same(errors, [], 'at 1000 ms since reading resumed: not yet');
+  step(1);
+  watchdog(m);
+  t.match(errors, [{ code: 'ERR_RECV_STALL', message: 'a packet stayed incomplete for 1000 ms' }]);
+});
