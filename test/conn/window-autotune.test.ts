@@ -13,10 +13,10 @@ const PAYLOAD = 8000;
 const COST = MSG_HEADER_SIZE + PAYLOAD;
 
 /**
- * Our MConnection (one channel, window 64 KiB, auto-tuned up to 1 MiB) over a Duplex standing for the peer. The peer counts
+ * Our MConnection (one channel or `opts.channels`, window 64 KiB each, auto-tuned up to 1 MiB in all or `opts.maxRecvWindowBytes`) over a Duplex standing for the peer. The peer counts
  * the credit we grant it, answers our pings when the test says, and sends msg packets within its credit.
  */
-function setup(t: Teardown, pingIntervalMs: number) {
+function setup(t: Teardown, pingIntervalMs: number, opts: { channels?: number; maxRecvWindowBytes?: number } = {}) {
   let credit = INITIAL_WINDOW;
   let pings = 0;
   let onPing: (() => void) | null = null;
@@ -43,12 +43,12 @@ function setup(t: Teardown, pingIntervalMs: number) {
   const errors: unknown[] = [];
   const c = new MConnection(
     d,
-    [{ id: 1, sendQueueCapacity: 10 }],
+    Array.from({ length: opts.channels ?? 1 }, (_, i) => ({ id: i + 1, sendQueueCapacity: 10 })),
     () => {},
     (e) => void errors.push(e),
     {
       recvWindowBytes: INITIAL_WINDOW,
-      maxRecvWindowBytes: 1 << 20,
+      maxRecvWindowBytes: opts.maxRecvWindowBytes ?? 1 << 20,
       pingIntervalMs,
       pongTimeoutMs: 60_000,
       idleTimeoutMs: 0,
@@ -120,5 +120,25 @@ t.test('the round trip of the tuning is the least one seen, not the first, the l
   step(60); // slower than the least round trip allows, faster than 100 ms would
   await s.burst();
   t.equal(s.window(), before, 'against the least round trip the reader did not keep up: no growth');
+  t.same(s.errors, []);
+});
+
+t.test('the windows of all channels together grow to at most maxRecvWindowBytes', async (t) => {
+  const step = steppedClock(t);
+  const s = setup(t, 60_000, { channels: 2, maxRecvWindowBytes: 3 * INITIAL_WINDOW });
+  s.c.start();
+  await s.ping(1);
+  step(100);
+  await s.pong();
+  await s.burst();
+  t.equal(s.window(), 2 * INITIAL_WINDOW, 'channel 1 doubled: with channel 2’s 64 KiB, the bound is reached');
+  step(200); // a new epoch of the tuning
+  await s.burst();
+  t.equal(s.window(), 2 * INITIAL_WINDOW, 'the reader kept up again, but there is no room left for channel 1 to grow');
+  t.same(
+    s.c.status().channels.map((c) => c.recvWindow),
+    [2 * INITIAL_WINDOW, INITIAL_WINDOW],
+    'together 3 × 64 KiB, the bound',
+  );
   t.same(s.errors, []);
 });
