@@ -68,7 +68,12 @@ export function program(): Command {
   p.command('testnet')
     .description('start a local network on 127.0.0.1: a seed plus nodes that find each other through PEX and gossip a greeting each')
     .option('--nodes <n>', 'number of node processes, the seed included', int(3, 64), 6)
-    .option('--base-port <port>', 'port of node0; node i uses base+i (0: any free ports)', int(0, 65000), 26656)
+    .option(
+      '--base-port <port>',
+      'port of node0; node i uses base+i (0: any free ports, address books emptied at start)',
+      int(0, 65000),
+      26656,
+    )
     .option('--home <dir>', "directory for the nodes' homes", '.testnet')
     .option('--network <name>', 'network name', 'testnet')
     .option('--plaintext', 'disable encryption (testing only)', false)

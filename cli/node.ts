@@ -79,6 +79,11 @@ export function nodeKeyPath(home: string): string {
   return join(home, 'config', 'node_key.json');
 }
 
+/** Path of a home directory's address book (its backup is this plus `.bak`). */
+export function addrBookPath(home: string): string {
+  return join(home, 'data', 'addrbook.json');
+}
+
 /** What a config file may hold: unknown keys are errors (typos do not pass silently). */
 const ConfigFileSchema = z
   .object({
@@ -216,7 +221,7 @@ export async function runNode(o: NodeOptions): Promise<() => Promise<void>> {
     nodeKey: key,
     nodeInfo: { network: cfg.network, moniker: cfg.moniker },
     config: cfg.p2p,
-    addrBookPath: join(o.home, 'data', 'addrbook.json'),
+    addrBookPath: addrBookPath(o.home),
     reactors: [gossip],
     logger,
     metrics,

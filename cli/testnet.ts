@@ -7,19 +7,22 @@
  * its outbound target or is connected to every other node (naming each node
  * short of its target, with its counts), and one when every node has heard
  * every greeting. Each node's home (key, address book) lives under `--home`
- * and survives restarts. Ctrl-C (SIGINT) or SIGTERM stops all nodes and
- * exits 0. A node that fails to start (its port taken, …) stops the testnet:
- * it says which node and why, and exits 1.
+ * and survives restarts (the address books only with a fixed `--base-port`:
+ * on free ports they are emptied at start, their addresses being stale).
+ * Ctrl-C (SIGINT) or SIGTERM stops all nodes and exits 0. A node that fails
+ * to start (its port taken, …) stops the testnet: it says which node and
+ * why, and exits 1.
  * With `--ui`, a live view of the network is served on 127.0.0.1 (see `./ui/server.ts`).
  *
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join, resolve, extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NodeKey } from '../lib/node-key.js';
-import { nodeKeyPath, type NodeReport } from './node.js';
+import { addrBookPath, nodeKeyPath, type NodeReport } from './node.js';
 import { DEFAULT_UI_PORT, serveUi } from './ui/server.js';
 import { TestnetView } from './ui/view.js';
 
@@ -61,6 +64,11 @@ export async function runTestnet(o: TestnetOptions): Promise<number> {
   const home = resolve(o.home);
   const ids: string[] = [];
   for (let i = 0; i < o.nodes; i++) ids.push(NodeKey.loadOrGen(nodeKeyPath(join(home, `node${i}`))).id);
+  // On free ports every address in the books is of an earlier run's ports, and a book keeps the address it has for a known ID
+  // (as CometBFT's): the nodes would dial dead ports and never reach their targets. So each starts with an empty book.
+  if (o.basePort === 0) {
+    for (let i = 0; i < o.nodes; i++) for (const f of ['', '.bak']) rmSync(addrBookPath(join(home, `node${i}`)) + f, { force: true });
+  }
   const m = o.nodes - 1; // non-seed nodes
   const target = outboundTarget(m);
   const port = (i: number) => (o.basePort === 0 ? 0 : o.basePort + i);
