@@ -10,7 +10,7 @@ import { NodeKey } from '../lib/node-key.js';
 import { cliErrorLine, isSystemError } from './errors.js';
 import { NODE_DEFAULTS, nodeKeyPath, runNode } from './node.js';
 import { runTestnet } from './testnet.js';
-import { DEFAULT_ENSURE_PEERS_PERIOD_MS } from '../reactors/pex/index.js';
+import { DEFAULT_CRAWL_PERIOD_MS, DEFAULT_ENSURE_PEERS_PERIOD_MS } from '../reactors/pex/index.js';
 import { exampleCommand } from './examples.js';
 import { runSimulateCommand } from './simulate.js';
 
@@ -38,6 +38,11 @@ export function program(): Command {
       `how often PEX looks for more peers (default ${DEFAULT_ENSURE_PEERS_PERIOD_MS})`,
       int(100, 86_400_000),
     )
+    .option(
+      '--crawl-period <ms>',
+      `seed mode: how often the seed crawls its address book (default ${DEFAULT_CRAWL_PERIOD_MS})`,
+      int(100, 86_400_000),
+    )
     .option('--max-inbound <n>', 'inbound peer limit (default 40)', int(0, 10000))
     .option('--max-outbound <n>', 'outbound peer limit (default 10)', int(0, 10000))
     .option('--network <name>', 'network name; peers must match (default switchboard)')
@@ -57,6 +62,7 @@ export function program(): Command {
         pex: o.pex === false ? false : undefined,
         routabilityStrict: o.addrBookLax ? false : undefined,
         ensurePeersPeriodMs: o.ensurePeersPeriod,
+        crawlPeriodMs: o.crawlPeriod,
         maxNumInboundPeers: o.maxInbound,
         maxNumOutboundPeers: o.maxOutbound,
         plaintext: o.plaintext,
