@@ -65,6 +65,16 @@ t.test('the decoder limits refuse input before validation (not valid MessagePack
   t.ok(err.cause instanceof Error, 'the decoder error is kept as the cause');
 });
 
+t.test('an empty ext, the one ext the decoder limit lets through, is neither a message nor an entry', async (t) => {
+  const ext = [0xc7, 0x00, 0x05]; // ext8 of 0 bytes, application type 5: decodes to an ExtData object
+  refused(t, Uint8Array.from(ext), /message is not a map$/, 'as the message');
+  const addrs = [0x82, 0xa1, 0x74, 0xa5, ...Buffer.from('addrs'), 0xa5, ...Buffer.from('addrs'), 0x92];
+  const entry = encode(good);
+  refused(t, Uint8Array.from([...addrs, ...entry, ...ext]), /PexAddrs.addrs\[1\] is not a map$/, 'as an entry');
+  const ok = decodePexMessage(Uint8Array.from([...addrs.slice(0, -1), 0x91, ...entry]));
+  t.ok(ok.type === 'addrs' && ok.addrs[0]!.equals(new NetAddress(good.id, good.host, good.port)), 'the same bytes without it decode');
+});
+
 t.test('a message of exactly MAX_PEX_MESSAGE_SIZE bytes reaches the decoder', async (t) => {
   // a str8 of 64 chars in `t` padded with whitespace would be trailing bytes: the decoder, not the size check, refuses
   const bytes = new Uint8Array(MAX_PEX_MESSAGE_SIZE);
