@@ -76,7 +76,7 @@ t.test('an empty ext, the one ext the decoder limit lets through, is neither a m
 });
 
 t.test('a message of exactly MAX_PEX_MESSAGE_SIZE bytes reaches the decoder', async (t) => {
-  // a str8 of 64 chars in `t` padded with whitespace would be trailing bytes: the decoder, not the size check, refuses
+  // a request padded with zeros to the bound: the size check lets it through, the decoder refuses the padding
   const bytes = new Uint8Array(MAX_PEX_MESSAGE_SIZE);
   bytes.set(encodePexRequest());
   refused(t, bytes, /not valid MessagePack/, 'trailing bytes, not oversize');
