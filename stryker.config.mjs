@@ -20,6 +20,8 @@ export default {
       "test/net-address.test.ts",
       "test/persistent-redial.test.ts",
       "test/protocol-vectors.test.ts",
+      "test/reactors/pex/known-address.test.ts",
+      "test/reactors/pex/pex-messages.test.ts",
       "test/reactors/pex/addrbook.test.ts",
       "test/reactors/pex/reactor*.test.ts",
       "test/reactors/pex/pex-rules.test.ts",
