@@ -39,10 +39,12 @@ t.test('each refusal of a dial has its code and message, and is emitted as peer:
   const self = a.sw.listenAddr;
   await t.rejects(a.sw.dialPeerWithAddress(self), { code: 'ERR_SELF_CONNECTION', message: `refusing to dial ourselves (${self})` });
   await a.sw.dialPeerWithAddress(b.sw.listenAddr);
+  const connections = net.stats.connections;
   await t.rejects(a.sw.dialPeerWithAddress(b.sw.listenAddr), {
     code: 'ERR_DUPLICATE_PEER',
     message: `already connected to ${b.sw.nodeKey.id}`,
   });
+  t.equal(net.stats.connections, connections, 'refused before dialing: no connection opened');
   // a second dial while the first is in progress (it is from the call on: the first await is the transport's dial)
   const first = a.sw.dialPeerWithAddress(c.sw.listenAddr);
   t.equal(a.sw.isDialing(c.sw.nodeKey.id), true);
