@@ -23,6 +23,7 @@ export interface MemSwitchOptions {
   /** Extra reactors, added after the RecordingReactor. */
   reactors?: Reactor[];
   key?: NodeKey;
+  moniker?: string;
   logger?: Logger;
   metrics?: P2PMetrics;
   connFilters?: ConnFilter[];
@@ -40,7 +41,7 @@ export async function memSwitch(
   const transport = net.transport(opts.host);
   const sw = new Switch({
     nodeKey: opts.key ?? NodeKey.generate(),
-    nodeInfo: { network: 'test' },
+    nodeInfo: { network: 'test', moniker: opts.moniker },
     config: { listenAddress: `${transport.host}:26656`, ...opts.config },
     transport,
     logger: opts.logger,
