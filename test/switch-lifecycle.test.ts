@@ -2,18 +2,21 @@
 // idempotent (reactors stopped once), nodeInfo only once listening, the logger, listen errors on
 // a Unix socket, and persistent peers dialed at once (at start, or when added while running).
 import t from 'tap';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { pino } from 'pino';
-import { ListenError, NotStartedError } from '../lib/errors.js';
+import { ListenError, NotStartedError, RejectedError } from '../lib/errors.js';
 import { NodeKey } from '../lib/node-key.js';
 import { Switch } from '../lib/switch.js';
 import { peerAdded } from '../lib/testing.js';
 import { MemoryNetwork } from '../lib/transport-memory.js';
+import type { Transport } from '../lib/transport.js';
 import { UnixTransport } from '../lib/transport-unix.js';
 import { LogRecorder, memSwitch } from './helpers/mem-switch.js';
 import { RecordingReactor } from './helpers/switches.js';
 import { sleep } from './helpers/time.js';
+import { deferred } from './helpers/net.js';
 
 const WAIT = { timeoutMs: 5000 };
 
@@ -120,4 +123,37 @@ t.test('a persistent peer added again with another address is not dialed there',
   a.sw.addPersistentPeers([b.sw.listenAddr]); // the same ID: already persistent, nothing dialed
   await sleep(50); // a dial would start within a timer turn (its delay is 0) and connect at once over memory
   t.same([dials, added], [[], []]);
+});
+
+t.test("stop() aborts a persistent peer's dial in progress (through the transport's abort signal)", async (t) => {
+  // a transport whose dials hang until aborted, recording the signal they were given
+  const signals: (AbortSignal | undefined)[] = [];
+  const dialed = deferred();
+  const inner = new MemoryNetwork().transport('10.5.0.1');
+  const transport: Transport = {
+    protocol: 'memory',
+    listen: (addr, onAccept) => inner.listen(addr, onAccept),
+    close: () => inner.close(),
+    dial: (addr, signal) => {
+      signals.push(signal);
+      dialed.resolve();
+      return new Promise((_, reject) =>
+        signal?.addEventListener('abort', () => reject(new RejectedError('ERR_DIAL', `dial ${addr} aborted`)), { once: true }),
+      );
+    },
+  };
+  const sw = new Switch({
+    nodeKey: NodeKey.generate(),
+    config: { listenAddress: '10.5.0.1:26656', persistentPeers: [`${NodeKey.generate().id}@10.5.0.2:26656`] },
+    transport,
+  });
+  t.teardown(() => sw.stop());
+  const dialing = once(sw, 'peer:dial-failed');
+  await sw.start();
+  await dialed.promise; // the first dial, after a 0 ms timer
+  t.equal(signals.length, 1, 'the persistent peer is being dialed');
+  t.equal(signals[0]?.aborted, false);
+  await sw.stop();
+  t.equal(signals[0]?.aborted, true, 'stop() aborted it');
+  t.match((await dialing)[1], { code: 'ERR_DIAL', message: /aborted/ });
 });
