@@ -9,7 +9,7 @@ import { NodeKey } from '../../lib/node-key.js';
 import type { PeerFilter, ConnFilter } from '../../lib/peer-filters.js';
 import type { Reactor } from '../../lib/reactor.js';
 import { Switch } from '../../lib/switch.js';
-import type { MemoryNetwork } from '../../lib/transport-memory.js';
+import type { MemoryNetwork, MemoryTransport } from '../../lib/transport-memory.js';
 import { RecordingReactor } from './switches.js';
 import type { Teardown } from './teardown.js';
 
@@ -32,12 +32,12 @@ export interface MemSwitchOptions {
   noStart?: boolean;
 }
 
-/** A Switch with a RecordingReactor on `net`, listening on `<host>:26656`, started unless `noStart`; stopped at teardown. */
+/** A Switch with a RecordingReactor on `net` (and its transport, to dial from its host by hand), listening on `<host>:26656`, started unless `noStart`; stopped at teardown. */
 export async function memSwitch(
   t: Teardown,
   net: MemoryNetwork,
   opts: MemSwitchOptions = {},
-): Promise<{ sw: Switch; reactor: RecordingReactor }> {
+): Promise<{ sw: Switch; reactor: RecordingReactor; transport: MemoryTransport }> {
   const transport = net.transport(opts.host);
   const sw = new Switch({
     nodeKey: opts.key ?? NodeKey.generate(),
@@ -53,7 +53,7 @@ export async function memSwitch(
   for (const r of opts.reactors ?? []) sw.addReactor(r);
   t.teardown(() => sw.stop());
   if (!opts.noStart) await sw.start();
-  return { sw, reactor };
+  return { sw, reactor, transport };
 }
 
 /** One record a {@link LogRecorder} saw: pino's JSON object (`level` 20 debug, 30 info, 40 warn; `msg`; the fields). */
