@@ -232,3 +232,41 @@ t.test('a peer that a reactor stops in addPeer is not started nor announced', as
   t.equal(peer.isStopped, true);
   t.equal(s.sw.peers.size, 0);
 });
+
+t.test('a dial that finds the node connected inbound meanwhile: the connection dialed by the lower ID survives', async (t) => {
+  const [k1, k2] = [NodeKey.generate(), NodeKey.generate()];
+  const [low, high] = k1.id < k2.id ? [k1, k2] : [k2, k1];
+  for (const [ours, theirs, outboundWins] of [
+    [low, high, true],
+    [high, low, false],
+  ] as const) {
+    const net = new MemoryNetwork();
+    const gate = deferred();
+    // only our outbound dial (to the listen port) waits in the peer filter, not the inbound connection
+    const a = await memSwitch(t, net, { key: ours, peerFilters: [(_info, remote) => (remote.port === 26656 ? gate.promise : undefined)] });
+    const b = await memSwitch(t, net, { key: theirs });
+    const dial = a.sw.dialPeerWithAddress(b.sw.listenAddr).then(
+      (p) => p,
+      (e: SwitchboardError) => e,
+    );
+    const inbound = peerAdded(a.sw, theirs.id, WAIT);
+    await dialAs(t, net.transport(), theirs, a.sw); // the same node, dialing us meanwhile
+    const first = await inbound;
+    t.equal(first.isOutbound(), false);
+    const removed = outboundWins ? peerRemoved(a.sw, theirs.id, WAIT) : undefined;
+    gate.resolve();
+    const result = await dial;
+    if (outboundWins) {
+      t.match(await removed, { code: 'ERR_PEER_STOPPED', reason: 'replaced' }, 'our ID is lower: the inbound one is replaced');
+      t.equal(a.sw.peers.get(theirs.id), result);
+      t.equal((result as Peer).isOutbound(), true);
+    } else {
+      t.match(
+        result,
+        { code: 'ERR_DUPLICATE_PEER', message: `already connected to ${theirs.id}` },
+        'their ID is lower: our dial is refused',
+      );
+      t.equal(a.sw.peers.get(theirs.id), first);
+    }
+  }
+});

@@ -38,6 +38,7 @@ t.test('reactors are added before start; a Switch starts once and stops once', a
   const counted = sw.addReactor(new Counted([{ id: 0x21 }], 'counted'));
   t.equal(sw.reactor('counted'), counted);
   t.equal(sw.isRunning, false);
+  t.equal(sw.handshakingCount, 0, 'no handshake before start');
   await sw.start();
   t.equal(sw.isRunning, true);
   const late = new Counted([{ id: 0x22 }], 'late');
