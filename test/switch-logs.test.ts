@@ -69,7 +69,7 @@ t.test('start, peer added, peer connection failed (hang-up at debug, other error
 t.test('a failed dial and a refused inbound connection are logged at debug with their code; a ban at info', async (t) => {
   const net = new MemoryNetwork();
   const log = new LogRecorder();
-  const a = await memSwitch(t, net, { logger: log.logger, channels: [{ id: 0x20 }] });
+  const a = await memSwitch(t, net, { logger: log.logger });
   await a.sw.dialPeerWithAddress(a.sw.listenAddr).catch(() => {});
   t.match(log.withMsg('dial failed'), [
     { level: DEBUG, addr: a.sw.listenAddr.toString(), code: 'ERR_SELF_CONNECTION', err: `refusing to dial ourselves (${a.sw.listenAddr})` },
