@@ -542,3 +542,77 @@ t.test('a recvRate pause: the packet and message deadlines restart when reading 
   watchdog(m);
   t.match(errors, [{ code: 'ERR_RECV_STALL', message: 'a packet stayed incomplete for 1000 ms' }]);
 });
+
+t.test('a recvRate pause with no packet or message in progress starts no receive deadline when reading resumes', async (t) => {
+  const step = steppedClock(t);
+  const { m, s, errors } = conn(t, { cfg: { ...deadlinesOnly, recvRate: 100_000, recvWindowBytes: 1 << 20 } });
+  s.resumed = deferred();
+  s.emit('data', Buffer.concat(Array.from({ length: 70 }, () => encodePacket(msg(2, 1000))))); // whole messages only
+  t.ok(s.pauses > 0, 'reading paused for the rate');
+  await s.resumed.promise;
+  step(60_000);
+  watchdog(m);
+  t.same(errors, [], 'nothing incomplete: no deadline');
+});
+
+t.test('a paused channel with no message in progress starts no message deadline when its handler settles', async (t) => {
+  const step = steppedClock(t);
+  const settle = deferred();
+  const { m, s, errors } = conn(t, { cfg: deadlinesOnly, onRecv: () => settle.promise });
+  s.peer(msg(1, 100));
+  settle.resolve();
+  await turn();
+  step(60_000);
+  watchdog(m);
+  t.same(errors, [], 'nothing incomplete: no deadline');
+});
+
+t.test('a paused channel’s held messages are not delivered once the connection is stopped', async (t) => {
+  const settle = deferred();
+  const got: number[] = [];
+  const { m, s } = conn(t, { onRecv: (_ch, b) => (got.push(b[0]!), got.length === 1 ? settle.promise : undefined) });
+  s.peer(msg(1, 10, true, 1), msg(1, 10, true, 2));
+  t.same(got, [1], 'the second is held behind the first');
+  m.stop();
+  settle.resolve();
+  await turn();
+  t.same(got, [1], 'stopped: the held one is dropped');
+});
+
+t.test('a held message whose handler stops the connection: the messages held behind it are not delivered', async (t) => {
+  const settle = deferred();
+  const got: number[] = [];
+  const { m, s } = conn(t, {
+    onRecv: (_ch, b) => {
+      got.push(b[0]!);
+      if (got.length === 1) return settle.promise;
+      if (got.length === 2) m.stop();
+      return undefined;
+    },
+  });
+  s.peer(msg(1, 10, true, 1), msg(1, 10, true, 2), msg(1, 10, true, 3));
+  settle.resolve();
+  await turn();
+  t.same(got, [1, 2], 'the third is not delivered after the second stopped the connection');
+});
+
+t.test('the peer’s FIN with two channels paused: the close waits until both have delivered what they hold', async (t) => {
+  const settles = [deferred(), deferred()];
+  const got: number[] = [];
+  const { s, errors, error } = conn(t, {
+    onRecv: (ch, b) => {
+      got.push(b[0]!);
+      return b[0]! <= 2 ? settles[ch - 1]!.promise : undefined;
+    },
+  });
+  s.peer(msg(1, 10, true, 1), msg(2, 10, true, 2), msg(1, 10, true, 3), msg(2, 10, true, 4));
+  s.emit('end');
+  t.same(got, [1, 2]);
+  settles[0]!.resolve();
+  await turn();
+  t.same(got, [1, 2, 3], 'channel 1 delivered what it held');
+  t.same(errors, [], 'no close yet: channel 2 still holds a message');
+  settles[1]!.resolve();
+  t.match(await error, { code: 'ERR_CONNECTION_CLOSED' });
+  t.same(got, [1, 2, 3, 4], 'every message delivered before the close');
+});

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChannelDescriptor } from '../../lib/conn/channel.js';
 import type { MConnConfig } from '../../lib/conn/mconn-config.js';
 import { MConnection } from '../../lib/conn/mconnection.js';
-import { INITIAL_WINDOW, MSG_HEADER_SIZE, encodePacket } from '../../lib/conn/packet.js';
+import { INITIAL_WINDOW, MSG_HEADER_SIZE, PACKET_PONG, PacketDecoder, encodePacket } from '../../lib/conn/packet.js';
 import { InvalidArgumentError, SwitchboardError } from '../../lib/errors.js';
 import { recordingPeer } from '../helpers/recording-peer.js';
 
@@ -298,4 +298,56 @@ t.test('flushThrottleMs delays the first write by that long', async (t) => {
   const ms = performance.now() - t0;
   t.ok(ms >= 49, `first write after ${ms.toFixed(1)} ms`);
   t.equal(p.chunks.length, 1, 'the ping, the grants and the message in one write');
+});
+
+t.test('canSend is false while flushStop waits for the peer to close, and after stop, even with room in the queue', async (t) => {
+  const p = recordingPeer(t);
+  const { c } = mconn(t, p.d, [{ id: 1 }], { flushStopTimeoutMs: LONG });
+  c.start();
+  t.equal(c.canSend(1), true, 'an empty queue: room');
+  const done = c.flushStop();
+  await p.ended; // nothing queued: our FIN is out, and the connection waits for the peer's
+  t.equal(c.isStopped, false, 'still waiting for the peer');
+  t.equal(c.canSend(1), false, 'stopping: no more sends');
+  c.stop();
+  await done;
+  t.equal(c.canSend(1), false, 'stopped');
+  const q = mconn(t, recordingPeer(t).d, [{ id: 1 }]);
+  q.c.start();
+  q.c.stop();
+  t.equal(q.c.canSend(1), false, 'stopped without flushStop');
+});
+
+t.test('flushStop writes everything queued before its FIN, waiting for the credit the peer grants', async (t) => {
+  const p = recordingPeer(t);
+  const { c } = mconn(t, p.d, [{ id: 1 }], { flushStopTimeoutMs: LONG, sendStallTimeoutMs: 0 });
+  c.start();
+  t.equal(c.trySend(1, Buffer.alloc(INITIAL_WINDOW + 5000)), true, 'more than the peer’s window');
+  await p.written(INITIAL_WINDOW);
+  const done = c.flushStop();
+  for (let i = 0; i < 5; i++) await turn();
+  t.equal(p.afterFin(), -1, 'no FIN while data waits for credit');
+  p.grant(10_000);
+  await p.ended;
+  t.equal(c.sendBufferedBytes, 0, 'all of it was written before the FIN');
+  t.ok(p.total() >= INITIAL_WINDOW + 5000, `${p.total()} bytes written`);
+  p.d.push(null);
+  t.equal(await settlesSoon(done), true);
+});
+
+t.test('flushStop right after a ping arrived writes the pong before its FIN', async (t) => {
+  const p = recordingPeer(t);
+  const { c } = mconn(t, p.d, [{ id: 1 }], { flushStopTimeoutMs: LONG });
+  c.start();
+  let done: Promise<void> | undefined;
+  // our listener runs after the connection's: the ping is read and its pong not yet written
+  p.d.once('data', () => (done = c.flushStop()));
+  p.d.push(encodePacket({ type: 'ping' }));
+  await p.ended;
+  let pongs = 0;
+  const dec = new PacketDecoder({ onControl: (type) => void (type === PACKET_PONG && pongs++), onMsg() {} }, 1 << 20);
+  dec.push(Buffer.concat(p.chunks));
+  t.equal(pongs, 1, 'the pong went out before the FIN');
+  p.d.push(null);
+  t.equal(await settlesSoon(done!), true);
 });
