@@ -127,6 +127,20 @@ t.test('a failed dial backs off base·2^n plus up to base of jitter, n the failu
   t.equal(h.rec.dialed.length, 2);
 });
 
+t.test('a backoff past the last Date is capped there, and a dial still refused with its reason', async (t) => {
+  // maxAttemptsToDial 100 with the default base: from the 44th failure on, base·2^n is past year 275760
+  const h = dialHarness(t, { pex: { maxAttemptsToDial: 100 } });
+  const a = addrN(1);
+  h.random(0);
+  for (let i = 1; i <= 60; i++) t.equal(h.dialer.countFailure(a.toString()), i);
+  h.now += 1e15;
+  t.ok(h.dialer.backingOff(a), 'still backing off 10^15 ms later');
+  const r = await refusal(h.dialer.dialPeer(a));
+  t.equal(r.reason, 'backoff');
+  t.equal(r.message, `${a} failed 60 dials: not before +275760-09-13T00:00:00.000Z`);
+  t.same(h.rec.dialed, []);
+});
+
 t.test('an address failing more than maxAttemptsToDial dials is banned for banMs, and its history forgotten', async (t) => {
   const h = dialHarness(t, { pex: { maxAttemptsToDial: 2, banMs: 777_000, dialBackoffBaseMs: 0 } });
   const a = addrN(1);
