@@ -78,6 +78,7 @@ export function dialHarness(t: Teardown, opts: DialHarnessOptions = {}) {
   let empty = false;
   let selection: NetAddress[] = [];
   let markBadThrows = false;
+  let onAdd: ((p: Peer) => void) | undefined;
 
   const book = {
     pickAddress(bias: number) {
@@ -136,7 +137,9 @@ export function dialHarness(t: Teardown, opts: DialHarnessOptions = {}) {
       const o = outcome.get(addr.id) ?? defaultOutcome;
       if (o === 'hang') await new Promise<void>((r) => pending.set(addr.id, r));
       else if (o) throw o;
-      return addPeer(addr) as unknown as Peer;
+      const p = addPeer(addr) as unknown as Peer;
+      onAdd?.(p);
+      return p;
     },
     stopPeerGracefully(p: Peer) {
       rec.stoppedGracefully.push(p.id);
@@ -199,6 +202,8 @@ export function dialHarness(t: Teardown, opts: DialHarnessOptions = {}) {
     setSelection: (a: NetAddress[]) => void (selection = a),
     setMarkBadThrows: (v: boolean) => void (markBadThrows = v),
     addPeer,
+    /** Run `fn` for each peer a dial connects, before the dial resolves (as the reactor's addPeer). */
+    setOnAdd: (fn: (p: Peer) => void) => void (onAdd = fn),
     /** Let a `'hang'` dial of `id` succeed. */
     release(id: string) {
       pending.get(id)?.();
