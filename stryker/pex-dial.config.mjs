@@ -14,6 +14,9 @@ export default moduleConfig(
     'reactors/pex/peer-state.ts',
   ],
   [
+    'test/reactors/pex/dialer.test.ts',
+    'test/reactors/pex/crawler.test.ts',
+    'test/reactors/pex/options.test.ts',
     'test/reactors/pex/reactor.test.ts',
     'test/reactors/pex/pex-rules.test.ts',
     'test/reactors/pex/reactor-messages.test.ts',
