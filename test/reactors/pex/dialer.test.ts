@@ -31,13 +31,21 @@ t.test('ensurePeers dials up to maxNumOutboundPeers minus the outbound peers, ea
   t.same(h.rec.biases, [20, 20], 'two picks, both dialed; the full round does not even pick from the book');
 });
 
-t.test('ensurePeers with no room left picks nothing', async (t) => {
-  const h = dialHarness(t, { maxNumOutboundPeers: 1 });
+t.test('ensurePeers with no room left does nothing: no pick, no asking for addresses, no seed', async (t) => {
+  const h = dialHarness(t, { maxNumOutboundPeers: 1, seeds: [addrN(50)] });
   h.offer(addrN(1));
+  h.setNeedMore(true);
+  h.setEmpty(true);
   h.setExtraSwitchCount(1);
   await h.dialer.ensurePeers();
   t.same(h.rec.dialed, [], 'the Switch counts a slot taken (a dial or a persistent slot): nothing dialed');
   t.same(h.rec.biases, []);
+  t.equal(h.rec.reinstated, 0);
+  t.equal(h.rec.asked, 0);
+  h.setExtraSwitchCount(0);
+  await h.dialer.ensurePeers();
+  t.equal(h.rec.dialed.length, 1, 'room again: dialed');
+  t.equal(h.rec.asked, 1, 'and a needy book asks for addresses');
 });
 
 t.test('ensurePeers picks with a bias toward new addresses that grows with the outbound peers (10 + 10·min(out, 8))', async (t) => {
