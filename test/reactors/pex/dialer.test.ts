@@ -343,7 +343,7 @@ t.test('an isolated node asks its seeds when nothing can be dialed, backing off 
   h.dialer.seedsDone();
   await h.dialer.ensurePeers();
   t.equal(h.rec.dialed.length, 4, 'seedsDone: the next round may come at once');
-  t.match(h.logs.withMsg('pex: dialing seed failed')[0], { level: 40, seed: seed.toString(), code: 'ERR_DIAL' });
+  t.match(h.logs.withMsg('pex: dialing seed failed')[0], { level: 40, seed: seed.toString(), err: 'ERR_DIAL', code: 'ERR_DIAL' });
   t.match(h.logs.withMsg('pex: could not connect to any seed')[0], { level: 40, seeds: 1 });
 });
 
