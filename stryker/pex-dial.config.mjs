@@ -17,6 +17,7 @@ export default moduleConfig(
     'test/reactors/pex/dialer.test.ts',
     'test/reactors/pex/crawler.test.ts',
     'test/reactors/pex/options.test.ts',
+    'test/reactors/pex/params.test.ts',
     'test/reactors/pex/reactor.test.ts',
     'test/reactors/pex/pex-rules.test.ts',
     'test/reactors/pex/reactor-messages.test.ts',

@@ -7,6 +7,7 @@ export default moduleConfig('pex', 'reactors/pex/*.ts', [
   'test/reactors/pex/dialer.test.ts',
   'test/reactors/pex/crawler.test.ts',
   'test/reactors/pex/options.test.ts',
+  'test/reactors/pex/params.test.ts',
   'test/reactors/pex/reactor.test.ts',
   'test/reactors/pex/reactor-messages.test.ts',
   'test/reactors/pex/pex-rules.test.ts',
