@@ -45,7 +45,7 @@ export type DialHarness = ReturnType<typeof dialHarness>;
 /**
  * A PexDialer and a SeedCrawler on fakes. A dial of an address resolves with a new outbound
  * peer unless `outcome` says otherwise (set it per address ID, or `defaultOutcome`): an error
- * rejects the dial; `'hang'` leaves it pending until `release(id)`.
+ * rejects the dial, `'no-reason'` rejects it with `undefined`; `'hang'` leaves it pending until `release(id)`.
  */
 export function dialHarness(t: Teardown, opts: DialHarnessOptions = {}) {
   let now = 1_000_000;
@@ -56,7 +56,7 @@ export function dialHarness(t: Teardown, opts: DialHarnessOptions = {}) {
   const switchDialing = new Set<string>();
   const persistent = new Set(opts.persistent ?? []);
   const unconditional = new Set(opts.unconditional ?? []);
-  const outcome = new Map<string, Error | 'hang'>();
+  const outcome = new Map<string, Error | 'hang' | 'no-reason'>();
   const pending = new Map<string, () => void>();
   let defaultOutcome: Error | 'hang' | undefined;
   let extraSwitchCount = 0;
@@ -135,6 +135,7 @@ export function dialHarness(t: Teardown, opts: DialHarnessOptions = {}) {
     async dialPeerWithAddress(addr: NetAddress): Promise<Peer> {
       rec.dialed.push(addr.toString());
       const o = outcome.get(addr.id) ?? defaultOutcome;
+      if (o === 'no-reason') throw undefined;
       if (o === 'hang') await new Promise<void>((r) => pending.set(addr.id, r));
       else if (o) throw o;
       const p = addPeer(addr) as unknown as Peer;

@@ -315,6 +315,17 @@ t.test('a failed dial from ensurePeers is logged at debug with its code, not thr
   t.match(h.logs.withMsg('pex: ensure peers'), [{ level: 20, numOut: 1, numIn: 0, numToDial: 9 }]);
 });
 
+t.test('a dial rejected without a reason is counted and logged, and ensurePeers still resolves', async (t) => {
+  const h = dialHarness(t);
+  const a = addrN(1);
+  h.outcome.set(a.id, 'no-reason');
+  h.offer(a);
+  h.addPeer(addrN(90));
+  await h.dialer.ensurePeers();
+  t.equal(h.dialer.attemptsToDial(a), 1);
+  t.match(h.logs.withMsg('pex: dial failed'), [{ level: 20, addr: a.toString() }]);
+});
+
 // ------------------------------------------------------------------- seeds
 
 t.test('an isolated node asks its seeds when nothing can be dialed, backing off 2^rounds·base between rounds', async (t) => {
