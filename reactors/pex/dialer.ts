@@ -26,6 +26,8 @@ import type { PEXSettings } from './options.js';
 export const HANGUP_WINDOW_MS = 10_000;
 /** Longest wait between two rounds of asking the seeds while isolated, ms (ours; 10 min). */
 export const MAX_SEED_BACKOFF_MS = 10 * 60_000;
+/** The last time a Date can hold, ms since the epoch: a backoff ends by then (so its end can be printed). */
+const MAX_DATE_MS = 8.64e15;
 
 /** Dial history of one address (CometBFT's `attemptsToDial`). */
 interface DialHistory {
@@ -188,12 +190,12 @@ export class PexDialer {
     this.#history.delete(key);
   }
 
-  /** Count one more failure of the address `key` and start its backoff: base·2^n + up to base of jitter. @returns n. */
+  /** Count one more failure of the address `key` and start its backoff: base·2^n + up to base of jitter (ending by the last Date at the latest). @returns n. */
   countFailure(key: string): number {
     const failures = (this.#history.get(key)?.failures ?? 0) + 1;
     const base = this.ctx.settings.dialBackoffBaseMs;
-    const backoff = Math.min(base * 2 ** failures + Math.random() * base, Number.MAX_SAFE_INTEGER);
-    this.#history.set(key, { failures, notBefore: this.ctx.now() + backoff });
+    const notBefore = Math.min(this.ctx.now() + base * 2 ** failures + Math.random() * base, MAX_DATE_MS);
+    this.#history.set(key, { failures, notBefore });
     return failures;
   }
 
