@@ -8,6 +8,8 @@ export default moduleConfig(
   'pex-book',
   ['reactors/pex/bucket-tables.ts', 'reactors/pex/addrbook-file.ts'],
   [
+    'test/reactors/pex/bucket-tables.test.ts',
+    'test/reactors/pex/addrbook-file.test.ts',
     'test/reactors/pex/addrbook.test.ts',
     'test/reactors/pex/reactor-messages.test.ts',
     'test/reactors/pex/pex-rules.test.ts',
