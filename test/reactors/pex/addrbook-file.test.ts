@@ -155,7 +155,7 @@ t.test('keys of 16 and 64 bytes are accepted; bans may be absent', async (t) => 
   const { file, path } = bookFile(t);
   writeFileSync(path, JSON.stringify({ version: 1, key: KEY.toString('hex'), addrs: [entry().toJSON()] }));
   const loaded = file.load();
-  t.same([loaded?.addrs.length, loaded?.bans], [1, []], 'no bans field: no bans');
+  t.same([loaded?.addrs.length, loaded?.bans, loaded?.skipped.size], [1, [], 0], 'no bans field: no bans, nothing skipped');
 });
 
 t.test('a corrupt file falls back to .bak; a corrupt .bak is moved aside too', async (t) => {
@@ -232,6 +232,7 @@ t.test('temp files of a save killed midway are removed at load, nothing else', a
     'book.json.bak.',
     'book.json.bak.x1',
     'book.json.tmp.1',
+    'book.jsox.123', // as long as the name, but another file
     'other.json.123',
     'xbook.json.123',
   ];
@@ -272,6 +273,10 @@ t.test('ban records: expiry required, IDs unique, new and in no bucket, at most 
   t.equal(big.bans.length, 1, 'the repeats count as duplicates');
   t.equal(big.skipped.get('ban: duplicate ID'), MAX_BANS - 1);
   t.equal(big.skipped.get(`ban: beyond the ${MAX_BANS}-record limit`), 3, 'records past the limit are not read');
+
+  const exact = bookFile(t);
+  writeFileSync(exact.path, fileText({ bans: list.slice(0, MAX_BANS) }));
+  t.same(Object.keys(Object.fromEntries(exact.file.load()!.skipped)), ['ban: duplicate ID'], 'exactly MAX_BANS: none beyond the limit');
 });
 
 t.test('address entries: the bad are skipped and counted by reason, file order kept', async (t) => {
