@@ -22,6 +22,8 @@ export default {
       "test/protocol-vectors.test.ts",
       "test/reactors/pex/known-address.test.ts",
       "test/reactors/pex/pex-messages.test.ts",
+      "test/reactors/pex/bucket-tables.test.ts",
+      "test/reactors/pex/addrbook-file.test.ts",
       "test/reactors/pex/addrbook.test.ts",
       "test/reactors/pex/reactor*.test.ts",
       "test/reactors/pex/pex-rules.test.ts",

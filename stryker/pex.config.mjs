@@ -3,6 +3,8 @@ import { moduleConfig } from './module.mjs';
 export default moduleConfig('pex', 'reactors/pex/*.ts', [
   'test/reactors/pex/known-address.test.ts',
   'test/reactors/pex/pex-messages.test.ts',
+  'test/reactors/pex/bucket-tables.test.ts',
+  'test/reactors/pex/addrbook-file.test.ts',
   'test/reactors/pex/addrbook.test.ts',
   'test/reactors/pex/dialer.test.ts',
   'test/reactors/pex/crawler.test.ts',
