@@ -11,6 +11,22 @@ type TapTest = Teardown & { testdir(): string };
 
 const quietBook: AddrBookLogger = { warn() {}, info() {}, debug() {} };
 
+/** One call an AddrBook logger got: its level, the fields object and the message ('' when none). */
+export interface LoggedCall {
+  level: 'warn' | 'info' | 'debug';
+  obj: Record<string, unknown>;
+  msg: string;
+}
+
+/** An AddrBook logger (book, bucket tables, book file) that records every call in order (`logs`); `warns()` are the warn calls. */
+export function recordingBookLogger(): AddrBookLogger & { logs: LoggedCall[]; warns: () => LoggedCall[] } {
+  const logs: LoggedCall[] = [];
+  const push = (level: LoggedCall['level']) => (obj: object, msg?: string) => {
+    logs.push({ level, obj: obj as Record<string, unknown>, msg: msg ?? '' });
+  };
+  return { logs, warns: () => logs.filter((l) => l.level === 'warn'), warn: push('warn'), info: push('info'), debug: push('debug') };
+}
+
 /** A started PEX node. */
 export interface PexNode {
   sw: Switch;

@@ -6,28 +6,16 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import t from 'tap';
 import { NetAddress } from '../../../lib/net-address.js';
-import { AddrBookFile, serializeAddrBook, type AddrBookLogger } from '../../../reactors/pex/addrbook-file.js';
+import { AddrBookFile, serializeAddrBook } from '../../../reactors/pex/addrbook-file.js';
 import { KnownAddress } from '../../../reactors/pex/known-address.js';
 import { ADDR_BOOK_CAPACITY, MAX_BANS } from '../../../reactors/pex/params.js';
+import { recordingBookLogger } from '../../helpers/pex.js';
 
 /** The test object tap passes to a subtest callback (with its plugins, e.g. testdir). */
 type TapTest = { testdir: typeof t.testdir };
 
 const NOW = Date.UTC(2025, 0, 1);
 const KEY = Buffer.alloc(24, 0xab);
-
-interface Logged {
-  level: 'warn' | 'info' | 'debug';
-  obj: Record<string, unknown>;
-  msg: string;
-}
-function recordingLogger(): AddrBookLogger & { logs: Logged[]; warns: () => Logged[] } {
-  const logs: Logged[] = [];
-  const push = (level: Logged['level']) => (obj: object, msg?: string) => {
-    logs.push({ level, obj: obj as Record<string, unknown>, msg: msg ?? '' });
-  };
-  return { logs, warns: () => logs.filter((l) => l.level === 'warn'), warn: push('warn'), info: push('info'), debug: push('debug') };
-}
 
 let hostN = 0;
 /** A fresh routable address with a random ID. */
@@ -54,7 +42,7 @@ function banRecord(until = NOW + 60_000): KnownAddress {
 function bookFile(t: TapTest, stamp = NOW, name = 'book.json') {
   const dir = t.testdir({});
   const path = join(dir, name);
-  const logger = recordingLogger();
+  const logger = recordingBookLogger();
   return { dir, path, logger, file: new AddrBookFile(path, logger, () => stamp) };
 }
 
@@ -89,7 +77,7 @@ t.test('the file is one JSON document of format 1, ending in a newline', async (
 t.test('a missing file, or a missing directory, loads as nothing', async (t) => {
   const { file, dir } = bookFile(t);
   t.equal(file.load(), undefined);
-  const deep = new AddrBookFile(join(dir, 'no', 'such', 'dir', 'book.json'), recordingLogger(), () => NOW);
+  const deep = new AddrBookFile(join(dir, 'no', 'such', 'dir', 'book.json'), recordingBookLogger(), () => NOW);
   t.equal(deep.load(), undefined, 'no directory yet: not an error');
   await deep.save(() => fileText());
   t.ok(existsSync(join(dir, 'no', 'such', 'dir', 'book.json')), 'save creates the parent directories');
@@ -99,7 +87,7 @@ t.test('a path that cannot be opened throws the fs error with its code', async (
   const { dir } = bookFile(t);
   const notDir = join(dir, 'plain');
   writeFileSync(notDir, 'x');
-  const file = new AddrBookFile(join(notDir, 'book.json'), recordingLogger(), () => NOW);
+  const file = new AddrBookFile(join(notDir, 'book.json'), recordingBookLogger(), () => NOW);
   t.throws(() => file.load(), { code: 'ENOTDIR' });
   await t.rejects(
     file.save(() => fileText()),
@@ -367,7 +355,7 @@ t.test('saves run one after another, each serialising when its turn comes; a fai
 
   // a directory where the file should be: the rename fails, the next save (once it is gone) works
   const nested = join(dir, 'sub', 'book.json');
-  const blocked = new AddrBookFile(nested, recordingLogger(), () => NOW);
+  const blocked = new AddrBookFile(nested, recordingBookLogger(), () => NOW);
   mkdirSync(nested, { recursive: true });
   const failing = blocked.save(() => fileText());
   const after = blocked.save(() => fileText({ note: 'after' }));

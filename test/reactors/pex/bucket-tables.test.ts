@@ -5,29 +5,16 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { NetAddress } from '../../../lib/net-address.js';
-import type { AddrBookLogger } from '../../../reactors/pex/addrbook-file.js';
 import { BucketTables, partialShuffle, randomIndex } from '../../../reactors/pex/bucket-tables.js';
 import { KnownAddress } from '../../../reactors/pex/known-address.js';
 import { NEW_BUCKET_COUNT, NEW_BUCKET_SIZE, OLD_BUCKET_COUNT, OLD_BUCKET_SIZE } from '../../../reactors/pex/params.js';
+import { recordingBookLogger } from '../../helpers/pex.js';
 
 const NOW = Date.UTC(2025, 0, 1);
 const KEY = Buffer.alloc(24, 0x5a);
 
-interface Logged {
-  level: 'warn' | 'info' | 'debug';
-  obj: Record<string, unknown>;
-  msg: string;
-}
-function recordingLogger(): AddrBookLogger & { logs: Logged[] } {
-  const logs: Logged[] = [];
-  const push = (level: Logged['level']) => (obj: object, msg?: string) => {
-    logs.push({ level, obj: obj as Record<string, unknown>, msg: msg ?? '' });
-  };
-  return { logs, warn: push('warn'), info: push('info'), debug: push('debug') };
-}
-
 function tables(now = () => NOW) {
-  const logger = recordingLogger();
+  const logger = recordingBookLogger();
   return { logger, tables: new BucketTables(KEY, true, logger, now) };
 }
 
