@@ -1,35 +1,16 @@
 import t from 'tap';
 import { NodeKey } from '../lib/node-key.js';
 import { Switch } from '../lib/switch.js';
-import { MemoryNetwork, type MemoryTransport } from '../lib/transport-memory.js';
+import { MemoryNetwork } from '../lib/transport-memory.js';
 import { memoryLink } from '../lib/memory-link.js';
 import { mulberry32 } from '../lib/mulberry32.js';
-import type { P2PConfigInput } from '../lib/config.js';
-import { peerAdded, peerRemoved, RecordingReactor } from './helpers/switches.js';
-
-type Teardown = { teardown(fn: () => unknown): void };
-
-async function memSwitch(
-  t: Teardown,
-  transport: MemoryTransport,
-  config: P2PConfigInput = {},
-): Promise<{ sw: Switch; reactor: RecordingReactor }> {
-  const sw = new Switch({
-    nodeKey: NodeKey.generate(),
-    nodeInfo: { network: 'test' },
-    config: { listenAddress: `${transport.host}:26656`, ...config },
-    transport,
-  });
-  const reactor = sw.addReactor(new RecordingReactor());
-  await sw.start();
-  t.teardown(() => sw.stop());
-  return { sw, reactor };
-}
+import { peerAdded, peerRemoved } from './helpers/switches.js';
+import { memSwitch } from './helpers/mem-switch.js';
 
 t.test('two Switches over the memory transport (SecretConnection) exchange messages; addresses are the virtual hosts', async (t) => {
   const net = new MemoryNetwork();
-  const a = await memSwitch(t, net.transport('10.1.0.1'));
-  const b = await memSwitch(t, net.transport('10.1.0.2'));
+  const a = await memSwitch(t, net, { host: '10.1.0.1' });
+  const b = await memSwitch(t, net, { host: '10.1.0.2' });
   t.equal(b.sw.listenAddr.toString(), `${b.sw.nodeKey.id}@10.1.0.2:26656`);
   const added = peerAdded(b.sw, a.sw.nodeKey.id);
   const pb = await a.sw.dialPeerWithAddress(b.sw.listenAddr);
@@ -46,8 +27,8 @@ t.test('two Switches over the memory transport (SecretConnection) exchange messa
 
 t.test('one-way latency is applied to every message (plaintext)', async (t) => {
   const net = new MemoryNetwork({ link: { latencyMs: 40 } });
-  const a = await memSwitch(t, net.transport(), { plaintext: true });
-  const b = await memSwitch(t, net.transport(), { plaintext: true });
+  const a = await memSwitch(t, net, { config: { plaintext: true } });
+  const b = await memSwitch(t, net, { config: { plaintext: true } });
   const pb = await a.sw.dialPeerWithAddress(b.sw.listenAddr);
   await peerAdded(b.sw, a.sw.nodeKey.id);
   for (let i = 1; i <= 5; i++) {
@@ -99,12 +80,10 @@ t.test(
   'a partition resets the connections across it and refuses dials; after heal the Switch reconnects its persistent peer',
   async (t) => {
     const net = new MemoryNetwork({ link: { latencyMs: 2 } });
-    const tb = net.transport('10.2.0.2');
-    const b = await memSwitch(t, tb);
-    const a = await memSwitch(t, net.transport('10.2.0.1'), {
-      persistentPeers: [b.sw.listenAddr.toString()],
-      reconnectIntervalMs: 20,
-      plaintext: false,
+    const b = await memSwitch(t, net, { host: '10.2.0.2' });
+    const a = await memSwitch(t, net, {
+      host: '10.2.0.1',
+      config: { persistentPeers: [b.sw.listenAddr.toString()], reconnectIntervalMs: 20, plaintext: false },
     });
     await peerAdded(a.sw, b.sw.nodeKey.id);
     const removed = peerRemoved(a.sw, b.sw.nodeKey.id);
@@ -139,20 +118,8 @@ t.test('on a bandwidth-limited link under bulk, a high-priority channel is not q
     { id: 0x30, priority: 1, sendQueueCapacity: 100, recvMessageCapacity: 1 << 20 },
     { id: 0x31, priority: 10, sendQueueCapacity: 10 },
   ];
-  const mk = async (transport: MemoryTransport) => {
-    const sw = new Switch({
-      nodeKey: NodeKey.generate(),
-      nodeInfo: { network: 'test' },
-      config: { listenAddress: `${transport.host}:26656`, plaintext: true },
-      transport,
-    });
-    const reactor = sw.addReactor(new RecordingReactor(channels));
-    await sw.start();
-    t.teardown(() => sw.stop());
-    return { sw, reactor };
-  };
-  const a = await mk(net.transport());
-  const b = await mk(net.transport());
+  const a = await memSwitch(t, net, { channels, config: { plaintext: true } });
+  const b = await memSwitch(t, net, { channels, config: { plaintext: true } });
   const pb = await a.sw.dialPeerWithAddress(b.sw.listenAddr);
   await peerAdded(b.sw, a.sw.nodeKey.id);
   let queued = 0;
