@@ -2,7 +2,7 @@
 // written and when (a stream that does not take a write, MAX_BATCHES_PER_TURN, grants), the send-stall clock, window
 // rules, reassembly and delivery, a channel paused by its handler (held messages, withheld credit, the peer's FIN
 // meanwhile), the receive deadlines across our own pauses, and how end, close and stream errors stop the connection.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { MConnection, type ReceiveHandler } from '../../lib/conn/mconnection.js';
@@ -451,6 +451,25 @@ t.test('a handler that stops the connection: nothing more of that chunk is deliv
 
 const deadlinesOnly = { sendStallTimeoutMs: 0, idleTimeoutMs: 0, packetTimeoutMs: 1000, messageTimeoutMs: 1000 };
 const watchdog = (m: MConnection) => (m as unknown as { watchdog(): void }).watchdog();
+const PACKET_STALL = 'a packet stayed incomplete for 1000 ms';
+
+/** After `ms` more of the stepped clock no deadline is past yet (they are strict); 1 ms later exactly `message` (ERR_RECV_STALL). */
+function stallsAfter(
+  t: Test,
+  step: (ms: number) => number,
+  m: MConnection,
+  errors: SwitchboardError[],
+  ms: number,
+  message: string,
+  notYet: string,
+): void {
+  step(ms);
+  watchdog(m);
+  t.same(errors, [], notYet);
+  step(1);
+  watchdog(m);
+  t.match(errors, [{ code: 'ERR_RECV_STALL', message }]);
+}
 
 t.test('a packet trickled in over several chunks: its deadline runs from its first byte', async (t) => {
   const step = steppedClock(t);
@@ -459,12 +478,7 @@ t.test('a packet trickled in over several chunks: its deadline runs from its fir
   s.emit('data', p.subarray(0, 10));
   step(600);
   s.emit('data', p.subarray(10, 20));
-  step(400);
-  watchdog(m);
-  t.same(errors, [], 'at 1000 ms since its first byte: not yet');
-  step(1);
-  watchdog(m);
-  t.match(errors, [{ code: 'ERR_RECV_STALL', message: 'a packet stayed incomplete for 1000 ms' }], 'a later chunk does not restart it');
+  stallsAfter(t, step, m, errors, 400, PACKET_STALL, 'at 1000 ms since its first byte: not yet');
 });
 
 t.test(
@@ -481,12 +495,7 @@ t.test(
     }
     t.equal(got.length, 5, 'a packet completed every 600 ms');
     t.same(errors, [], '3000 ms of packets, none incomplete for more than 600 ms');
-    step(1000);
-    watchdog(m);
-    t.same(errors, [], 'the last one began 1000 ms ago: not yet');
-    step(1);
-    watchdog(m);
-    t.match(errors, [{ code: 'ERR_RECV_STALL', message: 'a packet stayed incomplete for 1000 ms' }]);
+    stallsAfter(t, step, m, errors, 1000, PACKET_STALL, 'the last one began 1000 ms ago: not yet');
   },
 );
 
@@ -514,12 +523,15 @@ t.test('a message whose channel was paused: its deadline restarts when the handl
   t.same(errors, [], 'a paused channel’s message does not count');
   settle.resolve();
   await turn();
-  step(1000);
-  watchdog(m);
-  t.same(errors, [], 'at 1000 ms since the handler settled: not yet (the peer could not send while we withheld credit)');
-  step(1);
-  watchdog(m);
-  t.match(errors, [{ code: 'ERR_RECV_STALL', message: 'a message on channel 0x1 stayed incomplete for 1000 ms' }]);
+  stallsAfter(
+    t,
+    step,
+    m,
+    errors,
+    1000,
+    'a message on channel 0x1 stayed incomplete for 1000 ms',
+    'at 1000 ms since the handler settled: not yet (the peer could not send while we withheld credit)',
+  );
 });
 
 t.test('a recvRate pause: the packet and message deadlines restart when reading resumes', async (t) => {
@@ -535,12 +547,7 @@ t.test('a recvRate pause: the packet and message deadlines restart when reading 
   watchdog(m);
   t.same(errors, [], 'no receive deadline while our own reader is paused');
   await s.resumed.promise;
-  step(1000);
-  watchdog(m);
-  t.same(errors, [], 'at 1000 ms since reading resumed: not yet');
-  step(1);
-  watchdog(m);
-  t.match(errors, [{ code: 'ERR_RECV_STALL', message: 'a packet stayed incomplete for 1000 ms' }]);
+  stallsAfter(t, step, m, errors, 1000, PACKET_STALL, 'at 1000 ms since reading resumed: not yet');
 });
 
 t.test('a recvRate pause with no packet or message in progress starts no receive deadline when reading resumes', async (t) => {
