@@ -1,7 +1,9 @@
 /**
  * An MConnection's keepalive, as CometBFT's ping/pong in `MConnection`: a
  * ping every `pingIntervalMs` (and one at start, so the round-trip time is
- * known from the first milliseconds), `ERR_PONG_TIMEOUT` when no pong comes
+ * known from the first milliseconds, then RTT probes {@link RTT_PROBE_FIRST_MS}
+ * after each pong, doubling, while under `pingIntervalMs`, so the least round
+ * trip is not the one of a connection still cold), `ERR_PONG_TIMEOUT` when no pong comes
  * within `pongTimeoutMs`, and the round-trip time of each ping/pong (latest
  * and smoothed, RFC 6298). Time our own reader spends paused is not the
  * peer's: a pong timeout while our reader is paused waits for it to resume
@@ -44,6 +46,15 @@ export interface KeepaliveHooks {
 /** Pings a peer may send without a pong of ours in between before `ERR_PING_FLOOD` (an honest peer waits for each pong). */
 const MAX_PINGS_PER_PONG = 4;
 
+/**
+ * Delay of the first extra round-trip probe after the start ping's pong (ms); each later probe waits
+ * twice as long, until the delay reaches `pingIntervalMs` (with the defaults: pings at 0, 1, 3, 7, 15 and
+ * 31 s, then every 60 s). The start ping's round trip is taken while both ends are still cold (measured
+ * 3–6 ms on loopback against a warm 0.2 ms) and flow control grows windows on the least round trip seen
+ * (W5 ping p99 under bulk 10.7–14.2 → 4.2 ms when they did not grow).
+ */
+export const RTT_PROBE_FIRST_MS = 1000;
+
 /** Bytes the control packets of one {@link Keepalive.writeTo} take at most: a pong and a ping. */
 export const KEEPALIVE_BYTES = 2;
 
@@ -61,16 +72,23 @@ export class Keepalive {
   private pingSentAt = 0;
   private pingTimer: NodeJS.Timeout | undefined;
   private pongTimer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probeDelay: number;
+  private stopped = false;
 
   /**
    * @param pingIntervalMs interval between pings (ms).
    * @param pongTimeoutMs wait for a pong before `ERR_PONG_TIMEOUT` (ms).
+   * @param firstProbeMs delay of the first round-trip probe (ms; default {@link RTT_PROBE_FIRST_MS}).
    */
   constructor(
     private readonly pingIntervalMs: number,
     private readonly pongTimeoutMs: number,
     private readonly hooks: KeepaliveHooks,
-  ) {}
+    firstProbeMs = RTT_PROBE_FIRST_MS,
+  ) {
+    this.probeDelay = firstProbeMs;
+  }
 
   /** Start the ping interval and ask for a first ping at once (the caller schedules the flush). */
   start(): void {
@@ -81,8 +99,10 @@ export class Keepalive {
 
   /** Clear the timers. */
   stop(): void {
+    this.stopped = true;
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
+    clearTimeout(this.probeTimer);
   }
 
   /** True while a ping or a pong waits to be written. */
@@ -122,6 +142,15 @@ export class Keepalive {
     this.awaitingPong = false;
     this.pongDeferred = false;
     clearTimeout(this.pongTimer);
+    this.scheduleProbe();
+  }
+
+  /** The next round-trip probe, while its delay is under the ping interval. */
+  private scheduleProbe(): void {
+    if (this.stopped || this.probeDelay >= this.pingIntervalMs) return;
+    this.probeTimer = setTimeout(this.sendPing, this.probeDelay);
+    this.probeTimer.unref();
+    this.probeDelay *= 2;
   }
 
   /** Our reader paused: the round trip in progress measures us, not the link. */

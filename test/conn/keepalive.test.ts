@@ -2,13 +2,13 @@
 // it holds the peer to, the pong timeout and its pause rules, and the RTT samples. Real timers with
 // short intervals, awaited through the hooks; performance.now is stepped by hand for exact RTTs.
 import t, { type Test } from 'tap';
-import { Keepalive, KEEPALIVE_BYTES, type KeepaliveHooks } from '../../lib/conn/keepalive.js';
+import { Keepalive, KEEPALIVE_BYTES, RTT_PROBE_FIRST_MS, type KeepaliveHooks } from '../../lib/conn/keepalive.js';
 import { PACKET_PING, PACKET_PONG } from '../../lib/conn/packet.js';
 import type { SwitchboardError } from '../../lib/errors.js';
 import { deferred } from '../helpers/net.js';
 import { steppedClock } from '../helpers/time.js';
 
-function harness(t: Test, pingIntervalMs = 60_000, pongTimeoutMs = 60_000) {
+function harness(t: Test, pingIntervalMs = 60_000, pongTimeoutMs = 60_000, firstProbeMs?: number) {
   const failed = deferred<SwitchboardError>();
   let flushed = deferred<void>();
   const s = { flushes: 0, paused: false, readPausedCalls: 0, samples: [] as number[] };
@@ -24,7 +24,7 @@ function harness(t: Test, pingIntervalMs = 60_000, pongTimeoutMs = 60_000) {
     },
     sampled: (ms) => s.samples.push(ms),
   };
-  const k = new Keepalive(pingIntervalMs, pongTimeoutMs, hooks);
+  const k = new Keepalive(pingIntervalMs, pongTimeoutMs, hooks, firstProbeMs);
   // the keepalive's timers are unref'd (they never hold a process open): this one holds the test's
   const hold = setInterval(() => {}, 1000);
   t.teardown(() => {
@@ -84,6 +84,45 @@ t.test('RTT: latest sample and SRTT with alpha 1/8 (RFC 6298)', async (t) => {
   k.onPong();
   t.same(s.samples, [80, 160]);
   t.same(k.rtt, { latest: 160, smoothed: 90 }, '80 + (160 − 80) / 8');
+});
+
+/** The delays of the timers `fn` sets (it runs synchronously; global setTimeout is observed only meanwhile). */
+function timeoutsSetBy(fn: () => void): number[] {
+  const real = globalThis.setTimeout;
+  const delays: number[] = [];
+  globalThis.setTimeout = ((cb: () => void, ms?: number) => {
+    delays.push(ms ?? 0);
+    return real(cb, ms);
+  }) as typeof setTimeout;
+  try {
+    fn();
+  } finally {
+    globalThis.setTimeout = real;
+  }
+  return delays;
+}
+
+t.test('after each pong, an RTT probe at doubling delays while the delay is under the ping interval', async (t) => {
+  const { k, s, write, nextFlush } = harness(t, 100, 60_000, 10);
+  k.start();
+  const delays: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    t.same(write(), [PACKET_PING], `ping ${i} written`);
+    const flush = nextFlush();
+    const set = timeoutsSetBy(() => k.onPong());
+    delays.push(...set);
+    if (set.length > 0) await flush; // the probe asks for the next ping
+  }
+  t.same(delays, [10, 20, 40, 80], 'probes after 10, 20, 40 and 80 ms; none once the delay would be 160 ≥ 100');
+  t.equal(s.samples.length, 5, 'every probe is a sampled round trip');
+  const d = harness(t).k;
+  d.start();
+  d.writeTo(Buffer.alloc(2), 0);
+  t.same(
+    timeoutsSetBy(() => d.onPong()),
+    [RTT_PROBE_FIRST_MS],
+    `by default the first probe is ${RTT_PROBE_FIRST_MS} ms after the start ping's pong`,
+  );
 });
 
 t.test('the interval asks for no ping while one is unanswered', async (t) => {
