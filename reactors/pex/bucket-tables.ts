@@ -280,7 +280,7 @@ export function partialShuffle<T>(a: T[], n: number): void {
   }
 }
 
-/** The entry of `bucket` with the earliest `lastAttempt` (CometBFT's `pickOldest`). */
+/** The entry of `bucket` with the earliest `lastAttempt` (CometBFT's `pickOldest`); among equals, the one longest in the bucket (CometBFT's map order is random). */
 function oldest(bucket: Bucket): KnownAddress | undefined {
   let found: KnownAddress | undefined;
   for (const ka of bucket.values()) if (!found || ka.lastAttempt < found.lastAttempt) found = ka;

@@ -121,6 +121,28 @@ t.test('a full new bucket holds exactly 64: a bad entry is expired first, else t
   t.ok(tb.get(extra1.id) && tb.get(extra2.id) && tb.get(entries[0]!.id));
 });
 
+t.test('among equally old entries of a full new bucket, the one longest in the bucket is expired first', async (t) => {
+  // the common case: addresses heard of and never tried all share the lastAttempt they were heard at
+  const { tables: tb } = tables();
+  const from = src(50);
+  const entries: KnownAddress[] = [];
+  for (let i = 0; i < NEW_BUCKET_SIZE; i++) {
+    const k = ka(addrIn(1, 2), from, NOW);
+    tb.addToNew(k, from);
+    entries.push(k);
+  }
+  const first = ka(addrIn(1, 2), from, NOW);
+  tb.addToNew(first, from);
+  t.equal(tb.get(entries[0]!.id), undefined, 'the first one added went');
+  const second = ka(addrIn(1, 2), from, NOW);
+  tb.addToNew(second, from);
+  t.equal(tb.get(entries[1]!.id), undefined, 'then the second one');
+  t.ok(
+    [...entries.slice(2), first, second].every((k) => tb.get(k.id) === k),
+    'every later one stays, the newcomers too',
+  );
+});
+
 t.test('hearing again of an address already in a full bucket evicts nobody', async (t) => {
   const { tables: tb } = tables();
   const from = src(50);
