@@ -339,6 +339,8 @@ t.test('flushStop right after a ping arrived writes the pong before its FIN', as
   const p = recordingPeer(t);
   const { c } = mconn(t, p.d, [{ id: 1 }], { flushStopTimeoutMs: LONG });
   c.start();
+  // the start ping and the opening window updates are written first: then only the pong is pending
+  for (let i = 0; i < 100 && p.chunks.length === 0; i++) await turn();
   let done: Promise<void> | undefined;
   // our listener runs after the connection's: the ping is read and its pong not yet written
   p.d.once('data', () => (done = c.flushStop()));
@@ -348,6 +350,24 @@ t.test('flushStop right after a ping arrived writes the pong before its FIN', as
   const dec = new PacketDecoder({ onControl: (type) => void (type === PACKET_PONG && pongs++), onMsg() {} }, 1 << 20);
   dec.push(Buffer.concat(p.chunks.slice(0, p.chunks.length - p.afterFin())));
   t.equal(pongs, 1, 'the pong went out before the FIN');
+  p.d.push(null);
+  t.equal(await settlesSoon(done!), true);
+});
+
+t.test('flushStop right after a message arrived writes the window update it earned before its FIN', async (t) => {
+  const p = recordingPeer(t);
+  // a window of the protocol's initial size: no opening update, and a quarter of it (16 KiB) earns one
+  const { c } = mconn(t, p.d, [{ id: 1 }], { flushStopTimeoutMs: LONG, recvWindowBytes: INITIAL_WINDOW });
+  c.start();
+  for (let i = 0; i < 100 && p.chunks.length === 0; i++) await turn(); // the start ping written
+  let done: Promise<void> | undefined;
+  p.d.once('data', () => (done = c.flushStop()));
+  p.d.push(encodePacket({ type: 'msg', channelId: 1, eof: true, data: Buffer.alloc(INITIAL_WINDOW / 4) }));
+  await p.ended;
+  const grants: number[] = [];
+  const dec = new PacketDecoder({ onControl() {}, onWindowUpdate: (_ch, inc) => void grants.push(inc), onMsg() {} }, 1 << 20);
+  dec.push(Buffer.concat(p.chunks.slice(0, p.chunks.length - p.afterFin())));
+  t.same(grants, [MSG_HEADER_SIZE + INITIAL_WINDOW / 4], 'the credit of the message went back before the FIN');
   p.d.push(null);
   t.equal(await settlesSoon(done!), true);
 });
