@@ -52,7 +52,7 @@ export interface ConnectionStatus {
   /**
    * Round-trip time of the keepalive ping/pong (ms): the latest sample and
    * the smoothed value, as TCP's SRTT (RFC 6298, alpha = 1/8). Absent until
-   * the first pong (the first ping goes out after `pingIntervalMs`). A round
+   * the first pong (the first ping goes out when the connection starts). A round
    * trip during which our own reader was paused is not sampled (it measures
    * us, not the link), as Karn's rule skips ambiguous samples.
    */
