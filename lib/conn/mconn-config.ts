@@ -71,7 +71,7 @@ export const MConnConfigSchema = z
       .min(INITIAL_WINDOW)
       .max(MAX_WINDOW)
       .default(16 << 20),
-    /** Interval between pings (ms). Default 60000, as CometBFT. */
+    /** Interval between pings (ms). Default 60000, as CometBFT. The first goes out at start, then round-trip probes 1, 2, 4 … s after each pong while under this interval (`RTT_PROBE_FIRST_MS`). */
     pingIntervalMs: z.number().positive().default(60_000),
     /** Time to wait for a pong (ms) before failing with `ERR_PONG_TIMEOUT`. Default 45000, as CometBFT. */
     pongTimeoutMs: z.number().positive().default(45_000),
