@@ -6,5 +6,6 @@ import { moduleConfig } from './module.mjs';
 
 export default moduleConfig('pex-addrbook', 'reactors/pex/addrbook.ts', [
   'test/reactors/pex/addrbook.test.ts',
+  'test/reactors/pex/addrbook-rules.test.ts',
   'test/reactors/pex/reactor-messages.test.ts',
 ]);
