@@ -241,6 +241,7 @@ t.test('refusals name the address and why', async (t) => {
     code: 'ERR_INVALID_ARGUMENT',
     message: 'addr must be a NetAddress',
   });
+  t.throws(() => book.addOurAddress('x' as unknown as NetAddress), { code: 'ERR_INVALID_ARGUMENT', message: 'addr must be a NetAddress' });
   t.throws(() => book.markBad('x' as unknown as NetAddress, 10), { code: 'ERR_INVALID_ARGUMENT', message: 'addr must be a NetAddress' });
   const badBias = { code: 'ERR_INVALID_ARGUMENT', message: 'biasTowardsNewAddrs must be a number in 0..100' };
   t.throws(() => book.pickAddress('50' as unknown as number), badBias, 'a bias that is a string');
