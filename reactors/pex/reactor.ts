@@ -397,6 +397,7 @@ export class PEXReactor extends BaseReactor {
       st.requestsSeen = 1;
       const addrs = this.#answer(peer, this.book.getSelectionWithBias(SEED_BIAS_TOWARDS_NEW_ADDRS));
       this.log.debug({ peer: peer.id, n: addrs.length }, 'pex: seed answering and disconnecting');
+      // Stryker disable next-line BooleanLiteral: the peer is inbound, and removePeer reads stoppedByUs only for outbound peers
       st.stoppedByUs = true;
       peer
         .send(PEX_CHANNEL, encodePexAddrs(addrs))
@@ -521,6 +522,7 @@ export class PEXReactor extends BaseReactor {
   }
 }
 
+// Stryker disable next-line ObjectLiteral: never logged to: the reactor logs only once it is added to a Switch (every log call follows this.switch or a peer's state, which addPeer creates)
 const SILENT: Logger = pino({ level: 'silent' });
 
 /** The address a peer reported (`nodeInfo.netAddress()`), with the socket's IP when it reported an unspecified one. */
