@@ -51,7 +51,7 @@ const MAX_PINGS_PER_PONG = 4;
  * twice as long, until the delay reaches `pingIntervalMs` (with the defaults: pings at 0, 1, 3, 7, 15 and
  * 31 s, then every 60 s). The start ping's round trip is taken while both ends are still cold (measured
  * 3–6 ms on loopback against a warm 0.2 ms) and flow control grows windows on the least round trip seen
- * (W5 ping p99 under bulk 10.7–14.2 → 4.2 ms when they did not grow).
+ * (W5 ping p99 under bulk, both peers on `--initial-old-space-size=128`: 10.7–14.2 → 4.2 ms when they did not grow).
  */
 export const RTT_PROBE_FIRST_MS = 1000;
 
