@@ -9,19 +9,10 @@ import { NetAddress } from '../../lib/net-address.js';
 import { NodeKey } from '../../lib/node-key.js';
 import type { Peer } from '../../lib/peer.js';
 import type { ReactorHost, SwitchAddrBook } from '../../lib/reactor.js';
-import {
-  AddrBook,
-  decodePexMessage,
-  PEX_CHANNEL,
-  PEXReactor,
-  type AddrBookLogger,
-  type PexMessage,
-  type PEXReactorOptions,
-} from '../../reactors/pex/index.js';
+import { AddrBook, decodePexMessage, PEX_CHANNEL, PEXReactor, type PexMessage, type PEXReactorOptions } from '../../reactors/pex/index.js';
 import { LogRecorder } from './mem-switch.js';
+import { quietBook } from './pex.js';
 import type { Teardown } from './teardown.js';
-
-const quietBook: AddrBookLogger = { warn() {}, info() {}, debug() {} };
 
 /** What the reactor reads of a Peer, and what it sent it. */
 export interface FakePexPeer {

@@ -9,7 +9,8 @@ import type { Teardown } from './teardown.js';
 
 type TapTest = Teardown & { testdir(): string };
 
-const quietBook: AddrBookLogger = { warn() {}, info() {}, debug() {} };
+/** An AddrBook logger that drops every record. */
+export const quietBook: AddrBookLogger = { warn() {}, info() {}, debug() {} };
 
 /** One call an AddrBook logger got: its level, the fields object and the message ('' when none). */
 export interface LoggedCall {
