@@ -238,10 +238,8 @@ export class MultiplexTransport {
     }
     if (this.pending.size < this.maxHandshaking) return undefined;
     let victim: Pending | undefined;
-    for (const p of this.pending.values()) {
-      if (p.evicted) continue;
-      if (!victim || p.raw.bytesRead() < victim.raw.bytesRead()) victim = p; // oldest first: ties keep the oldest
-    }
+    // an evicted connection leaves `pending` at once, so every entry is a candidate; oldest first: ties keep the oldest
+    for (const p of this.pending.values()) if (!victim || p.raw.bytesRead() < victim.raw.bytesRead()) victim = p;
     if (!victim) return new RejectedError('ERR_TOO_MANY_HANDSHAKES', `${this.pending.size} connections already in the handshake`);
     victim.evicted = true;
     this.pending.delete(victim.raw);

@@ -201,7 +201,7 @@ t.test('private IDs are refused, as are addresses from private peers (TestPrivat
   const addrs = randPairs(10).map((p) => p.addr);
   book.addPrivateIds(addrs.map((a) => a.id));
   for (const addr of addrs) {
-    t.throws(() => book.addAddress(addr, addr), { code: 'ERR_REJECTED', reason: 'private' });
+    t.throws(() => book.addAddress(addr, addr), { code: 'ERR_REJECTED', reason: /^private$/ });
   }
   const err = (() => {
     try {
@@ -226,11 +226,11 @@ t.test('our own addresses are refused by string, ID and ip:port', async (t) => {
   const ours = randIPv4Address();
   book.addOurAddress(ours);
   t.ok(book.ourAddress(ours));
-  t.throws(() => book.addAddress(ours, randIPv4Address()), { code: 'ERR_REJECTED', reason: 'self' });
+  t.throws(() => book.addAddress(ours, randIPv4Address()), { code: 'ERR_REJECTED', reason: /^self$/ });
   const sameId = new NetAddress(ours.id, '8.8.4.4', 1234);
-  t.throws(() => book.addAddress(sameId, randIPv4Address()), { code: 'ERR_REJECTED', reason: 'self' }, 'same ID, other IP');
+  t.throws(() => book.addAddress(sameId, randIPv4Address()), { code: 'ERR_REJECTED', reason: /^self$/ }, 'same ID, other IP');
   const sameHostPort = new NetAddress(randId(), ours.host, ours.port);
-  t.throws(() => book.addAddress(sameHostPort, randIPv4Address()), { code: 'ERR_REJECTED', reason: 'self' }, 'same ip:port, other ID');
+  t.throws(() => book.addAddress(sameHostPort, randIPv4Address()), { code: 'ERR_REJECTED', reason: /^self$/ }, 'same ip:port, other ID');
   t.ok(book.isEmpty());
 
   const already = randIPv4Address();
@@ -244,7 +244,7 @@ t.test('routabilityStrict refuses loopback and private addresses; non-strict acc
   t.equal(strict.routabilityStrict, true, 'strict by default');
   for (const host of ['127.0.0.1', '10.1.2.3', '192.168.1.2', '172.16.0.9', '169.254.1.1', 'fc00::1', 'fe80::1', '::1', '100.64.0.1']) {
     const addr = new NetAddress(randId(), host, 26656);
-    t.throws(() => strict.addAddress(addr, addr), { code: 'ERR_REJECTED', reason: 'non-routable' }, host);
+    t.throws(() => strict.addAddress(addr, addr), { code: 'ERR_REJECTED', reason: /^non-routable$/ }, host);
   }
   const { book: lax } = newBook(t, { routabilityStrict: false });
   for (const host of ['127.0.0.1', '10.1.2.3', '192.168.1.2', '::1']) {
@@ -422,7 +422,7 @@ t.test('bans and reinstatement with an injected clock (TestBanBadPeers)', async 
   book.markBad(addr, 1000);
   t.notOk(book.hasAddress(addr), 'banned address leaves the book');
   t.ok(book.isBanned(addr));
-  t.throws(() => book.addAddress(addr, addr), { code: 'ERR_BANNED', reason: 'banned' });
+  t.throws(() => book.addAddress(addr, addr), { code: 'ERR_BANNED', reason: /^banned$/ });
   t.equal(book.reinstateBadPeers(), 0, 'nothing to reinstate while banned');
 
   clock.advance(999);
