@@ -51,17 +51,24 @@ export class TCPTransport implements Transport {
         try {
           resolve(this.boundAddress(server, addr));
         } catch (err) {
+          server.close(); // a rejected listen leaves nothing listening
           reject(err);
         }
       });
     });
   }
 
-  /** Connect to `addr` within `dialTimeoutMs`. Rejects with RejectedError `ERR_DIAL_TIMEOUT`, `ERR_DIAL`, `ERR_SWITCH_STOPPED`. */
+  /**
+   * Connect to `addr` within `dialTimeoutMs`. Rejects with RejectedError `ERR_DIAL_TIMEOUT`, `ERR_DIAL`
+   * (refused, aborted — before any socket is opened when `signal` is already aborted — or closed
+   * while connecting), `ERR_SWITCH_STOPPED` (closed, or `close()` called while connecting).
+   */
   dial(addr: NetAddress, signal?: AbortSignal): Promise<RawConnection> {
     if (this.closed) return Promise.reject(new RejectedError('ERR_SWITCH_STOPPED', 'transport closed'));
     if (addr.protocol !== this.protocol)
       return Promise.reject(new RejectedError('ERR_DIAL', `cannot dial ${addr} over the ${this.protocol} transport`));
+    const aborted = () => new RejectedError('ERR_DIAL', `dial ${addr} aborted`);
+    if (signal?.aborted) return Promise.reject(aborted());
     return new Promise((resolve, reject) => {
       const socket = this.connectSocket(addr);
       this.track(socket);
@@ -74,8 +81,15 @@ export class TCPTransport implements Transport {
         () => fail(new RejectedError('ERR_DIAL_TIMEOUT', `dial ${addr} timed out after ${this.dialTimeoutMs} ms`)),
         this.dialTimeoutMs,
       );
-      const onAbort = () => fail(new RejectedError('ERR_DIAL', `dial ${addr} aborted`));
+      const onAbort = () => fail(aborted());
       const onError = (err: Error) => fail(new RejectedError('ERR_DIAL', `dial ${addr} failed: ${err.message}`, { cause: err }));
+      // a destroy without an error (our close()) emits only 'close'
+      const onClose = () =>
+        fail(
+          this.closed
+            ? new RejectedError('ERR_SWITCH_STOPPED', 'transport closed')
+            : new RejectedError('ERR_DIAL', `dial ${addr} closed while connecting`),
+        );
       const onConnect = () => {
         cleanup();
         socket.on('error', () => {}); // errors surface through the handshake's reads
@@ -86,10 +100,11 @@ export class TCPTransport implements Transport {
         signal?.removeEventListener('abort', onAbort);
         socket.off('error', onError);
         socket.off('connect', onConnect);
+        socket.off('close', onClose);
       };
-      if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       socket.once('error', onError);
+      socket.once('close', onClose);
       socket.once('connect', onConnect);
     });
   }

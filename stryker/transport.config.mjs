@@ -7,6 +7,7 @@ export default moduleConfig(
   ['lib/transport-multiplex.ts', 'lib/transport-tcp.ts'],
   [
     'test/transport-multiplex.test.ts',
+    'test/transport-tcp.test.ts',
     'test/transport-unix.test.ts',
     'test/switch-admission.test.ts',
     'test/switch-errors.test.ts',
