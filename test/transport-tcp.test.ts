@@ -195,6 +195,7 @@ t.test('dial: a connected socket with Nagle off, its remote endpoint, bytesRead;
   t.equal(raw.bytesRead(), 3);
   t.equal(sock.listenerCount('connect'), 0, 'no connect listener left');
   t.equal(sock.listenerCount('error'), 1, 'one error listener: the no-op one, not the dial’s');
+  t.equal(sock.listenerCount('close'), 2, 'two close listeners: the tracking one and this test’s, not the dial’s');
   t.doesNotThrow(() => sock.emit('error', new Error('read ECONNRESET')), 'a later error on the socket does not crash the process');
   t.equal(sock.destroyed, false, 'a later error does not fail the (settled) dial and destroy the socket');
   sock.write('x');
