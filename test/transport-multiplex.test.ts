@@ -347,6 +347,21 @@ async function rawListener(t: Teardown, mem: MemoryNetwork, reply: Buffer): Prom
   return new NetAddress('', bound.host, bound.port);
 }
 
+t.test('a failure that is not a switchboard error (our NodeInfo source throws) rejects as ERR_HANDSHAKE with its cause', async (t) => {
+  const mem = new MemoryNetwork();
+  const addr = await rawListener(t, mem, Buffer.alloc(0));
+  const boom = new Error('no NodeInfo yet');
+  const client = node(t, mem.transport('10.9.0.2'), {
+    plaintext: true,
+    nodeInfo: () => {
+      throw boom;
+    },
+  });
+  const err = await client.mt.dial(addr).catch((e: unknown) => e as SwitchboardError);
+  t.match(err, { code: 'ERR_HANDSHAKE', message: 'handshake failed: no NodeInfo yet' });
+  t.equal(err.cause, boom);
+});
+
 t.test('a dial to a silent remote fails at handshakeTimeoutMs with ERR_HANDSHAKE_TIMEOUT', async (t) => {
   const mem = new MemoryNetwork();
   const addr = await rawListener(t, mem, Buffer.alloc(0));
