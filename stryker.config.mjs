@@ -16,6 +16,7 @@ export default {
     "testFiles": [
       "test/conn/*.test.ts",
       "test/switch*.test.ts",
+      "test/transport-*.test.ts",
       "test/node-info*.test.ts",
       "test/net-address.test.ts",
       "test/persistent-redial.test.ts",
@@ -50,7 +51,8 @@ export default {
     "lib/switch.ts",
     "lib/peer.ts",
     "lib/node-info.ts",
-    "lib/transport.ts",
+    "lib/transport-multiplex.ts",
+    "lib/transport-tcp.ts",
     "reactors/pex/**/*.ts"
   ],
   "coverageAnalysis": "perTest",
