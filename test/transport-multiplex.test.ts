@@ -357,7 +357,7 @@ t.test('a failure that is not a switchboard error (our NodeInfo source throws) r
       throw boom;
     },
   });
-  const err = await client.mt.dial(addr).catch((e: unknown) => e as SwitchboardError);
+  const err = (await client.mt.dial(addr).catch((e: unknown) => e)) as SwitchboardError;
   t.match(err, { code: 'ERR_HANDSHAKE', message: 'handshake failed: no NodeInfo yet' });
   t.equal(err.cause, boom);
 });
