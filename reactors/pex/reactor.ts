@@ -207,7 +207,7 @@ export class PEXReactor extends BaseReactor {
     if (!isSeed) this.#dialer.seedsDone();
     if (peer.isOutbound()) {
       const addr = peer.remoteAddr;
-      if (!isSeed && !this.book.hasAddress(addr)) this.#addToBook(addr, addr);
+      if (!this.book.hasAddress(addr)) this.#addToBook(addr, addr); // #addToBook keeps seeds out
       this.book.markGood(peer.id);
       if (this.book.needMoreAddrs()) this.requestAddrs(peer);
     } else {

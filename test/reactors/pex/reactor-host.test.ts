@@ -218,6 +218,16 @@ t.test('an inbound peer: its self-reported address goes into the book, with the 
   }
 });
 
+t.test('an outbound peer goes into the book; a configured seed we dialed does not', async (t) => {
+  const seed = addrN(1);
+  const h = reactorHarness(t, { pex: { seeds: [seed.toString()] } });
+  h.add({ addr: seed, outbound: true });
+  t.notOk(h.book.hasAddress(seed), 'the seed is kept out of the book');
+  const other = addrN(2);
+  h.add({ addr: other, outbound: true });
+  t.ok(h.book.hasAddress(other), 'another outbound peer is added');
+});
+
 t.test('an inbound configured seed (crawling us) is asked back while the book needs addresses', async (t) => {
   const seed = addrN(1);
   const h = reactorHarness(t, { pex: { seeds: [seed.toString()] } });
