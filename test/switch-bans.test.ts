@@ -13,6 +13,7 @@ import { Switch } from '../lib/switch.js';
 import { peerRemoved } from '../lib/testing.js';
 import { MemoryNetwork } from '../lib/transport-memory.js';
 import { memSwitch } from './helpers/mem-switch.js';
+import { steppedDateNow } from './helpers/time.js';
 
 const WAIT = { timeoutMs: 5000 };
 
@@ -88,12 +89,9 @@ t.test('a ban duration must be a finite number of ms above 0', async (t) => {
     t.throws(() => sw.banPeer(id, d), { code: 'ERR_INVALID_ARGUMENT', message: `ban duration must be > 0 ms, got ${d}` });
   t.equal(sw.isBanned(id), false);
   // bans read Date.now: hold it still, or a loaded machine lets the 1 ms pass before the check
-  const realNow = Date.now;
-  const at = realNow();
-  Date.now = () => at;
-  t.teardown(() => void (Date.now = realNow));
+  const step = steppedDateNow(t, Date.now());
   sw.banPeer(id, 1);
   t.equal(sw.isBanned(id), true, 'banned for 1 ms');
-  Date.now = () => at + 1;
+  step(1);
   t.equal(sw.isBanned(id), false, 'and no longer 1 ms later');
 });

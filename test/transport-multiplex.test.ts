@@ -16,6 +16,7 @@ import { MultiplexTransport, readExactly, type MultiplexTransportOptions, type U
 import { TCPTransport } from '../lib/transport-tcp.js';
 import type { AcceptHandler, RawConnection, Transport } from '../lib/transport.js';
 import type { Teardown } from './helpers/teardown.js';
+import { steppedDateNow } from './helpers/time.js';
 
 /** A connection that swallows what is written to it and never sends anything. */
 function silentConn(): Duplex {
@@ -108,17 +109,6 @@ function described([err, remote]: [SwitchboardError, string]): [string, string, 
   return [err.code, err.message, remote];
 }
 
-/** Runs `fn` with `Date.now` returning `clock.now` (admission's per-second windows read it synchronously). */
-function withClock(clock: { now: number }, fn: () => void): void {
-  const real = Date.now;
-  Date.now = () => clock.now;
-  try {
-    fn();
-  } finally {
-    Date.now = real;
-  }
-}
-
 const ANY = new NetAddress('', '0.0.0.0', 0);
 /** The filter of a node whose inbound connections should stay in the handshake table (no upgrade starts). */
 const HOLD = { filterConn: () => new Promise<void>(() => {}) };
@@ -162,16 +152,14 @@ t.test('per routable IP: at most maxInboundConnRatePerIp new connections in each
   const tr = new ScriptedTransport();
   const n = node(t, tr, { ...HOLD, maxInboundConnRatePerIp: 3, maxHandshakingPerIp: 100 });
   await n.mt.listen(ANY);
-  const clock = { now: 1_000_000 };
-  withClock(clock, () => {
-    for (let port = 1; port <= 4; port++) tr.inbound('8.8.8.8', port);
-    tr.inbound('8.8.4.4', 5);
-    clock.now += 999;
-    tr.inbound('8.8.8.8', 6);
-    clock.now += 1;
-    for (let port = 7; port <= 10; port++) tr.inbound('8.8.8.8', port);
-    for (let port = 11; port <= 20; port++) tr.inbound('127.0.0.1', port);
-  });
+  const step = steppedDateNow(t);
+  for (let port = 1; port <= 4; port++) tr.inbound('8.8.8.8', port);
+  tr.inbound('8.8.4.4', 5);
+  step(999);
+  tr.inbound('8.8.8.8', 6);
+  step(1);
+  for (let port = 7; port <= 10; port++) tr.inbound('8.8.8.8', port);
+  for (let port = 11; port <= 20; port++) tr.inbound('127.0.0.1', port);
   const rate = 'ERR_CONN_RATE,8.8.8.8 opened more than 3 connections in a second';
   t.same(
     n.refusals.map((r) => described(r).join()),
@@ -186,18 +174,16 @@ t.test('the per-IP rate table sweeps stale windows when it reaches 4096 entries,
   const n = node(t, tr, { ...HOLD, maxInboundConnRatePerIp: 3, maxHandshaking: 10_000 });
   await n.mt.listen(ANY);
   const rates = (n.mt as unknown as { rates: Map<string, unknown> }).rates;
-  const clock = { now: 5_000_000 };
+  const step = steppedDateNow(t);
   const sizes: number[] = [];
-  withClock(clock, () => {
-    for (let i = 0; i < 4095; i++) tr.inbound(`1.0.${i >> 8}.${i & 255}`, 1);
-    sizes.push(rates.size);
-    clock.now += 1000; // every window so far is now stale
-    for (let port = 1; port <= 3; port++) tr.inbound('8.8.8.8', port);
-    sizes.push(rates.size); // 4095 + 1: no sweep before the table is full
-    tr.inbound('8.8.4.4', 1); // a new IP at 4096 entries: the stale ones go
-    sizes.push(rates.size);
-    tr.inbound('8.8.8.8', 4); // its live window survived the sweep
-  });
+  for (let i = 0; i < 4095; i++) tr.inbound(`1.0.${i >> 8}.${i & 255}`, 1);
+  sizes.push(rates.size);
+  step(1000); // every window so far is now stale
+  for (let port = 1; port <= 3; port++) tr.inbound('8.8.8.8', port);
+  sizes.push(rates.size); // 4095 + 1: no sweep before the table is full
+  tr.inbound('8.8.4.4', 1); // a new IP at 4096 entries: the stale ones go
+  sizes.push(rates.size);
+  tr.inbound('8.8.8.8', 4); // its live window survived the sweep
   t.same(sizes, [4095, 4096, 2]);
   t.same(n.refusals.map(described), [['ERR_CONN_RATE', '8.8.8.8 opened more than 3 connections in a second', '8.8.8.8:4']]);
 });
@@ -279,9 +265,22 @@ t.test('after close(): inbound connections are closed unreported and dials are r
 });
 
 t.test('the default transport is TCP with the given dial timeout', async (t) => {
-  const n = node(t, undefined as unknown as Transport, { transport: undefined, dialTimeoutMs: 1234 });
-  t.ok(n.mt.transport instanceof TCPTransport);
-  t.equal((n.mt.transport as TCPTransport).dialTimeoutMs, 1234);
+  const key = NodeKey.generate();
+  const info = NodeInfo.create({
+    id: key.id,
+    listenAddr: '10.9.0.1:26656',
+    network: 'test',
+    channels: Uint8Array.from([0x20]),
+    moniker: 'mt',
+  });
+  const mt = new MultiplexTransport(
+    { nodeKey: key, nodeInfo: () => info, dialTimeoutMs: 1234 },
+    () => {},
+    () => {},
+  );
+  t.teardown(() => mt.close());
+  t.ok(mt.transport instanceof TCPTransport);
+  t.equal((mt.transport as TCPTransport).dialTimeoutMs, 1234);
 });
 
 /** A server and a client on a fresh memory network; `server` options apply to the server only. */

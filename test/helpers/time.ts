@@ -24,14 +24,28 @@ export async function within<T>(p: Promise<T>, timeoutMs: number, what: string):
   }
 }
 
+/** Replaces `target.now` by a clock at `start` ms that only `step(ms)` moves, until the test ends. */
+function stepped(t: Teardown, target: { now(): number }, start: number): (ms: number) => number {
+  const real = target.now;
+  let now = start;
+  target.now = () => now;
+  t.teardown(() => (target.now = real));
+  return (ms: number) => (now += ms);
+}
+
 /**
  * Replaces `performance.now` (which the connection's clocks read) by one the test steps by hand, for
  * the rest of the test; timers still run in real time. @returns `step(ms)`, which moves the clock on.
  */
 export function steppedClock(t: Teardown): (ms: number) => number {
-  const real = performance.now;
-  let now = 1000;
-  performance.now = () => now;
-  t.teardown(() => (performance.now = real));
-  return (ms: number) => (now += ms);
+  return stepped(t, performance, 1000);
+}
+
+/**
+ * Replaces `Date.now` (which bans and the transport's per-second admission windows read) by one the
+ * test steps by hand, starting at `start` ms, for the rest of the test; timers still run in real
+ * time. @returns `step(ms)`, which moves the clock on.
+ */
+export function steppedDateNow(t: Teardown, start = 1_000_000): (ms: number) => number {
+  return stepped(t, Date, start);
 }
